@@ -1,0 +1,85 @@
+package dev.kvmctl;
+
+import dev.kvmctl.internal.OwnedFd;
+import dev.kvmctl.internal.bridge.LibC;
+
+/**
+ * A Linux eventfd: a counter the kernel can signal (an ioeventfd, when the guest writes a doorbell)
+ * or wait on (an irqfd, to inject an interrupt). Owns its descriptor.
+ *
+ * <pre>{@code
+ * try (EventFd doorbell = EventFd.create(false)) {
+ *     vm.registerIoEvent(doorbell, 0x500, 4, Vm.IoSpace.PIO);
+ *     ...
+ *     long rings = doorbell.read();      // blocks until the guest wrote to port 0x500
+ * }
+ * }</pre>
+ */
+public final class EventFd implements AutoCloseable {
+    private final OwnedFd fd;
+    private final byte[] readBuffer = new byte[8];
+    private final byte[] writeBuffer = new byte[8];
+
+    private EventFd(OwnedFd fd) {
+        this.fd = fd;
+    }
+
+    /** A new eventfd with counter 0; {@code nonBlocking} makes {@link #read()} return 0 instead of waiting. */
+    public static EventFd create(boolean nonBlocking) {
+        int flags = LibC.EFD_CLOEXEC | (nonBlocking ? LibC.EFD_NONBLOCK : 0);
+        int fd = LibC.INSTANCE.eventfd(0, flags);
+        if (fd < 0) {
+            throw new KvmException("eventfd", LibC.errno());
+        }
+        return new EventFd(new OwnedFd(fd, "eventfd"));
+    }
+
+    /** The descriptor, for KVM_IOEVENTFD / KVM_IRQFD. */
+    public int fd() {
+        return fd.get();
+    }
+
+    /** Adds {@code value} to the counter, waking a reader. */
+    public void write(long value) {
+        synchronized (writeBuffer) {
+            for (int i = 0; i < 8; i++) {
+                writeBuffer[i] = (byte) (value >>> (8 * i));
+            }
+            if (LibC.INSTANCE.write(fd.get(), writeBuffer, 8) != 8) {
+                throw new KvmException("write(eventfd)", LibC.errno());
+            }
+        }
+    }
+
+    /** Signals once: {@code write(1)}. */
+    public void signal() {
+        write(1);
+    }
+
+    /**
+     * Reads and resets the counter. Blocks until it is non-zero, unless created non-blocking, in
+     * which case it returns 0 when nothing was signalled.
+     */
+    public long read() {
+        synchronized (readBuffer) {
+            long n = LibC.INSTANCE.read(fd.get(), readBuffer, 8);
+            if (n != 8) {
+                int errno = LibC.errno();
+                if (errno == 11) { // EAGAIN: nothing signalled on a non-blocking eventfd
+                    return 0;
+                }
+                throw new KvmException("read(eventfd)", errno);
+            }
+            long value = 0;
+            for (int i = 7; i >= 0; i--) {
+                value = (value << 8) | (readBuffer[i] & 0xff);
+            }
+            return value;
+        }
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+}

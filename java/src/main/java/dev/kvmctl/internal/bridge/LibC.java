@@ -1,0 +1,74 @@
+package dev.kvmctl.internal.bridge;
+
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+import jnr.ffi.types.off_t;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
+
+/**
+ * The libc calls kvmctl makes that are not KVM ioctls, bound through JNR-FFI: opening devices,
+ * memfds, mappings, eventfds. Errors come back as -1 with {@link #errno()}.
+ */
+public interface LibC {
+    int O_RDWR = 02;
+    int O_CLOEXEC = 02000000;
+    int O_NONBLOCK = 04000;
+    int MFD_CLOEXEC = 1;
+    int PROT_READ = 1;
+    int PROT_WRITE = 2;
+    int MAP_SHARED = 1;
+    int MAP_PRIVATE = 2;
+    int MAP_ANONYMOUS = 0x20;
+    int MAP_NORESERVE = 0x4000;
+    long MAP_FAILED = -1L;
+    int EFD_CLOEXEC = O_CLOEXEC;
+    int EFD_NONBLOCK = O_NONBLOCK;
+    int F_GETFD = 1;
+    int MADV_DONTNEED = 4;
+
+    int open(String path, int flags);
+
+    int close(int fd);
+
+    int memfd_create(String name, int flags);
+
+    int ftruncate(int fd, long length);
+
+    /** Use {@link #map}: JNR-FFI's direct call mishandles this signature with a {@code long} address. */
+    Pointer mmap(Pointer addr, @size_t long length, int prot, int flags, int fd, @off_t long offset);
+
+    int munmap(long addr, @size_t long length);
+
+    int madvise(long addr, @size_t long length, int advice);
+
+    int eventfd(int initval, int flags);
+
+    @ssize_t long read(int fd, @Out byte[] buf, @size_t long count);
+
+    @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
+
+    int fcntl(int fd, int cmd);
+
+    int dup(int fd);
+
+    /** Only for the benchmark that compares the shim to a direct JNR-FFI ioctl. */
+    int ioctl(int fd, long request, long arg);
+
+    /** The process-wide binding. */
+    LibC INSTANCE = LibraryLoader.create(LibC.class).load("c");
+
+    /** {@code mmap(NULL, length, prot, flags, fd, 0)}: the address, or {@link #MAP_FAILED} with {@link #errno()} set. */
+    static long map(long length, int prot, int flags, int fd) {
+        Pointer p = INSTANCE.mmap(null, length, prot, flags, fd, 0);
+        return p == null ? MAP_FAILED : p.address();
+    }
+
+    /** The errno of this thread's last failed call through {@link #INSTANCE}. */
+    static int errno() {
+        return Runtime.getRuntime(INSTANCE).getLastError();
+    }
+}

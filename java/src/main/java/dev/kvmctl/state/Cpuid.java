@@ -1,0 +1,84 @@
+package dev.kvmctl.state;
+
+import dev.kvmctl.internal.bridge.Layout;
+
+/**
+ * A CPUID table ({@code struct kvm_cpuid2} with its entries): what KVM supports, or what a vCPU
+ * is told.
+ *
+ * <pre>{@code
+ * Cpuid cpuid = kvm.supportedCpuid();
+ * vcpu.setCpuid(cpuid);
+ * int leaf1Ecx = cpuid.find(1, 0).orElseThrow().ecx();
+ * }</pre>
+ */
+public final class Cpuid extends KvmStruct {
+    /** The most entries kvmctl asks KVM for; KVM itself allows up to 256. */
+    public static final int MAX_ENTRIES = 256;
+
+    private static final int HEADER = Layout.sizeOf("kvm_cpuid2");
+    private static final int NENT = Layout.offsetOf("kvm_cpuid2", "nent");
+    private static final int ENTRIES = Layout.offsetOf("kvm_cpuid2", "entries");
+    private static final int ENTRY_SIZE = Layout.sizeOf("kvm_cpuid_entry2");
+    private static final int FUNCTION = Layout.offsetOf("kvm_cpuid_entry2", "function");
+    private static final int INDEX = Layout.offsetOf("kvm_cpuid_entry2", "index");
+    private static final int FLAGS = Layout.offsetOf("kvm_cpuid_entry2", "flags");
+    private static final int EAX = Layout.offsetOf("kvm_cpuid_entry2", "eax");
+    private static final int EBX = Layout.offsetOf("kvm_cpuid_entry2", "ebx");
+    private static final int ECX = Layout.offsetOf("kvm_cpuid_entry2", "ecx");
+    private static final int EDX = Layout.offsetOf("kvm_cpuid_entry2", "edx");
+
+    /** One CPUID leaf/subleaf and its four registers. */
+    public record Entry(int function, int index, int flags, int eax, int ebx, int ecx, int edx) {}
+
+    private final int capacity;
+
+    /** Room for {@code capacity} entries, with the count set to {@code capacity}. */
+    public Cpuid(int capacity) {
+        super(HEADER + capacity * ENTRY_SIZE);
+        this.capacity = capacity;
+        count(capacity);
+    }
+
+    public int capacity() { return capacity; }
+    public int count() { return buffer.getInt(NENT); }
+
+    public Cpuid count(int n) {
+        if (n < 0 || n > capacity) {
+            throw new IllegalArgumentException("count " + n + " outside 0.." + capacity);
+        }
+        buffer.putInt(NENT, n);
+        return this;
+    }
+
+    public Entry entry(int i) {
+        int at = at(i);
+        return new Entry(buffer.getInt(at + FUNCTION), buffer.getInt(at + INDEX), buffer.getInt(at + FLAGS),
+                buffer.getInt(at + EAX), buffer.getInt(at + EBX), buffer.getInt(at + ECX), buffer.getInt(at + EDX));
+    }
+
+    public Cpuid entry(int i, Entry e) {
+        int at = at(i);
+        buffer.putInt(at + FUNCTION, e.function()).putInt(at + INDEX, e.index()).putInt(at + FLAGS, e.flags())
+                .putInt(at + EAX, e.eax()).putInt(at + EBX, e.ebx()).putInt(at + ECX, e.ecx()).putInt(at + EDX, e.edx());
+        return this;
+    }
+
+    /** The entry for leaf {@code function}, subleaf {@code index}, among the first {@link #count()}. */
+    public java.util.Optional<Entry> find(int function, int index) {
+        for (int i = 0; i < count(); i++) {
+            Entry e = entry(i);
+            if (e.function() == function && e.index() == index) {
+                return java.util.Optional.of(e);
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    private int at(int i) {
+        if (i < 0 || i >= capacity) {
+            throw new IndexOutOfBoundsException("CPUID entry " + i + " of " + capacity);
+        }
+        return ENTRIES + i * ENTRY_SIZE;
+    }
+}

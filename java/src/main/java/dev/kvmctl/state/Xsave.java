@@ -1,0 +1,30 @@
+package dev.kvmctl.state;
+
+/**
+ * The XSAVE area ({@code struct kvm_xsave}, or the larger area of {@code KVM_GET_XSAVE2}): x87,
+ * SSE, AVX and every other extended state the host supports, in the XSAVE layout.
+ *
+ * <pre>{@code
+ * Xsave x = new Xsave(kvm.xsaveSize());
+ * vcpu.getXsave(x);
+ * long xmm0Low = x.xmmLow(0);
+ * }</pre>
+ */
+public final class Xsave extends KvmStruct {
+    /** Offset of MXCSR in the legacy region of the XSAVE layout (an architectural constant). */
+    private static final int MXCSR = 24;
+    /** Offset of XMM0 in the legacy region. */
+    private static final int XMM = 160;
+    /** Offset of XSTATE_BV in the XSAVE header. */
+    private static final int XSTATE_BV = 512;
+
+    /** An area of {@code size} bytes: {@link dev.kvmctl.Kvm#xsaveSize()} for this host. */
+    public Xsave(int size) {
+        super(size);
+    }
+
+    public int mxcsr() { return buffer.getInt(MXCSR); }
+    public long xstateBv() { return buffer.getLong(XSTATE_BV); }
+    public long xmmLow(int n) { return buffer.getLong(XMM + 16 * n); }
+    public long xmmHigh(int n) { return buffer.getLong(XMM + 16 * n + 8); }
+}

@@ -1,0 +1,198 @@
+/*
+ * The layout table: every struct size, field offset and ABI constant that
+ * Java needs, taken from the kernel headers by the compiler. Java looks the
+ * entries up by name once at class initialisation, so a layout is written
+ * down exactly once, here, by offsetof and sizeof.
+ */
+#include <stddef.h>
+
+#include "shim.h"
+
+struct kvmctl_layout_entry {
+    const char *name;
+    int64_t value;
+};
+
+#define SIZE(type) { "sizeof " #type, (int64_t)sizeof(struct type) }
+#define FIELD(type, field) { #type "." #field, (int64_t)offsetof(struct type, field) }
+#define CONSTANT(name) { #name, (int64_t)(name) }
+
+static const struct kvmctl_layout_entry kvmctl_layout[] = {
+    /* struct kvm_run: the page shared with the kernel for every exit. */
+    SIZE(kvm_run),
+    FIELD(kvm_run, request_interrupt_window),
+    FIELD(kvm_run, immediate_exit),
+    FIELD(kvm_run, exit_reason),
+    FIELD(kvm_run, ready_for_interrupt_injection),
+    FIELD(kvm_run, if_flag),
+    FIELD(kvm_run, flags),
+    FIELD(kvm_run, cr8),
+    FIELD(kvm_run, apic_base),
+    FIELD(kvm_run, hw.hardware_exit_reason),
+    FIELD(kvm_run, fail_entry.hardware_entry_failure_reason),
+    FIELD(kvm_run, fail_entry.cpu),
+    FIELD(kvm_run, ex.exception),
+    FIELD(kvm_run, ex.error_code),
+    FIELD(kvm_run, io.direction),
+    FIELD(kvm_run, io.size),
+    FIELD(kvm_run, io.port),
+    FIELD(kvm_run, io.count),
+    FIELD(kvm_run, io.data_offset),
+    FIELD(kvm_run, debug.arch.exception),
+    FIELD(kvm_run, debug.arch.pc),
+    FIELD(kvm_run, debug.arch.dr6),
+    FIELD(kvm_run, debug.arch.dr7),
+    FIELD(kvm_run, mmio.phys_addr),
+    FIELD(kvm_run, mmio.data),
+    FIELD(kvm_run, mmio.len),
+    FIELD(kvm_run, mmio.is_write),
+    FIELD(kvm_run, hypercall.nr),
+    FIELD(kvm_run, internal.suberror),
+    FIELD(kvm_run, internal.ndata),
+    FIELD(kvm_run, internal.data),
+    FIELD(kvm_run, emulation_failure.flags),
+    FIELD(kvm_run, emulation_failure.insn_size),
+    FIELD(kvm_run, emulation_failure.insn_bytes),
+    FIELD(kvm_run, system_event.type),
+    FIELD(kvm_run, system_event.ndata),
+    FIELD(kvm_run, system_event.data),
+
+    /* General purpose registers. */
+    SIZE(kvm_regs),
+    FIELD(kvm_regs, rax), FIELD(kvm_regs, rbx), FIELD(kvm_regs, rcx), FIELD(kvm_regs, rdx),
+    FIELD(kvm_regs, rsi), FIELD(kvm_regs, rdi), FIELD(kvm_regs, rsp), FIELD(kvm_regs, rbp),
+    FIELD(kvm_regs, r8), FIELD(kvm_regs, r9), FIELD(kvm_regs, r10), FIELD(kvm_regs, r11),
+    FIELD(kvm_regs, r12), FIELD(kvm_regs, r13), FIELD(kvm_regs, r14), FIELD(kvm_regs, r15),
+    FIELD(kvm_regs, rip), FIELD(kvm_regs, rflags),
+
+    /* Special registers, segments and descriptor tables. */
+    SIZE(kvm_sregs),
+    FIELD(kvm_sregs, cs), FIELD(kvm_sregs, ds), FIELD(kvm_sregs, es), FIELD(kvm_sregs, fs),
+    FIELD(kvm_sregs, gs), FIELD(kvm_sregs, ss), FIELD(kvm_sregs, tr), FIELD(kvm_sregs, ldt),
+    FIELD(kvm_sregs, gdt), FIELD(kvm_sregs, idt),
+    FIELD(kvm_sregs, cr0), FIELD(kvm_sregs, cr2), FIELD(kvm_sregs, cr3), FIELD(kvm_sregs, cr4),
+    FIELD(kvm_sregs, cr8), FIELD(kvm_sregs, efer), FIELD(kvm_sregs, apic_base),
+    FIELD(kvm_sregs, interrupt_bitmap),
+    SIZE(kvm_segment),
+    FIELD(kvm_segment, base), FIELD(kvm_segment, limit), FIELD(kvm_segment, selector),
+    FIELD(kvm_segment, type), FIELD(kvm_segment, present), FIELD(kvm_segment, dpl),
+    FIELD(kvm_segment, db), FIELD(kvm_segment, s), FIELD(kvm_segment, l),
+    FIELD(kvm_segment, g), FIELD(kvm_segment, avl), FIELD(kvm_segment, unusable),
+    SIZE(kvm_dtable),
+    FIELD(kvm_dtable, base), FIELD(kvm_dtable, limit),
+
+    /* Floating point and extended state. */
+    SIZE(kvm_fpu),
+    FIELD(kvm_fpu, fpr), FIELD(kvm_fpu, fcw), FIELD(kvm_fpu, fsw), FIELD(kvm_fpu, ftwx),
+    FIELD(kvm_fpu, last_opcode), FIELD(kvm_fpu, last_ip), FIELD(kvm_fpu, last_dp),
+    FIELD(kvm_fpu, xmm), FIELD(kvm_fpu, mxcsr),
+    SIZE(kvm_xsave),
+    SIZE(kvm_xcrs),
+    FIELD(kvm_xcrs, nr_xcrs), FIELD(kvm_xcrs, flags), FIELD(kvm_xcrs, xcrs),
+    SIZE(kvm_xcr),
+    FIELD(kvm_xcr, xcr), FIELD(kvm_xcr, value),
+
+    /* MSRs. */
+    SIZE(kvm_msrs),
+    FIELD(kvm_msrs, nmsrs), FIELD(kvm_msrs, entries),
+    SIZE(kvm_msr_entry),
+    FIELD(kvm_msr_entry, index), FIELD(kvm_msr_entry, data),
+    SIZE(kvm_msr_list),
+    FIELD(kvm_msr_list, nmsrs), FIELD(kvm_msr_list, indices),
+
+    /* CPUID. */
+    SIZE(kvm_cpuid2),
+    FIELD(kvm_cpuid2, nent), FIELD(kvm_cpuid2, entries),
+    SIZE(kvm_cpuid_entry2),
+    FIELD(kvm_cpuid_entry2, function), FIELD(kvm_cpuid_entry2, index),
+    FIELD(kvm_cpuid_entry2, flags), FIELD(kvm_cpuid_entry2, eax),
+    FIELD(kvm_cpuid_entry2, ebx), FIELD(kvm_cpuid_entry2, ecx), FIELD(kvm_cpuid_entry2, edx),
+
+    /* The rest of a vCPU's state, kept as opaque blobs plus the fields Java reads. */
+    SIZE(kvm_lapic_state),
+    SIZE(kvm_mp_state),
+    FIELD(kvm_mp_state, mp_state),
+    SIZE(kvm_vcpu_events),
+    FIELD(kvm_vcpu_events, exception.injected), FIELD(kvm_vcpu_events, exception.nr),
+    FIELD(kvm_vcpu_events, interrupt.injected), FIELD(kvm_vcpu_events, interrupt.nr),
+    FIELD(kvm_vcpu_events, nmi.injected), FIELD(kvm_vcpu_events, nmi.pending),
+    FIELD(kvm_vcpu_events, flags),
+    SIZE(kvm_debugregs),
+    FIELD(kvm_debugregs, db), FIELD(kvm_debugregs, dr6), FIELD(kvm_debugregs, dr7),
+    FIELD(kvm_debugregs, flags),
+    SIZE(kvm_guest_debug),
+    FIELD(kvm_guest_debug, control), FIELD(kvm_guest_debug, arch.debugreg),
+    SIZE(kvm_translation),
+    FIELD(kvm_translation, linear_address), FIELD(kvm_translation, physical_address),
+    FIELD(kvm_translation, valid), FIELD(kvm_translation, writeable),
+    FIELD(kvm_translation, usermode),
+
+    /* VM-wide state. */
+    SIZE(kvm_clock_data),
+    FIELD(kvm_clock_data, clock), FIELD(kvm_clock_data, flags),
+    SIZE(kvm_irqchip),
+    FIELD(kvm_irqchip, chip_id), FIELD(kvm_irqchip, chip),
+    SIZE(kvm_pit_state2),
+    FIELD(kvm_pit_state2, flags),
+
+    /* Exit reasons. */
+    CONSTANT(KVM_EXIT_UNKNOWN), CONSTANT(KVM_EXIT_EXCEPTION), CONSTANT(KVM_EXIT_IO),
+    CONSTANT(KVM_EXIT_HYPERCALL), CONSTANT(KVM_EXIT_DEBUG), CONSTANT(KVM_EXIT_HLT),
+    CONSTANT(KVM_EXIT_MMIO), CONSTANT(KVM_EXIT_IRQ_WINDOW_OPEN), CONSTANT(KVM_EXIT_SHUTDOWN),
+    CONSTANT(KVM_EXIT_FAIL_ENTRY), CONSTANT(KVM_EXIT_INTR), CONSTANT(KVM_EXIT_NMI),
+    CONSTANT(KVM_EXIT_INTERNAL_ERROR), CONSTANT(KVM_EXIT_SYSTEM_EVENT),
+    CONSTANT(KVM_EXIT_IO_IN), CONSTANT(KVM_EXIT_IO_OUT),
+    CONSTANT(KVM_INTERNAL_ERROR_EMULATION), CONSTANT(KVM_INTERNAL_ERROR_SIMUL_EX),
+    CONSTANT(KVM_INTERNAL_ERROR_DELIVERY_EV), CONSTANT(KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON),
+    CONSTANT(KVM_SYSTEM_EVENT_SHUTDOWN), CONSTANT(KVM_SYSTEM_EVENT_RESET),
+    CONSTANT(KVM_SYSTEM_EVENT_CRASH),
+
+    /* Flags and values taken by ioctls. */
+    CONSTANT(KVM_API_VERSION),
+    CONSTANT(KVM_MEM_LOG_DIRTY_PAGES), CONSTANT(KVM_MEM_READONLY),
+    CONSTANT(KVM_GUESTDBG_ENABLE), CONSTANT(KVM_GUESTDBG_SINGLESTEP),
+    CONSTANT(KVM_GUESTDBG_USE_SW_BP), CONSTANT(KVM_GUESTDBG_USE_HW_BP),
+    CONSTANT(KVM_IOEVENTFD_FLAG_DATAMATCH), CONSTANT(KVM_IOEVENTFD_FLAG_PIO),
+    CONSTANT(KVM_IOEVENTFD_FLAG_DEASSIGN),
+    CONSTANT(KVM_IRQFD_FLAG_DEASSIGN), CONSTANT(KVM_IRQFD_FLAG_RESAMPLE),
+    CONSTANT(KVM_MP_STATE_RUNNABLE), CONSTANT(KVM_MP_STATE_UNINITIALIZED),
+    CONSTANT(KVM_MP_STATE_INIT_RECEIVED), CONSTANT(KVM_MP_STATE_HALTED),
+    CONSTANT(KVM_MP_STATE_SIPI_RECEIVED),
+    CONSTANT(KVM_IRQCHIP_PIC_MASTER), CONSTANT(KVM_IRQCHIP_PIC_SLAVE),
+    CONSTANT(KVM_IRQCHIP_IOAPIC),
+    CONSTANT(KVM_PIT_SPEAKER_DUMMY),
+    CONSTANT(KVM_CLOCK_TSC_STABLE),
+
+    /* Capabilities. */
+    CONSTANT(KVM_CAP_IRQCHIP), CONSTANT(KVM_CAP_HLT), CONSTANT(KVM_CAP_USER_MEMORY),
+    CONSTANT(KVM_CAP_SET_TSS_ADDR), CONSTANT(KVM_CAP_EXT_CPUID), CONSTANT(KVM_CAP_NR_VCPUS),
+    CONSTANT(KVM_CAP_NR_MEMSLOTS), CONSTANT(KVM_CAP_PIT2), CONSTANT(KVM_CAP_MP_STATE),
+    CONSTANT(KVM_CAP_SYNC_MMU), CONSTANT(KVM_CAP_IOEVENTFD), CONSTANT(KVM_CAP_IRQFD),
+    CONSTANT(KVM_CAP_ADJUST_CLOCK), CONSTANT(KVM_CAP_VCPU_EVENTS), CONSTANT(KVM_CAP_DEBUGREGS),
+    CONSTANT(KVM_CAP_XSAVE), CONSTANT(KVM_CAP_XCRS), CONSTANT(KVM_CAP_GET_TSC_KHZ),
+    CONSTANT(KVM_CAP_TSC_CONTROL), CONSTANT(KVM_CAP_SET_GUEST_DEBUG),
+    CONSTANT(KVM_CAP_SET_IDENTITY_MAP_ADDR), CONSTANT(KVM_CAP_MAX_VCPUS),
+    CONSTANT(KVM_CAP_MAX_VCPU_ID), CONSTANT(KVM_CAP_READONLY_MEM),
+    CONSTANT(KVM_CAP_IMMEDIATE_EXIT), CONSTANT(KVM_CAP_SPLIT_IRQCHIP),
+    CONSTANT(KVM_CAP_XSAVE2), CONSTANT(KVM_CAP_GET_MSR_FEATURES),
+    CONSTANT(KVM_CAP_TSC_DEADLINE_TIMER), CONSTANT(KVM_CAP_IRQ_ROUTING),
+    CONSTANT(KVM_CAP_INTERNAL_ERROR_DATA), CONSTANT(KVM_CAP_EXCEPTION_PAYLOAD),
+    CONSTANT(KVM_CAP_KVMCLOCK_CTRL), CONSTANT(KVM_CAP_X86_ROBUST_SINGLESTEP),
+    CONSTANT(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), CONSTANT(KVM_CAP_DIRTY_LOG_RING),
+    CONSTANT(KVM_CAP_COALESCED_MMIO), CONSTANT(KVM_CAP_SYNC_REGS),
+};
+
+int kvmctl_layout_count(void)
+{
+    return (int)(sizeof kvmctl_layout / sizeof kvmctl_layout[0]);
+}
+
+const char *kvmctl_layout_name(int index)
+{
+    return index >= 0 && index < kvmctl_layout_count() ? kvmctl_layout[index].name : NULL;
+}
+
+int64_t kvmctl_layout_value(int index)
+{
+    return index >= 0 && index < kvmctl_layout_count() ? kvmctl_layout[index].value : -1;
+}
