@@ -1,13 +1,53 @@
 package dev.kvmctl.cli;
 
-import dev.kvmctl.internal.bridge.Shim;
+import dev.kvmctl.KvmException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
+/**
+ * {@code java -jar kvmctl.jar}: the command line. Subcommands: {@code launch}, {@code info},
+ * {@code images}.
+ */
+@Command(name = "kvmctl", mixinStandardHelpOptions = true, version = "kvmctl 0.1.0",
+        description = "Runs small guests on Linux KVM (/dev/kvm) and shows what KVM can do.",
+        subcommands = {LaunchCommand.class, InfoCommand.class, ImagesCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
-    private Main() {}
+    /** Exit status for a failed KVM operation or an unusable /dev/kvm. */
+    static final int KVM_ERROR = 1;
+    /** Exit status for bad input: options, images, sizes. */
+    static final int USAGE_ERROR = 2;
 
     public static void main(String[] args) {
-        for (int i = 0; i < Shim.layoutCount(); i++) {
-            System.out.println(Shim.layoutName(i) + " = " + Shim.layoutValue(i));
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit status (for tests and embedding). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler(Main::handle);
+        return cli.execute(args);
+    }
+
+    private static int handle(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
+        PrintWriter err = cli.getErr();
+        if (e instanceof KvmException) {
+            err.println("kvmctl: " + e.getMessage());
+            return KVM_ERROR;
         }
+        if (e instanceof IllegalArgumentException || e instanceof CommandLine.ParameterException) {
+            err.println("kvmctl: " + e.getMessage());
+            return USAGE_ERROR;
+        }
+        if (e instanceof IllegalStateException && e.getMessage() != null) {
+            err.println("kvmctl: " + e.getMessage());
+            if (e.getCause() != null) {
+                err.println("  caused by: " + e.getCause());
+            }
+            return KVM_ERROR;
+        }
+        err.println("kvmctl: unexpected error: " + e);
+        e.printStackTrace(err);
+        return KVM_ERROR;
     }
 }
