@@ -24,7 +24,10 @@ public final class Xsave extends KvmStruct {
     }
 
     public int mxcsr() { return buffer.getInt(MXCSR); }
+    public Xsave mxcsr(int v) { buffer.putInt(MXCSR, v); return this; }
+    /** Which state components hold non-initial values; a component whose bit is clear is restored to its initial state. */
     public long xstateBv() { return buffer.getLong(XSTATE_BV); }
+    public Xsave xstateBv(long v) { buffer.putLong(XSTATE_BV, v); return this; }
     public long xmmLow(int n) { return buffer.getLong(XMM + 16 * n); }
     public long xmmHigh(int n) { return buffer.getLong(XMM + 16 * n + 8); }
 }
