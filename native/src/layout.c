@@ -163,6 +163,9 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(KVM_PIT_SPEAKER_DUMMY),
     CONSTANT(KVM_CLOCK_TSC_STABLE),
 
+    /* Request numbers, only for the benchmark that calls ioctl(2) directly through JNR-FFI. */
+    CONSTANT(KVM_RUN), CONSTANT(KVM_GET_REGS), CONSTANT(KVM_SET_REGS),
+
     /* Capabilities. */
     CONSTANT(KVM_CAP_IRQCHIP), CONSTANT(KVM_CAP_HLT), CONSTANT(KVM_CAP_USER_MEMORY),
     CONSTANT(KVM_CAP_SET_TSS_ADDR), CONSTANT(KVM_CAP_EXT_CPUID), CONSTANT(KVM_CAP_NR_VCPUS),

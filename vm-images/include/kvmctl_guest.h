@@ -22,15 +22,17 @@
  * even when the source does not) and the linker script link/long.ld (loads at
  * physical 0x100000). Then:
  *
- *   kvmctl launch --mode long --ring 3 my-guest.elf
+ *   kvmctl launch --image my-guest.elf --mode long --ring 3
  *
  * Ring 3 or ring 0?
  *   Everything in this header works at either ring. Under KVM's PVM backend
  *   ring-0 code is run by KVM's instruction emulator, which is slow (about a
  *   million instructions a second) and rejects SSE/AVX: code that may run at
  *   ring 0 must be compiled with -mgeneral-regs-only. Ring-3 code runs natively
- *   and may use SSE and AVX (kvmctl enables them). There is no IDT: any
- *   exception (a page fault, #UD, hlt at ring 3, ...) ends the run as a fault.
+ *   and may use SSE2 always, and AVX where CPUID and XGETBV say so (see
+ *   src/sse-compute.c). Under PVM, CPUID at ring 3 is not intercepted and
+ *   reports the host CPU, not the vCPU's CPUID. There is no IDT: any exception
+ *   (a page fault, #UD, hlt at ring 3, ...) ends the run as a fault.
  *
  * Memory
  *   Guest-physical memory [0, top) is identity-mapped, so a pointer is a
@@ -60,12 +62,6 @@
 #define KVMCTL_IMAGE_BASE       0x100000        /* default load address, long mode */
 #define KVMCTL_REAL_MODE_BASE   0x7c00          /* default load address, real mode */
 
-/* Selectors that kvmctl loads in long mode. */
-#define KVMCTL_SEL_CODE0        0x08
-#define KVMCTL_SEL_DATA0        0x10
-#define KVMCTL_SEL_CODE3        0x1b
-#define KVMCTL_SEL_DATA3        0x23
-
 #ifndef __ASSEMBLER__
 
 #include <stddef.h>
@@ -84,7 +80,7 @@ struct kvmctl_boot_info {
     uint64_t shared_size;   /* 24: shared region size in bytes (0 if none) */
     uint32_t vm_index;      /* 32: this VM's index among those kvmctl started */
     uint32_t vm_count;      /* 36: number of VMs */
-    uint64_t arg[4];        /* 40: --guest-arg values (arg[0] = argument 0, ...) */
+    uint64_t arg[4];        /* 40: launch --arg values, in order (0 if not given) */
 };
 
 _Static_assert(sizeof(struct kvmctl_boot_info) == 72, "boot info layout");
@@ -101,7 +97,10 @@ static inline int kvmctl_boot_info_valid(const struct kvmctl_boot_info *info)
            info->version >= KVMCTL_BOOT_INFO_VERSION;
 }
 
-/* Port I/O. These need CPL 0 or IOPL 3; kvmctl gives ring-3 guests IOPL 3. */
+/*
+ * Port I/O. Each access is a VM exit. At ring 3 these work only because kvmctl
+ * grants the guest I/O permission (see the contract); without it they fault.
+ */
 static inline void outb(uint16_t port, uint8_t v)
 {
     __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port) : "memory");
@@ -138,7 +137,11 @@ static inline uint32_t inl(uint16_t port)
     return v;
 }
 
-/* Current privilege level (0 or 3): the low bits of CS. */
+/*
+ * Current privilege level (0 or 3): the low bits of CS. Only the RPL is
+ * meaningful; the selector value itself is not (under KVM's PVM backend a
+ * ring-3 guest sees the host's user selectors, 0x33 and 0x2b).
+ */
 static inline unsigned kvmctl_cpl(void)
 {
     uint16_t cs;

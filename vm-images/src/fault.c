@@ -8,7 +8,7 @@
  * (non-zero status, register dump on stderr). It never exits through port 0xf4:
  * if the write somehow succeeds it exits with status 99 so tests notice.
  *
- *   kvmctl launch --mode long --ring 3 fault.elf
+ *   kvmctl launch --image fault.elf --mode long --ring 3
  *
  * General registers only, so it faults the same way at ring 0.
  */

@@ -6,8 +6,8 @@
  * status 0 through port 0xf4. If the boot info lacks the magic it prints
  * "hello-long: bad boot info\n" and exits with status 2.
  *
- *   kvmctl launch --mode long --ring 3 hello-long.elf
- *   kvmctl launch --mode long --ring 0 hello-long.elf   (emulated, still quick)
+ *   kvmctl launch --image hello-long.elf --mode long --ring 3
+ *   kvmctl launch --image hello-long.elf --mode long --ring 0   (emulated, still quick)
  *
  * Built with -mgeneral-regs-only so that it also runs at ring 0, where KVM's
  * PVM backend emulates every instruction and rejects SSE.

@@ -4,11 +4,11 @@
  * Prints "Hello from real mode\n" on the serial port (0x3f8), then executes
  * `hlt`, which ends the run with status 0.
  *
- *   kvmctl launch --mode real hello-real.bin        (loaded and entered at 0x7c00)
+ *   kvmctl launch --image hello-real.bin --mode real   (loaded and entered at 0x7c00)
  *
- * Relies on CS = DS = 0 as the contract sets them: the string is addressed with
- * its linked (0x7c00-based) offset. Every instruction is emulated by KVM under
- * the PVM backend, so it stays a short loop.
+ * Linked at offset 0x7c00 and addresses its string through DS = CS, so it runs
+ * wherever IP = 0x7c00 (CS = 0 by default). Every instruction is emulated by KVM
+ * under the PVM backend, so it stays a short loop.
  */
 #include "kvmctl_guest.h"
 
@@ -16,6 +16,8 @@
         .section .text.start, "ax", @progbits
         .globl  _start
 _start:
+        pushw   %cs
+        popw    %ds
         cld                             /* lodsb must walk forwards */
         movw    $msg, %si
         movw    $KVMCTL_PORT_SERIAL, %dx

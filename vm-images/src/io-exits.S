@@ -2,7 +2,7 @@
  * io-exits.bin - one of each kind of VM exit, in a fixed order, for the
  * integration tests. Real mode, flat, loaded and entered at 0x7c00:
  *
- *   kvmctl launch --mode real io-exits.bin
+ *   kvmctl launch --image io-exits.bin --mode real
  *
  * The exact sequence of exits (tests assert it; keep it in sync):
  *

@@ -4,7 +4,7 @@
  * Prints "spinning\n", then loops forever without any VM exit; tests use it to
  * check that --timeout (and stopping a VM from outside) works.
  *
- *   kvmctl launch --mode long --ring 3 --timeout 1s spin.elf
+ *   kvmctl launch --image spin.elf --mode long --ring 3 --timeout 1s
  *
  * At ring 3 the loop runs natively; at ring 0 it also works but keeps KVM's
  * emulator busy. General registers only.
