@@ -51,6 +51,28 @@ public final class EventFd implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits until at least one of {@code events} has been signalled, or {@code timeoutMillis}
+     * passes (negative: no limit). Consumes nothing: read the ready ones afterwards.
+     *
+     * @return whether any was signalled
+     */
+    public static boolean awaitAny(java.util.List<EventFd> events, int timeoutMillis) {
+        java.nio.ByteBuffer fds = dev.kvmctl.internal.bridge.Memory.allocate(8 * Math.max(1, events.size()));
+        for (int i = 0; i < events.size(); i++) {
+            fds.putInt(8 * i, events.get(i).fd()).putShort(8 * i + 4, LibC.POLLIN).putShort(8 * i + 6, (short) 0);
+        }
+        int rc = LibC.INSTANCE.poll(dev.kvmctl.internal.bridge.Memory.addressOf(fds), events.size(), timeoutMillis);
+        if (rc < 0) {
+            int errno = LibC.errno();
+            if (errno == 4) { // EINTR: a kick or another signal; the caller looks again
+                return false;
+            }
+            throw new KvmException("poll", errno);
+        }
+        return rc > 0;
+    }
+
     /** Signals once: {@code write(1)}. */
     public void signal() {
         write(1);

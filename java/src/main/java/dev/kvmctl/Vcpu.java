@@ -72,7 +72,8 @@ public final class Vcpu implements AutoCloseable {
     /** Guards {@link #runningThread} against a kick signalling a thread that left KVM_RUN and died. */
     private final Object kickLock = new Object();
     private volatile long runningThread;
-    private boolean closed;
+    /** Set under {@link #kickLock}, so a kick never writes into an unmapped kvm_run page. */
+    private volatile boolean closed;
 
     Vcpu(Vm vm, int id, OwnedFd fd, int mmapSize) {
         this.vm = vm;
@@ -177,9 +178,12 @@ public final class Vcpu implements AutoCloseable {
      * inside KVM_RUN (for one in progress).
      */
     public void kick() {
-        run.page.put(RunPage.IMMEDIATE_EXIT, (byte) 1);
-        VarHandle.fullFence();
         synchronized (kickLock) {
+            if (closed) {
+                return; // the kvm_run page is unmapped: nothing to stop
+            }
+            run.page.put(RunPage.IMMEDIATE_EXIT, (byte) 1);
+            VarHandle.fullFence();
             if (runningThread != 0) {
                 Kick.signal(runningThread);
             }
@@ -383,19 +387,21 @@ public final class Vcpu implements AutoCloseable {
 
     // ---- lifetime ----
 
-    public synchronized boolean isClosed() {
+    public boolean isClosed() {
         return closed;
     }
 
     /** Unmaps the {@code kvm_run} page and closes the vCPU fd. Do not call while another thread is inside {@link #run()}. */
     @Override
-    public synchronized void close() {
-        if (closed) {
-            return;
+    public void close() {
+        synchronized (kickLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            fd.close();
+            LibC.INSTANCE.munmap(runAddress, runSize);
         }
-        closed = true;
-        fd.close();
-        LibC.INSTANCE.munmap(runAddress, runSize);
     }
 
     @Override

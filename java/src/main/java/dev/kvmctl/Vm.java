@@ -56,6 +56,7 @@ public final class Vm implements AutoCloseable {
     private final TreeMap<Long, MemorySlot> slotsByAddress = new TreeMap<>();
     private final Map<Integer, MemorySlot> slotsById = new TreeMap<>();
     private boolean irqchip;
+    private boolean pit;
 
     Vm(Kvm kvm, OwnedFd fd) {
         this.kvm = kvm;
@@ -287,8 +288,14 @@ public final class Vm implements AutoCloseable {
     }
 
     /** {@code KVM_CREATE_PIT2} with a dummy speaker port. Needs {@link #createIrqchip()} first. */
-    public void createPit() {
+    public synchronized void createPit() {
         KvmException.check(Shim.createPit2(fd.get(), PIT_SPEAKER_DUMMY), "KVM_CREATE_PIT2");
+        pit = true;
+    }
+
+    /** Whether {@link #createPit()} was called. */
+    public synchronized boolean hasPit() {
+        return pit;
     }
 
     /** {@code KVM_IRQ_LINE}: raises or lowers an interrupt line of the in-kernel irqchip. */

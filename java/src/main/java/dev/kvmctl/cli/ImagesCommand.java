@@ -1,5 +1,6 @@
 package dev.kvmctl.cli;
 
+import dev.kvmctl.guests.BuiltinImages;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 

@@ -1,18 +1,24 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.Kvm;
+import dev.kvmctl.contexts.SwitchMode;
+import dev.kvmctl.guests.BuiltinImages;
 import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.GuestImage;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
+import dev.kvmctl.guests.ThreadedRunner;
 import dev.kvmctl.guests.devices.Console;
+import dev.kvmctl.guests.shm.SharedMemoryDemo;
+import dev.kvmctl.guests.shm.SharedMemoryHub;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -20,25 +26,27 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code kvmctl launch}: boots a guest image and shows its console. */
+/** {@code kvmctl launch}: boots guest images and shows their consoles; with no image, the shared-memory demo. */
 @Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Boots a guest image on KVM and prints its serial console (port 0x3f8) and debug port (0xe9).",
-            "The guest ends by writing its status to port 0xf4, or by hlt (status 0).",
-            "Exit status: the guest's status; 124 on timeout; 125 if the guest faulted; 1 on a KVM error; 2 on bad input."})
+        description = {"Boots guest images on KVM and prints their serial console (port 0x3f8) and debug port (0xe9).",
+            "A guest ends by writing its status to port 0xf4, or by hlt (status 0).",
+            "Without --image: the shared-memory demo (a producer VM and a consumer VM exchange messages through one shared region).",
+            "Exit status: the guest's status (with several, the first non-zero); 124 on timeout; 125 if a guest faulted;",
+            "1 on a KVM error or a failed demo; 2 on bad input."})
 final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--image", paramLabel = "FILE|NAME",
-            description = "Guest image: an ELF64 executable or a flat binary, or the name of a built-in image (see 'kvmctl images').")
-    String image;
+            description = "Guest image: an ELF64 executable or a flat binary, or the name of a built-in image (see 'kvmctl images'). "
+                    + "Repeat to run several VMs; their console lines are prefixed with their names.")
+    List<String> images = new ArrayList<>();
 
-    @Option(names = "--mode", paramLabel = "real|long",
-            description = "CPU mode at entry (default: the built-in image's, else long).")
+    @Option(names = "--mode", paramLabel = "real|long", description = "CPU mode at entry (default: the built-in image's, else long).")
     String mode;
 
     @Option(names = "--ring", paramLabel = "0|3", description = "Privilege level in long mode (default: the built-in image's, else 0).")
     Integer ring;
 
     @Option(names = "--mem", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
-            description = "Guest RAM, e.g. 16M, 1G (default: 16M).")
+            description = "Guest RAM per VM, e.g. 16M, 1G (default: 16M).")
     Long memory;
 
     @Option(names = "--load-addr", paramLabel = "ADDR", converter = Sizes.AddressConverter.class,
@@ -54,29 +62,165 @@ final class LaunchCommand implements Callable<Integer> {
     List<Long> args = new ArrayList<>();
 
     @Option(names = "--timeout", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
-            description = "Stop the guest after this long, e.g. 500ms, 10s, 2m (default: 60s; 0 for none).")
-    Duration timeout = Duration.ofSeconds(60);
+            description = "Stop the guests after this long, e.g. 500ms, 10s, 2m (default: 60s, demo 120s; 0 for none).")
+    Duration timeout;
 
     @Option(names = "--json", description = "After the console output, print a JSON report as the last line of stdout.")
     boolean json;
+
+    @Option(names = "--messages", paramLabel = "N", description = "Demo: messages the producer sends (default: ${DEFAULT-VALUE}).",
+            defaultValue = "1000")
+    long messages;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Demo: seed of the message sizes and contents (default: ${DEFAULT-VALUE}).",
+            defaultValue = "1")
+    long seed;
+
+    @Option(names = "--shared-size", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
+            description = "Demo: size of the shared region (default: 8M).")
+    Long sharedSize;
+
+    @Option(names = "--max-message", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
+            description = "Demo: largest message payload (default: 256K).")
+    Long maxMessage;
+
+    @Option(names = "--one-thread", description = "Run every VM on this one host thread, switching between them "
+            + "(the demo's default).")
+    boolean oneThread;
+
+    @Option(names = "--threads", description = "Demo: run each VM on its own host thread instead of switching.")
+    boolean threads;
+
+    @Option(names = "--quantum", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
+            description = "With one thread: time slice before a switch (default: 1ms).")
+    Duration quantum = Duration.ofMillis(1);
+
+    @Option(names = "--switch", paramLabel = "warm|cold",
+            description = "With one thread: warm keeps each VM and restores its context into the same vCPU; "
+                    + "cold rebuilds a brand-new KVM VM at every switch (default: warm).")
+    String switchMode = "warm";
 
     @Option(names = "--device", description = "KVM device (default: ${DEFAULT-VALUE})", defaultValue = "/dev/kvm")
     Path device;
 
     @Override
     public Integer call() {
-        if (image == null) {
-            throw new IllegalArgumentException("--image is required (try 'kvmctl images' for the built-in ones)");
+        if (images.isEmpty()) {
+            return demo();
         }
-        GuestConfig config = config();
-        try (Kvm kvm = Kvm.open(device); Machine machine = Machine.boot(kvm, config)) {
-            RunResult result = machine.run(timeout);
-            report(result);
-            return Reports.exitStatus(result.status());
+        List<GuestConfig> configs = new ArrayList<>();
+        for (String image : images) {
+            configs.add(config(image, images.size() > 1));
+        }
+        Duration limit = timeout != null ? timeout : Duration.ofSeconds(60);
+        try (Kvm kvm = Kvm.open(device)) {
+            List<Machine> machines = new ArrayList<>();
+            try {
+                for (GuestConfig c : configs) {
+                    machines.add(Machine.boot(kvm, c));
+                }
+                Switching switching = oneThread ? new Switching(machines, quantum, parseSwitchMode(switchMode)) : null;
+                List<RunResult> results = switching != null ? switching.run(limit)
+                        : machines.size() == 1 ? List.of(machines.get(0).run(limit))
+                        : ThreadedRunner.runAll(machines, limit);
+                return report(results, switching);
+            } finally {
+                machines.forEach(Machine::close);
+            }
         }
     }
 
-    private GuestConfig config() {
+    private int demo() {
+        SharedMemoryDemo.Options o = SharedMemoryDemo.Options.defaults().withMessages(messages).withSeed(seed);
+        if (sharedSize != null) {
+            o = o.withSharedSize(sharedSize);
+        }
+        if (maxMessage != null) {
+            o = o.withMaxMessage(maxMessage);
+        }
+        if (memory != null) {
+            o = new SharedMemoryDemo.Options(o.messages(), o.seed(), o.sharedSize(), o.maxMessage(), memory, o.timeout(), o.runner());
+        }
+        if (timeout != null) {
+            o = o.withTimeout(timeout);
+        }
+        Switching[] switching = new Switching[1];
+        if (!threads) {
+            SwitchMode mode = parseSwitchMode(switchMode);
+            Duration limit = o.timeout();
+            o = o.withRunner(machines -> (switching[0] = new Switching(machines, quantum, mode)).run(limit));
+        }
+        if (messages < 0 || o.maxMessage() < 1 || o.maxMessage() > o.sharedSize() / 2) {
+            throw new IllegalArgumentException("--messages must be >= 0 and --max-message between 1 and half of --shared-size");
+        }
+        try (Kvm kvm = Kvm.open(device)) {
+            SharedMemoryDemo.Report r = SharedMemoryDemo.run(kvm, o, System.out);
+            System.out.printf("demo: %d messages, %.1f MiB verified in %.2f s (%.1f MiB/s), %d errors%n",
+                    r.messages(), r.bytes() / 1048576.0, r.elapsed().toNanos() / 1e9, r.mibPerSecond(), r.errors());
+            System.out.printf("allocator: %d blocks in use at the end, %d idle, largest idle block %d bytes, fragmentation %.3f%n",
+                    r.blocksInUseAtEnd(), r.allocator().idleBlocks(), r.allocator().largestIdleBlock(), r.allocator().fragmentation());
+            for (String problem : r.problems()) {
+                System.err.println("kvmctl: demo: " + problem);
+            }
+            for (RunResult vm : r.vms()) {
+                if (vm.outcome() == Outcome.FAULTED) {
+                    System.err.print(vm.faultDump());
+                }
+            }
+            if (switching[0] != null) {
+                System.out.println(switching[0].summary());
+            }
+            if (json) {
+                Map<String, Object> report = demoReport(r);
+                if (switching[0] != null) {
+                    report.put("switching", switching[0].report());
+                }
+                System.out.println(Reports.json(report));
+            }
+            return r.ok() ? 0 : Main.KVM_ERROR;
+        }
+    }
+
+    private static Map<String, Object> demoReport(SharedMemoryDemo.Report r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("demo", "shared-memory");
+        m.put("ok", r.ok());
+        m.put("messages", r.messages());
+        m.put("messages_sent", r.messagesSent());
+        m.put("bytes", r.bytes());
+        m.put("errors", r.errors());
+        m.put("blocks_in_use_at_end", r.blocksInUseAtEnd());
+        m.put("elapsed_ms", r.elapsed().toNanos() / 1e6);
+        m.put("throughput_mib_s", r.mibPerSecond());
+        Map<String, Object> alloc = new LinkedHashMap<>();
+        alloc.put("region_size", r.allocator().regionSize());
+        alloc.put("blocks_in_use", r.allocator().blocksInUse());
+        alloc.put("idle_blocks", r.allocator().idleBlocks());
+        alloc.put("bytes_in_use", r.allocator().bytesInUse());
+        alloc.put("largest_idle_block", r.allocator().largestIdleBlock());
+        alloc.put("fragmentation", r.allocator().fragmentation());
+        m.put("allocator", alloc);
+        List<Object> vms = new ArrayList<>();
+        for (int i = 0; i < r.vms().size(); i++) {
+            Map<String, Object> vm = Reports.of(r.vms().get(i));
+            SharedMemoryHub.VmStats h = r.hub().get(i);
+            Map<String, Object> shm = new LinkedHashMap<>();
+            shm.put("calls", h.calls());
+            shm.put("requests", h.requests());
+            shm.put("allocations", h.allocations());
+            shm.put("sent", h.sent());
+            shm.put("received", h.received());
+            shm.put("statuses", h.statuses());
+            shm.put("reclaimed_blocks", h.reclaimedBlocks());
+            vm.put("shared_memory", shm);
+            vms.add(vm);
+        }
+        m.put("vms", vms);
+        m.put("problems", r.problems());
+        return m;
+    }
+
+    private GuestConfig config(String image, boolean prefixed) {
         Path file = Paths.get(image);
         BuiltinImages.Image builtin = Files.exists(file) ? null : BuiltinImages.find(image).orElse(null);
         if (builtin == null && !Files.exists(file)) {
@@ -92,9 +236,10 @@ final class LaunchCommand implements Callable<Integer> {
         GuestImage guest = builtin != null
                 ? GuestImage.parse(builtin.file(), BuiltinImages.bytes(builtin), load, start)
                 : GuestImage.read(file, load, start);
-        GuestConfig.Builder b = GuestConfig.builder(guest).mode(cpuMode).ring(cpuRing)
+        String name = file.getFileName().toString();
+        GuestConfig.Builder b = GuestConfig.builder(guest).name(name).mode(cpuMode).ring(cpuRing)
                 .args(args.stream().mapToLong(Long::longValue).toArray())
-                .console(new Console(System.out, null));
+                .console(new Console(System.out, prefixed ? name : null));
         if (memory != null) {
             b.memorySize(memory);
         }
@@ -109,16 +254,45 @@ final class LaunchCommand implements Callable<Integer> {
         }
     }
 
-    private void report(RunResult result) {
-        if (result.outcome() == Outcome.FAULTED) {
-            System.err.print(result.faultDump());
-        } else if (result.outcome() == Outcome.TIMED_OUT) {
-            System.err.println("kvmctl: " + result.name() + ": " + result.detail());
+    static SwitchMode parseSwitchMode(String text) {
+        try {
+            return SwitchMode.valueOf(text.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--switch must be 'warm' or 'cold', not '" + text + "'");
+        }
+    }
+
+    private int report(List<RunResult> results, Switching switching) {
+        for (RunResult result : results) {
+            if (result.outcome() == Outcome.FAULTED) {
+                System.err.print(result.faultDump());
+            } else if (result.outcome() == Outcome.TIMED_OUT) {
+                System.err.println("kvmctl: " + result.name() + ": " + result.detail());
+            }
         }
         if (json) {
-            Map<String, Object> m = Reports.of(result);
-            m.put("image", image);
-            System.out.println(Reports.json(m));
+            Object report;
+            if (results.size() == 1 && switching == null) {
+                report = Reports.of(results.get(0));
+            } else {
+                List<Object> vms = new ArrayList<>();
+                results.forEach(r -> vms.add(Reports.of(r)));
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("vms", vms);
+                if (switching != null) {
+                    m.put("switching", switching.report());
+                }
+                report = m;
+            }
+            System.out.println(Reports.json(report));
+        } else if (switching != null) {
+            System.err.println(switching.summary());
         }
+        for (RunResult r : results) {
+            if (r.status() != 0) {
+                return Reports.exitStatus(r.status());
+            }
+        }
+        return 0;
     }
 }

@@ -34,6 +34,7 @@ public final class GuestConfig {
     private final List<SharedMapping> shared;
     private final int vmIndex;
     private final int vmCount;
+    private final boolean irqchip;
 
     private GuestConfig(Builder b) {
         this.name = b.name != null ? b.name : b.image.name();
@@ -46,6 +47,7 @@ public final class GuestConfig {
         this.shared = List.copyOf(b.shared);
         this.vmIndex = b.vmIndex;
         this.vmCount = b.vmCount;
+        this.irqchip = b.irqchip;
     }
 
     public static Builder builder(GuestImage image) {
@@ -62,6 +64,7 @@ public final class GuestConfig {
     public List<SharedMapping> shared() { return shared; }
     public int vmIndex() { return vmIndex; }
     public int vmCount() { return vmCount; }
+    public boolean irqchip() { return irqchip; }
 
     /** Builds a {@link GuestConfig}; every setting but the image has a default. */
     public static final class Builder {
@@ -75,6 +78,7 @@ public final class GuestConfig {
         private final List<SharedMapping> shared = new ArrayList<>();
         private int vmIndex = 0;
         private int vmCount = 1;
+        private boolean irqchip;
 
         private Builder(GuestImage image) {
             this.image = Objects.requireNonNull(image, "image");
@@ -125,6 +129,9 @@ public final class GuestConfig {
             this.vmCount = count;
             return this;
         }
+
+        /** Gives the VM an in-kernel irqchip (PIC, IOAPIC, local APIC) and PIT. */
+        public Builder irqchip(boolean v) { this.irqchip = v; return this; }
 
         public GuestConfig build() {
             return new GuestConfig(this);

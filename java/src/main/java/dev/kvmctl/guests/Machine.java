@@ -10,8 +10,11 @@ import dev.kvmctl.guests.devices.PortBus;
 import dev.kvmctl.guests.devices.Serial8250;
 import dev.kvmctl.memory.GuestMemory;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -53,9 +56,30 @@ public final class Machine implements AutoCloseable {
     private final long[] exitCounts = new long[KINDS.length];
     private Vm vm;
     private Vcpu vcpu;
+    private final List<Consumer<Vm>> vmSetup = new ArrayList<>();
     private volatile boolean stopRequested;
     private long runNanos;
     private long sliceStart;
+    private CallDevice callDevice;
+    private int callPort = -1;
+    private boolean blocked;
+    private boolean pendingIo;
+    private RunResult result;
+
+    /** How a {@link #runSlice()} ended. */
+    public sealed interface Slice permits Finished, Preempted, Blocked {}
+
+    /** The guest ended; {@link #result()} says how. */
+    public record Finished(RunResult result) implements Slice {}
+
+    /** KVM_RUN was interrupted (a kick: quantum, timeout, stop); the guest can go on. */
+    public record Preempted() implements Slice {}
+
+    /** The guest's call to its {@link CallDevice} must wait for another VM. */
+    public record Blocked() implements Slice {}
+
+    private static final Slice PREEMPTED = new Preempted();
+    private static final Slice BLOCKED = new Blocked();
 
     private Machine(Kvm kvm, GuestConfig config, GuestMemory ram) {
         this.kvm = kvm;
@@ -87,10 +111,85 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** (Re)creates the VM and its vCPU over this machine's RAM and shared regions, without touching guest state in memory. */
+    /**
+     * Replaces the VM with a brand-new KVM VM over the same RAM and shared regions, with a fresh
+     * vCPU in its reset state; per-VM wiring ({@link #onVmCreated}) is redone. Guest memory is
+     * untouched: restore a context into {@link #vcpu()} before running it.
+     */
+    public void rebuildVm() {
+        discardVm();
+        createVm();
+    }
+
+    /** Closes the VM and its vCPU, keeping RAM: between a cold switch-out and the next {@link #rebuildVm()}. */
+    public void discardVm() {
+        if (vm != null) {
+            vm.close();
+            vm = null;
+            vcpu = null;
+        }
+    }
+
+    /**
+     * Finishes an I/O exit the slice ended on, so the vCPU's state is complete: on hardware KVM
+     * an {@code out} is not finished until the next KVM_RUN. Enters KVM_RUN with
+     * {@code immediate_exit} set, which completes the instruction and returns at once.
+     */
+    public void completePendingIo() {
+        if (!pendingIo || vcpu == null) {
+            return;
+        }
+        vcpu.immediateExit(true);
+        VmExit exit = vcpu.run();
+        if (!(exit instanceof VmExit.Interrupted)) {
+            throw new IllegalStateException("completing an I/O exit gave " + exit + " instead of an immediate return");
+        }
+        pendingIo = false;
+    }
+
+    /**
+     * The state of kvmctl's own device models and run accounting, for contexts and snapshots:
+     * exit counts, unclaimed I/O counters, run time. (The serial port and debug port hold no
+     * state between bytes; a blocked shared-memory call lives in its hub.)
+     */
+    public byte[] saveDeviceState() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 * (KINDS.length + 6)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(KINDS.length);
+        for (long c : exitCounts) {
+            b.putLong(c);
+        }
+        b.putLong(ports.unclaimedReads()).putLong(ports.unclaimedWrites())
+                .putLong(mmio.unclaimedReads()).putLong(mmio.unclaimedWrites()).putLong(runNanos);
+        return b.array();
+    }
+
+    /** Restores what {@link #saveDeviceState()} returned. */
+    public void loadDeviceState(byte[] state) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (state.length != 8 * (KINDS.length + 6) || b.getLong() != KINDS.length) {
+            throw new IllegalArgumentException("device state of " + state.length + " bytes does not fit this kvmctl");
+        }
+        for (int i = 0; i < KINDS.length; i++) {
+            exitCounts[i] = b.getLong();
+        }
+        ports.restoreCounters(b.getLong(), b.getLong());
+        mmio.restoreCounters(b.getLong(), b.getLong());
+        runNanos = b.getLong();
+    }
+
+    /** The KVM this machine's VMs are created on. */
+    public Kvm kvm() {
+        return kvm;
+    }
+
+    /** Creates the VM and its vCPU over this machine's RAM and shared regions. */
     void createVm() {
         Vm newVm = kvm.createVm();
         try {
+            if (config.irqchip()) {
+                newVm.createIrqchip();
+                newVm.createPit();
+            }
             newVm.mapMemory(0, ram);
             for (GuestConfig.SharedMapping s : config.shared()) {
                 if (s.guestAddress() < ram.size()) {
@@ -100,6 +199,9 @@ public final class Machine implements AutoCloseable {
                 newVm.mapMemory(s.guestAddress(), s.memory());
             }
             vcpu = newVm.createVcpu(0);
+            for (Consumer<Vm> setup : vmSetup) {
+                setup.accept(newVm);
+            }
             vm = newVm;
         } catch (RuntimeException e) {
             newVm.close();
@@ -133,10 +235,59 @@ public final class Machine implements AutoCloseable {
     public PortBus ports() { return ports; }
     public MmioBus mmio() { return mmio; }
 
+    /**
+     * Runs {@code setup} on the VM now and again whenever the machine's VM is rebuilt (a cold
+     * switch or a restore): for ioeventfds, irqfds and other per-VM wiring.
+     */
+    public void onVmCreated(Consumer<Vm> setup) {
+        setup.accept(vm);
+        vmSetup.add(setup);
+    }
+
+    /** Sends guest writes to {@code port} to {@code device}, whose calls may block. */
+    public void setCallDevice(int port, CallDevice device) {
+        this.callPort = port;
+        this.callDevice = device;
+    }
+
+    /** The call device, if one is set. */
+    public CallDevice callDevice() {
+        return callDevice;
+    }
+
     /** Makes the run stop with {@link Outcome#STOPPED} at its next exit; safe from any thread. */
     public void requestStop() {
         stopRequested = true;
-        vcpu.kick();
+        wake();
+    }
+
+    /** Interrupts KVM_RUN and a blocked call, so the driver regains control soon; safe from any thread. */
+    public void wake() {
+        Vcpu v = vcpu;
+        if (v != null) {
+            v.kick();
+        }
+        if (callDevice != null) {
+            callDevice.wake(this);
+        }
+    }
+
+    /**
+     * Ends a guest that a driver other than {@link #run} gave up on (the switcher's time limit):
+     * it finishes as {@link Outcome#TIMED_OUT}, releasing what its call device holds.
+     */
+    public RunResult timeOut(String detail) {
+        return result != null ? result : finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS, detail, "");
+    }
+
+    /** The result once the guest has ended, or null while it runs. */
+    public RunResult result() {
+        return result;
+    }
+
+    /** Whether the guest has ended. */
+    public boolean finished() {
+        return result != null;
     }
 
     /**
@@ -146,20 +297,22 @@ public final class Machine implements AutoCloseable {
     public RunResult run(Duration timeout) {
         long start = System.nanoTime();
         long deadline = timeout.isZero() || timeout.isNegative() ? Long.MAX_VALUE : start + timeout.toNanos();
-        Vcpu running = vcpu;
         ScheduledFuture<?> watchdog = deadline == Long.MAX_VALUE ? null
-                : WATCHDOG.schedule(running::kick, timeout.toNanos(), TimeUnit.NANOSECONDS);
+                : WATCHDOG.schedule(this::wake, timeout.toNanos(), TimeUnit.NANOSECONDS);
         sliceStart = start;
         try {
             while (true) {
-                RunResult end = runSlice();
-                if (end != null) {
-                    return end;
+                Slice slice = runSlice();
+                if (slice instanceof Finished f) {
+                    return f.result();
                 }
                 sliceStart = System.nanoTime();
                 if (sliceStart - deadline >= 0) {
                     return finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS,
                             "no result after " + timeout.toMillis() + " ms; stopped", "");
+                }
+                if (slice instanceof Blocked) {
+                    callDevice.await(this);
                 }
             }
         } finally {
@@ -171,22 +324,49 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Runs the vCPU until the guest ends (the result) or KVM_RUN is interrupted by a kick (null),
-     * handling device exits in between. The switcher calls this once per time slice.
+     * Runs the vCPU until the guest ends ({@link Finished}), KVM_RUN is interrupted by a kick
+     * ({@link Preempted}) or a call must wait ({@link Blocked}), handling device exits in between.
+     * The switcher calls this once per time slice.
      */
-    public RunResult runSlice() {
+    public Slice runSlice() {
+        if (result != null) {
+            return new Finished(result);
+        }
         sliceStart = System.nanoTime();
-        while (true) {
-            if (stopRequested) {
-                stopRequested = false;
-                return finish(Outcome.STOPPED, 0, "stopped by the host", "");
+        if (stopRequested) {
+            return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
+        }
+        if (blocked) {
+            CallDevice.Progress p = callDevice.resume(this);
+            if (p == CallDevice.Progress.BLOCKED) {
+                return BLOCKED;
             }
+            blocked = false;
+            if (p == CallDevice.Progress.YIELD) {
+                return PREEMPTED;
+            }
+        }
+        pendingIo = false;
+        while (true) {
             VmExit exit = vcpu.run();
             count(exit);
             if (exit instanceof VmExit.IoOut out) {
                 if (out.port() == EXIT_PORT) {
                     int status = out.value();
-                    return finish(Outcome.EXITED, status, "guest wrote " + status + " to the exit port", "");
+                    return new Finished(finish(Outcome.EXITED, status, "guest wrote " + status + " to the exit port", ""));
+                }
+                if (out.port() == callPort && out.count() == 1) {
+                    CallDevice.Progress p = callDevice.call(this, out.value());
+                    if (p != CallDevice.Progress.DONE) {
+                        pendingIo = true;
+                        runNanos += System.nanoTime() - sliceStart;
+                        if (p == CallDevice.Progress.BLOCKED) {
+                            blocked = true;
+                            return BLOCKED;
+                        }
+                        return PREEMPTED;
+                    }
+                    continue;
                 }
                 for (int i = 0, n = out.count(); i < n; i++) {
                     ports.out(out.port(), out.size(), out.value(i));
@@ -198,17 +378,18 @@ public final class Machine implements AutoCloseable {
             } else if (exit instanceof VmExit.MmioRead r) {
                 r.answer(mmio.read(r.address(), r.length()));
             } else if (exit instanceof VmExit.Interrupted) {
-                if (!stopRequested) {
-                    runNanos += System.nanoTime() - sliceStart;
-                    return null;
+                if (stopRequested) {
+                    return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
                 }
+                runNanos += System.nanoTime() - sliceStart;
+                return PREEMPTED;
             } else if (exit instanceof VmExit.Hlt) {
-                return finish(Outcome.HALTED, 0, "guest halted", "");
+                return new Finished(finish(Outcome.HALTED, 0, "guest halted", ""));
             } else if (exit instanceof VmExit.SystemEvent ev && ev.type() != VmExit.SystemEvent.CRASH) {
-                return finish(Outcome.POWERED_OFF, 0, "guest requested " + exit, "");
+                return new Finished(finish(Outcome.POWERED_OFF, 0, "guest requested " + exit, ""));
             } else {
-                return finish(Outcome.FAULTED, Outcome.FAULT_STATUS, exit.toString(),
-                        FaultReport.describe(config.name(), exit, vcpu, ram));
+                return new Finished(finish(Outcome.FAULTED, Outcome.FAULT_STATUS, exit.toString(),
+                        FaultReport.describe(config.name(), exit, vcpu, ram)));
             }
         }
     }
@@ -235,13 +416,20 @@ public final class Machine implements AutoCloseable {
                 byKind.put(KINDS[i], exitCounts[i]);
             }
         }
-        return new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimedReads(), ports.unclaimedWrites(),
+        result = new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimedReads(), ports.unclaimedWrites(),
                 mmio.unclaimedReads(), mmio.unclaimedWrites(), Duration.ofNanos(runNanos), dump);
+        if (callDevice != null) {
+            callDevice.ended(this);
+        }
+        return result;
     }
 
     /** Closes the VM, then the RAM. Shared regions are left to their owner. */
     @Override
     public void close() {
+        if (result == null && callDevice != null) {
+            callDevice.ended(this); // a guest closed before it ended still gives back its blocks
+        }
         if (vm != null) {
             vm.close();
         }

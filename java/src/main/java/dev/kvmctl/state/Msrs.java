@@ -30,6 +30,14 @@ public final class Msrs extends KvmStruct {
         count(capacity);
     }
 
+    /** How many entries a {@code struct kvm_msrs} of {@code bytes} bytes holds. */
+    public static int entriesIn(int bytes) {
+        if (bytes < HEADER || (bytes - HEADER) % ENTRY_SIZE != 0) {
+            throw new IllegalArgumentException(bytes + " bytes is not a struct kvm_msrs");
+        }
+        return (bytes - HEADER) / ENTRY_SIZE;
+    }
+
     /** A list of the given MSR indices, values zero. */
     public static Msrs of(int... indices) {
         Msrs m = new Msrs(indices.length);

@@ -55,4 +55,10 @@ public final class PortBus {
     public long unclaimedWrites() {
         return unclaimedWrites;
     }
+
+    /** Sets the counters, when a machine's device state is restored. */
+    public void restoreCounters(long reads, long writes) {
+        this.unclaimedReads = reads;
+        this.unclaimedWrites = writes;
+    }
 }

@@ -53,6 +53,11 @@ public interface LibC {
 
     int fcntl(int fd, int cmd);
 
+    short POLLIN = 1;
+
+    /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s (8 bytes each: int fd, short events, short revents) at {@code fds}. */
+    int poll(@size_t long fds, @size_t long nfds, int timeoutMillis);
+
     int dup(int fd);
 
     /** Only for the benchmark that compares the shim to a direct JNR-FFI ioctl. */

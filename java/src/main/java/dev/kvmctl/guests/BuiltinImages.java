@@ -1,6 +1,5 @@
-package dev.kvmctl.cli;
+package dev.kvmctl.guests;
 
-import dev.kvmctl.guests.CpuMode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -13,16 +12,23 @@ import java.util.Properties;
 /**
  * The guest images built from {@code vm-images/} and carried inside the jar, with the mode and
  * ring each one expects (from {@code images.properties} beside them).
+ *
+ * <pre>{@code
+ * BuiltinImages.Image hello = BuiltinImages.find("hello-long").orElseThrow();
+ * GuestConfig config = GuestConfig.builder(BuiltinImages.load(hello))
+ *         .mode(hello.mode()).ring(hello.ring()).build();
+ * }</pre>
  */
-final class BuiltinImages {
+public final class BuiltinImages {
     private static final String DIR = "/dev/kvmctl/guests/images/";
 
     /** A built-in image: its file name, its defaults, and a one-line description. */
-    record Image(String file, CpuMode mode, int ring, String description) {}
+    public record Image(String file, CpuMode mode, int ring, String description) {}
 
     private BuiltinImages() {}
 
-    static List<Image> list() {
+    /** Every built-in image, by name. */
+    public static List<Image> list() {
         Properties p = manifest();
         List<Image> images = new ArrayList<>();
         for (String name : new java.util.TreeSet<>(p.stringPropertyNames())) {
@@ -35,7 +41,7 @@ final class BuiltinImages {
     }
 
     /** The built-in image called {@code name} (with or without its .elf/.bin suffix). */
-    static Optional<Image> find(String name) {
+    public static Optional<Image> find(String name) {
         Properties p = manifest();
         for (String candidate : new String[] {name, name + ".elf", name + ".bin"}) {
             if (p.getProperty(candidate + ".mode") != null) {
@@ -45,7 +51,8 @@ final class BuiltinImages {
         return Optional.empty();
     }
 
-    static byte[] bytes(Image image) {
+    /** The image file's bytes. */
+    public static byte[] bytes(Image image) {
         try (InputStream in = BuiltinImages.class.getResourceAsStream(DIR + image.file())) {
             if (in == null) {
                 throw new IllegalStateException("built-in image " + image.file() + " is listed but missing from the jar; rebuild with 'make'");
@@ -54,6 +61,17 @@ final class BuiltinImages {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The image parsed for its mode's default load address (ELF images ignore it). */
+    public static GuestImage load(Image image) {
+        long load = image.mode().defaultLoadAddress();
+        return GuestImage.parse(image.file(), bytes(image), load, load);
+    }
+
+    /** {@link #load(Image)} by name; {@link IllegalArgumentException} if there is no such image. */
+    public static GuestImage load(String name) {
+        return load(find(name).orElseThrow(() -> new IllegalArgumentException("no built-in image '" + name + "'")));
     }
 
     private static Image image(Properties p, String file) {

@@ -1,0 +1,122 @@
+package dev.kvmctl.contexts;
+
+import dev.kvmctl.Vm;
+import dev.kvmctl.guests.Machine;
+import dev.kvmctl.state.ClockData;
+import dev.kvmctl.state.Irqchip;
+import dev.kvmctl.state.PitState;
+
+/**
+ * What belongs to a VM and its VMM rather than to a vCPU: the in-kernel interrupt controllers
+ * (both PICs and the IOAPIC) and PIT when the VM has them, the KVM clock, and the state of
+ * kvmctl's own device models. A switch stores this level first, then the vCPU's.
+ *
+ * <pre>{@code
+ * HypervisorContext hv = new HypervisorContext();
+ * hv.capture(machine);
+ * machine.rebuildVm();
+ * hv.restore(machine);
+ * }</pre>
+ */
+public final class HypervisorContext {
+    private final Irqchip picMaster = new Irqchip(Irqchip.PIC_MASTER);
+    private final Irqchip picSlave = new Irqchip(Irqchip.PIC_SLAVE);
+    private final Irqchip ioapic = new Irqchip(Irqchip.IOAPIC);
+    private final PitState pit = new PitState();
+    private final ClockData clock = new ClockData();
+    private boolean hasIrqchip;
+    private boolean hasPit;
+    private byte[] devices = new byte[0];
+
+    /** Reads the VM's and the device models' state. */
+    public void capture(Machine machine) {
+        Vm vm = machine.vm();
+        hasIrqchip = vm.hasIrqchip();
+        hasPit = vm.hasPit();
+        if (hasIrqchip) {
+            vm.getIrqchip(picMaster);
+            vm.getIrqchip(picSlave);
+            vm.getIrqchip(ioapic);
+        }
+        if (hasPit) {
+            vm.getPit(pit);
+        }
+        vm.getClock(clock);
+        devices = machine.saveDeviceState();
+    }
+
+    /**
+     * Writes the state into the machine's (possibly brand-new) VM. The VM must have been created
+     * with the same devices: an irqchip context goes only into a VM with an irqchip.
+     */
+    public void restore(Machine machine) {
+        Vm vm = machine.vm();
+        if (vm.hasIrqchip() != hasIrqchip || vm.hasPit() != hasPit) {
+            throw new ContextFormatException("the context was captured from a VM " + (hasIrqchip ? "with" : "without")
+                    + " an in-kernel irqchip, the target VM is " + (vm.hasIrqchip() ? "with" : "without") + " one");
+        }
+        if (hasIrqchip) {
+            vm.setIrqchip(picMaster);
+            vm.setIrqchip(picSlave);
+            vm.setIrqchip(ioapic);
+        }
+        if (hasPit) {
+            vm.setPit(pit);
+        }
+        // KVM_SET_CLOCK takes only the time; the flags KVM_GET_CLOCK reports describe the host.
+        int flags = clock.flags();
+        vm.setClock(clock.flags(0));
+        clock.flags(flags);
+        machine.loadDeviceState(devices);
+    }
+
+    /** The guest-visible kvmclock time at capture, in nanoseconds. */
+    public long clockNanos() {
+        return clock.clock();
+    }
+
+    public byte[] encode() {
+        return sections().encode();
+    }
+
+    Sections sections() {
+        Sections s = new Sections().put(Sections.CLOCK, clock).put(Sections.DEVICES, devices);
+        if (hasIrqchip) {
+            s.put(Sections.PIC_MASTER, picMaster).put(Sections.PIC_SLAVE, picSlave).put(Sections.IOAPIC, ioapic);
+        }
+        if (hasPit) {
+            s.put(Sections.PIT, pit);
+        }
+        return s;
+    }
+
+    public void decode(byte[] encoded) {
+        load(Sections.decode(encoded));
+    }
+
+    void load(Sections s) {
+        ClockData c = new ClockData();
+        s.get(Sections.CLOCK, c);
+        byte[] d = s.get(Sections.DEVICES);
+        boolean irq = s.has(Sections.PIC_MASTER);
+        boolean p = s.has(Sections.PIT);
+        Irqchip m = new Irqchip(Irqchip.PIC_MASTER), sl = new Irqchip(Irqchip.PIC_SLAVE), io = new Irqchip(Irqchip.IOAPIC);
+        PitState pt = new PitState();
+        if (irq) {
+            s.get(Sections.PIC_MASTER, m);
+            s.get(Sections.PIC_SLAVE, sl);
+            s.get(Sections.IOAPIC, io);
+        }
+        if (p) {
+            s.get(Sections.PIT, pt);
+        }
+        clock.copyFrom(c);
+        devices = d;
+        hasIrqchip = irq;
+        hasPit = p;
+        picMaster.copyFrom(m);
+        picSlave.copyFrom(sl);
+        ioapic.copyFrom(io);
+        pit.copyFrom(pt);
+    }
+}

@@ -1,0 +1,140 @@
+package dev.kvmctl.guests.shm;
+
+import dev.kvmctl.Kvm;
+import dev.kvmctl.guests.BuiltinImages;
+import dev.kvmctl.guests.CpuMode;
+import dev.kvmctl.guests.GuestConfig;
+import dev.kvmctl.guests.GuestImage;
+import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.RunResult;
+import dev.kvmctl.guests.ThreadedRunner;
+import dev.kvmctl.guests.devices.Console;
+import dev.kvmctl.memory.AllocatorStats;
+import dev.kvmctl.memory.SharedRegion;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * The two-VM shared-memory demo: a producer VM sends messages of many sizes through the shared
+ * region, a consumer VM verifies each one and frees it. {@code kvmctl launch} with no image runs it.
+ *
+ * <pre>{@code
+ * try (Kvm kvm = Kvm.open()) {
+ *     SharedMemoryDemo.Report r = SharedMemoryDemo.run(kvm, SharedMemoryDemo.Options.defaults(), System.out);
+ *     System.out.println(r.ok() ? "all " + r.messages() + " messages intact" : "failed");
+ * }
+ * }</pre>
+ */
+public final class SharedMemoryDemo {
+    private SharedMemoryDemo() {}
+
+    /** Demo parameters. {@code runner} runs the machines (threads by default; the switcher for one-thread mode). */
+    public record Options(long messages, long seed, long sharedSize, long maxMessage, long memorySize, Duration timeout,
+                          Function<List<Machine>, List<RunResult>> runner) {
+        public static Options defaults() {
+            return new Options(1000, 1, 8L << 20, 256L << 10, 16L << 20, Duration.ofSeconds(120), null);
+        }
+
+        public Options withMessages(long v) { return new Options(v, seed, sharedSize, maxMessage, memorySize, timeout, runner); }
+        public Options withSeed(long v) { return new Options(messages, v, sharedSize, maxMessage, memorySize, timeout, runner); }
+        public Options withSharedSize(long v) { return new Options(messages, seed, v, maxMessage, memorySize, timeout, runner); }
+        public Options withMaxMessage(long v) { return new Options(messages, seed, sharedSize, v, memorySize, timeout, runner); }
+        public Options withTimeout(Duration v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, v, runner); }
+        public Options withRunner(Function<List<Machine>, List<RunResult>> v) {
+            return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, v);
+        }
+    }
+
+    /**
+     * What happened: messages and bytes the consumer verified, errors of any kind, the region's
+     * state at the end, and each VM's result and hub statistics.
+     */
+    public record Report(long messagesSent, long messages, long bytes, long errors, int blocksInUseAtEnd, Duration elapsed,
+                         AllocatorStats allocator, List<RunResult> vms, List<SharedMemoryHub.VmStats> hub, List<String> problems) {
+        /** True when every message arrived intact, both guests succeeded, and no block is left in use. */
+        public boolean ok() {
+            return problems.isEmpty();
+        }
+
+        /** Verified payload throughput in MiB/s over the whole run. */
+        public double mibPerSecond() {
+            double s = elapsed.toNanos() / 1e9;
+            return s == 0 ? 0 : bytes / (1024.0 * 1024.0) / s;
+        }
+    }
+
+    /** Boots the producer and the consumer on one shared region, runs them, and reports. */
+    public static Report run(Kvm kvm, Options o, OutputStream consoleOut) {
+        GuestImage producer = BuiltinImages.load("producer.elf");
+        GuestImage consumer = BuiltinImages.load("consumer.elf");
+        try (SharedRegion region = SharedRegion.create("kvmctl-shared", o.sharedSize(), SharedRegion.DEFAULT_GUEST_ADDRESS);
+             SharedMemoryHub hub = new SharedMemoryHub(region)) {
+            List<Machine> machines = new ArrayList<>();
+            try {
+                machines.add(Machine.boot(kvm, config(producer, "producer", 0, o, region, consoleOut,
+                        o.messages(), o.seed(), o.maxMessage(), 0)));
+                machines.add(Machine.boot(kvm, config(consumer, "consumer", 1, o, region, consoleOut,
+                        o.messages(), o.seed(), 0, 0)));
+                hub.connect(machines);
+                long start = System.nanoTime();
+                List<RunResult> results = o.runner() != null ? o.runner().apply(machines)
+                        : ThreadedRunner.runAll(machines, o.timeout());
+                Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
+                return report(o, hub, results, elapsed);
+            } finally {
+                for (Machine m : machines) {
+                    m.close();
+                }
+            }
+        }
+    }
+
+    private static GuestConfig config(GuestImage image, String name, int index, Options o, SharedRegion region,
+                                      OutputStream out, long... args) {
+        return GuestConfig.builder(image).name(name).mode(CpuMode.LONG).ring(3).memorySize(o.memorySize())
+                .args(args).console(new Console(out, name)).share(region.memory(), region.guestAddress())
+                .vmIndex(index, 2).build();
+    }
+
+    private static Report report(Options o, SharedMemoryHub hub, List<RunResult> results, Duration elapsed) {
+        List<SharedMemoryHub.VmStats> stats = hub.stats();
+        AllocatorStats alloc = hub.allocatorStats();
+        SharedMemoryHub.VmStats producer = stats.get(0);
+        SharedMemoryHub.VmStats consumer = stats.get(1);
+        List<String> problems = new ArrayList<>();
+        for (RunResult r : results) {
+            if (!r.succeeded()) {
+                problems.add(r.name() + " ended " + r.outcome().name().toLowerCase(java.util.Locale.ROOT)
+                        + " with status " + r.status() + ": " + r.detail());
+            }
+        }
+        long verified = consumer.reported() ? consumer.reportedMessages() : 0;
+        long bytes = consumer.reported() ? consumer.reportedBytes() : 0;
+        long guestErrors = consumer.reported() ? consumer.reportedErrors() : 0;
+        if (!consumer.reported()) {
+            problems.add("the consumer never reported what it verified");
+        }
+        if (guestErrors > 0) {
+            problems.add(guestErrors + " message(s) arrived corrupted");
+        }
+        if (verified != o.messages()) {
+            problems.add("the consumer verified " + verified + " of " + o.messages() + " messages");
+        }
+        long refusals = producer.refusals() + consumer.refusals();
+        if (refusals > 0) {
+            problems.add(refusals + " request(s) refused by the host");
+        }
+        // Blocks a guest still held when it ended were reclaimed by the host; they count as left in use.
+        int leftInUse = alloc.blocksInUse() + (int) stats.stream().mapToLong(SharedMemoryHub.VmStats::reclaimedBlocks).sum();
+        if (leftInUse != 0) {
+            problems.add(leftInUse + " block(s) still in use when the guests ended");
+        }
+        long errors = guestErrors + refusals + Math.max(0, o.messages() - verified)
+                + results.stream().filter(r -> !r.succeeded()).count();
+        return new Report(producer.sent(), verified, bytes, errors, leftInUse, elapsed, alloc, results, stats,
+                List.copyOf(problems));
+    }
+}
