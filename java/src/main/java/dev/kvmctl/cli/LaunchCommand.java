@@ -1,6 +1,7 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.Kvm;
+import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.contexts.SwitchMode;
 import dev.kvmctl.guests.BuiltinImages;
 import dev.kvmctl.guests.CpuMode;
@@ -100,11 +101,28 @@ final class LaunchCommand implements Callable<Integer> {
                     + "cold rebuilds a brand-new KVM VM at every switch (default: warm).")
     String switchMode = "warm";
 
+    @Option(names = "--snapshot-after", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
+            description = "With --snapshot: stop the guest after this much run time and save it.")
+    Duration snapshotAfter;
+
+    @Option(names = "--snapshot", paramLabel = "FILE",
+            description = "Where --snapshot-after writes the stopped guest (continue it with 'kvmctl restore FILE').")
+    Path snapshot;
+
+    @Option(names = "--irqchip", description = "Give each VM an in-kernel irqchip and PIT (their state joins the contexts).")
+    boolean irqchip;
+
     @Option(names = "--device", description = "KVM device (default: ${DEFAULT-VALUE})", defaultValue = "/dev/kvm")
     Path device;
 
     @Override
     public Integer call() {
+        if ((snapshot == null) != (snapshotAfter == null)) {
+            throw new IllegalArgumentException("--snapshot and --snapshot-after go together");
+        }
+        if (snapshot != null && (images.size() != 1 || oneThread)) {
+            throw new IllegalArgumentException("--snapshot takes exactly one --image, without --one-thread");
+        }
         if (images.isEmpty()) {
             return demo();
         }
@@ -118,6 +136,9 @@ final class LaunchCommand implements Callable<Integer> {
             try {
                 for (GuestConfig c : configs) {
                     machines.add(Machine.boot(kvm, c));
+                }
+                if (snapshot != null) {
+                    return snapshot(machines.get(0), limit);
                 }
                 Switching switching = oneThread ? new Switching(machines, quantum, parseSwitchMode(switchMode)) : null;
                 List<RunResult> results = switching != null ? switching.run(limit)
@@ -243,7 +264,7 @@ final class LaunchCommand implements Callable<Integer> {
         if (memory != null) {
             b.memorySize(memory);
         }
-        return b.build();
+        return b.irqchip(irqchip).build();
     }
 
     static CpuMode parseMode(String text) {
@@ -252,6 +273,32 @@ final class LaunchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--mode must be 'real' or 'long', not '" + text + "'");
         }
+    }
+
+    private int snapshot(Machine machine, Duration limit) {
+        ScheduledStop stop = ScheduledStop.after(machine, snapshotAfter);
+        RunResult r;
+        try {
+            r = machine.run(limit);
+        } finally {
+            stop.cancel();
+        }
+        if (r.outcome() != Outcome.STOPPED) {
+            System.err.println("kvmctl: " + r.name() + " ended before --snapshot-after (" + r.detail() + "); no snapshot written");
+            report(List.of(r), null);
+            return r.status() != 0 ? Reports.exitStatus(r.status()) : Main.USAGE_ERROR;
+        }
+        long total = machine.ram().size();
+        long size = Snapshot.write(machine, snapshot, done -> System.err.printf("snapshot: %d/%d MiB%n", done >> 20, total >> 20));
+        System.err.printf("snapshot: %s written (%d MiB of RAM, %d bytes on disk); continue with 'kvmctl restore %s'%n",
+                snapshot, total >> 20, size, snapshot);
+        if (json) {
+            Map<String, Object> m = Reports.of(r);
+            m.put("snapshot", snapshot.toString());
+            m.put("snapshot_bytes", size);
+            System.out.println(Reports.json(m));
+        }
+        return 0;
     }
 
     static SwitchMode parseSwitchMode(String text) {

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "kvmctl", mixinStandardHelpOptions = true, version = "kvmctl 0.1.0",
         description = "Runs small guests on Linux KVM (/dev/kvm) and shows what KVM can do.",
-        subcommands = {LaunchCommand.class, InfoCommand.class, ImagesCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {LaunchCommand.class, RestoreCommand.class, InfoCommand.class, ImagesCommand.class,
+            CommandLine.HelpCommand.class})
 public final class Main {
     /** Exit status for a failed KVM operation or an unusable /dev/kvm. */
     static final int KVM_ERROR = 1;

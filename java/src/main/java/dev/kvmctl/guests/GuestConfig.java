@@ -51,10 +51,19 @@ public final class GuestConfig {
     }
 
     public static Builder builder(GuestImage image) {
-        return new Builder(image);
+        return new Builder(Objects.requireNonNull(image, "image"));
+    }
+
+    /**
+     * A builder for a guest whose memory already holds its program (a restored snapshot): it has
+     * no image, so {@link Machine#boot} refuses it; {@link Machine#adopt} takes it.
+     */
+    public static Builder withoutImage(String name) {
+        return new Builder(null).name(Objects.requireNonNull(name, "name"));
     }
 
     public String name() { return name; }
+    /** The image to load, or null for a guest restored from a snapshot. */
     public GuestImage image() { return image; }
     public CpuMode mode() { return mode; }
     public int ring() { return ring; }
@@ -81,7 +90,7 @@ public final class GuestConfig {
         private boolean irqchip;
 
         private Builder(GuestImage image) {
-            this.image = Objects.requireNonNull(image, "image");
+            this.image = image;
         }
 
         public Builder name(String v) { this.name = v; return this; }

@@ -92,6 +92,9 @@ public final class Machine implements AutoCloseable {
     /** Creates the VM, loads the image, sets up the vCPU. The machine owns its RAM; the config's shared regions stay the caller's. */
     public static Machine boot(Kvm kvm, GuestConfig config) {
         GuestImage image = config.image();
+        if (image == null) {
+            throw new IllegalArgumentException(config.name() + " has no image to boot; use Machine.adopt for restored memory");
+        }
         long reservedStart = config.mode() == CpuMode.LONG ? BootSetup.BOOT_AREA_START : 0;
         long reservedEnd = config.mode() == CpuMode.LONG ? BootSetup.BOOT_AREA_END : 0;
         image.checkFits(config.memorySize(), reservedStart, reservedEnd);
@@ -104,6 +107,25 @@ public final class Machine implements AutoCloseable {
             image.loadInto(ram);
             m.createVm();
             m.setUpVcpu();
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A machine over memory that already holds a guest (a restored snapshot): creates the VM and
+     * a vCPU in its reset state, loads nothing. Restore a context before running it. Takes
+     * ownership of {@code ram}.
+     */
+    public static Machine adopt(Kvm kvm, GuestConfig config, GuestMemory ram) {
+        if (ram.size() != config.memorySize()) {
+            throw new IllegalArgumentException("RAM of " + ram.size() + " bytes does not match the configured " + config.memorySize());
+        }
+        Machine m = new Machine(kvm, config, ram);
+        try {
+            m.createVm();
             return m;
         } catch (RuntimeException e) {
             m.close();

@@ -5,6 +5,7 @@ import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.internal.bridge.Memory;
 import java.nio.ByteBuffer;
+import jnr.ffi.Pointer;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -66,6 +67,32 @@ public final class GuestMemory implements AutoCloseable {
         } catch (RuntimeException e) {
             owned.close();
             throw e;
+        }
+    }
+
+    /**
+     * A private, copy-on-write mapping of {@code size} bytes of {@code file} from {@code offset}
+     * (page-aligned): the guest reads the file's pages without their being copied, and its writes
+     * never reach the file. Snapshots are restored this way.
+     */
+    public static GuestMemory mapFile(java.nio.file.Path file, long offset, long size) {
+        checkSize(size);
+        if (offset < 0 || offset % PAGE_SIZE != 0) {
+            throw new IllegalArgumentException("file offset " + offset + " is not page-aligned");
+        }
+        int fd = LibC.INSTANCE.open(file.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
+        if (fd < 0) {
+            throw new KvmException("open(" + file + ")", LibC.errno());
+        }
+        try {
+            Pointer p = LibC.INSTANCE.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE, fd, offset);
+            long address = p == null ? LibC.MAP_FAILED : p.address();
+            if (address == LibC.MAP_FAILED) {
+                throw new KvmException("mmap(" + file + ")", LibC.errno(), "could not map " + size + " bytes of the file");
+            }
+            return new GuestMemory(address, size, null, file.getFileName().toString());
+        } finally {
+            LibC.INSTANCE.close(fd); // the mapping keeps the file open
         }
     }
 

@@ -14,6 +14,7 @@ import jnr.ffi.types.ssize_t;
  * memfds, mappings, eventfds. Errors come back as -1 with {@link #errno()}.
  */
 public interface LibC {
+    int O_RDONLY = 0;
     int O_RDWR = 02;
     int O_CLOEXEC = 02000000;
     int O_NONBLOCK = 04000;

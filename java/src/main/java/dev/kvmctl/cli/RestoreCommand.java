@@ -1,0 +1,58 @@
+package dev.kvmctl.cli;
+
+import dev.kvmctl.Kvm;
+import dev.kvmctl.contexts.Snapshot;
+import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.Outcome;
+import dev.kvmctl.guests.RunResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code kvmctl restore FILE}: continues a guest saved by {@code launch --snapshot}. */
+@Command(name = "restore", mixinStandardHelpOptions = true,
+        description = {"Continues a guest from a snapshot written by 'launch --snapshot-after D --snapshot FILE'.",
+            "The file is checked whole (format version, checksums, sizes) before anything is restored.",
+            "Exit status: as for launch."})
+final class RestoreCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "FILE", description = "The snapshot file.")
+    Path file;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
+            description = "Stop the guest after this long (default: 60s; 0 for none).")
+    Duration timeout = Duration.ofSeconds(60);
+
+    @Option(names = "--json", description = "After the console output, print a JSON report as the last line of stdout.")
+    boolean json;
+
+    @Option(names = "--device", description = "KVM device (default: ${DEFAULT-VALUE})", defaultValue = "/dev/kvm")
+    Path device;
+
+    @Override
+    public Integer call() {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("no snapshot file " + file);
+        }
+        Snapshot.Info info = Snapshot.inspect(file);
+        try (Kvm kvm = Kvm.open(device); Machine machine = Snapshot.restore(kvm, file, System.out)) {
+            RunResult r = machine.run(timeout);
+            if (r.outcome() == Outcome.FAULTED) {
+                System.err.print(r.faultDump());
+            } else if (r.outcome() == Outcome.TIMED_OUT) {
+                System.err.println("kvmctl: " + r.name() + ": " + r.detail());
+            }
+            if (json) {
+                Map<String, Object> m = Reports.of(r);
+                m.put("snapshot", file.toString());
+                m.put("memory_bytes", info.memorySize());
+                System.out.println(Reports.json(m));
+            }
+            return Reports.exitStatus(r.status());
+        }
+    }
+}
