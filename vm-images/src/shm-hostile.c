@@ -1,0 +1,517 @@
+/*
+ * shm-hostile.elf - makes invalid and hostile shared-memory calls
+ * (docs/shared-memory-abi.md) and checks that each gets the documented answer.
+ *
+ * Prints "shm-hostile: vm=<i> vms=<n> region=<bytes>", then one line per
+ * check, "ok <name>" or "FAIL <name> got <status>" (for the mailbox checks
+ * "FAIL <name> got error=<STATUS> completed=<hex>"), then
+ *   shm-hostile: leaving 7 blocks (105088 bytes) allocated
+ *   shm-hostile: <checks> checks, <failures> failures
+ * and exits with the number of failures as its status (2: bad boot info or no
+ * shared region, before any check). No arguments. With one VM it makes 33
+ * checks; with two or more, 36. Run alone, or on every VM of the group.
+ *
+ * The checks, in order. "peer" is VM (index + 1) % count, "previous" VM
+ * (index - 1) % count; sizes are requests. Every "alloc-*" check also wants
+ * the block 64-byte aligned, inside the region, its size a multiple of 64 and
+ * at least the request.
+ *
+ *   with 1 VM:
+ *     alloc-whole       ALLOC the whole region -> OK, a1 = the region base,
+ *                       a2 = the region size
+ *     no-space          ALLOC 64 -> NO_SPACE, a2 (largest idle) = 0
+ *     free-whole        FREE the whole-region block -> OK
+ *     recv-alone        RECV -> NO_MORE_SENDERS (there is no one else)
+ *     wait-alone        WAIT -> NO_MORE_SENDERS
+ *   with 2 or more VMs:
+ *     alloc-p           ALLOC 64 -> OK; first byte 'P'
+ *     send-peer         SEND it (length 1) to the peer -> OK   } one call
+ *     free-sent         FREE it -> NOT_OWNER (the peer's now)  }
+ *   always:
+ *     alloc-zero        ALLOC 0 -> BAD_SIZE
+ *     alloc-too-big     ALLOC region size + 1 -> BAD_SIZE
+ *     alloc-huge        ALLOC 2^64 - 1 -> BAD_SIZE (overflows naive rounding)
+ *     alloc-xay         ALLOC 256 three times in one call -> OK, and blocks
+ *                       X, A, Y adjacent in that order (up to 8 tries, as a
+ *                       peer's holes may split them; the blocks of failed
+ *                       tries are freed afterwards). A is the test block; X
+ *                       and Y keep it from merging with idle space once freed
+ *     free-outside      FREE 0x100000 (this image, in RAM) -> BAD_ADDRESS
+ *     free-past-end     FREE region base + size -> BAD_ADDRESS
+ *     free-interior     FREE A + 64 -> BAD_ADDRESS
+ *     free-unaligned    FREE A + 1 -> BAD_ADDRESS
+ *   with 2 or more VMs (they need a valid destination: the peer):
+ *     send-bad-address  SEND A + 64, length 1 -> BAD_ADDRESS
+ *     send-zero         SEND A, length 0 -> BAD_LENGTH
+ *     send-too-long     SEND A, length = its size + 1 -> BAD_LENGTH
+ *   always:
+ *     send-self         SEND A, length 1, to this VM -> NO_SUCH_VM
+ *     send-vm-99        SEND A, length 1, to VM 99 -> NO_SUCH_VM
+ *     free-a            FREE A -> OK
+ *     double-free       FREE A again -> NOT_OWNER (idle, and still a block
+ *                       because both neighbours are in use; beside idle
+ *                       space a merging allocator absorbs it, and then
+ *                       BAD_ADDRESS would be right)
+ *     bad-op-77         op 77 -> BAD_OP   } one call
+ *     bad-op-0          op 0 -> BAD_OP    }
+ *     poll-alone        (1 VM) POLL -> NO_MORE_SENDERS
+ *     poll-empty        (2+ VMs) POLL -> EMPTY; blocks the previous VM sent
+ *                       (its 'P', maybe its 'D') are taken first, up to 8
+ *     yield             YIELD -> OK
+ *     bad-magic         a mailbox with magic 0x12345678 holding ALLOC 64 ->
+ *                       error BAD_MAILBOX, completed 0, the request untouched
+ *     count-0           count 0 -> error BAD_MAILBOX, completed 0, likewise
+ *     count-128         count 128 -> likewise
+ *     count-200         count 200 -> likewise
+ *     call-outside-ram  EAX = 0xfffff000 -> completed stays 0xffffffff (the
+ *                       guest's own mailbox, left valid, was not the one named)
+ *     call-past-ram     EAX = RAM size (when below 4 GiB) -> likewise
+ *     batch-3-setup     ALLOC 64 -> OK (the block batch-3 frees)
+ *     batch-3           one call of ALLOC 100, ALLOC 200, FREE (that block)
+ *                       -> completed 3, each OK
+ *     batch-127         one call of 127 YIELDs -> completed 127, each OK
+ *     alloc-leave-1..3  ALLOC 4096, 64 and 100000 -> OK
+ *   with 2 or more VMs, a barrier:
+ *     alloc-done        ALLOC 64 -> OK; first byte 'D'
+ *     send-done         SEND it to the peer -> OK; then RECV until the
+ *                       previous VM's 'D' has come, and FREE what it sent
+ *
+ * Then it exits without freeing the rest: X, Y, the two blocks from batch-3
+ * and the three alloc-leave blocks (7 blocks, 105,088 bytes at 64-byte
+ * rounding) are still its own, and the host must reclaim them when the VM
+ * ends.
+ *
+ * Why the barrier: each check has exactly one thing wrong with it only while
+ * the peer lives (a SEND to an ended VM is NO_SUCH_VM whatever else is wrong,
+ * and a POLL with no live peer is NO_MORE_SENDERS). A VM ends only after the
+ * previous VM's 'D', sent after all of that VM's checks; and it frees the 'P'
+ * it received only then, so the sender's free-sent cannot meet a block that
+ * was already freed (and perhaps merged away). So every VM of the group must
+ * run shm-hostile. With one VM there is no valid destination, so the SEND
+ * checks that need one are left out rather than made ambiguous.
+ *
+ * Launch: `kvmctl launch --image` gives an image no shared region (this one
+ * then exits 2); tests boot it on a SharedRegion with SharedMemoryHub
+ * (GuestConfig.share and vmIndex), at ring 3, 16 MiB of RAM.
+ *
+ * General registers only; ring 3 like the other shared-memory guests.
+ */
+#include "kvmctl_shm.h"
+
+#define POLL_DRAIN_TRIES    8
+#define SANDWICH_TRIES      8
+#define MAX_INBOUND         8
+#define TOKEN_PROBE         'P'     /* first byte of the send-peer block */
+#define TOKEN_DONE          'D'     /* first byte of the barrier block */
+
+static uint32_t checks, failures;
+static uint64_t kept_blocks, kept_bytes;
+/* Blocks the previous VM sent (2+ VMs), freed after the barrier. */
+static uint64_t inbound[MAX_INBOUND];
+static uint32_t ninbound;
+static int prev_done;
+
+static void passed(const char *name)
+{
+    checks++;
+    kvmctl_puts("ok ");
+    kvmctl_puts(name);
+    kvmctl_putc('\n');
+}
+
+static void failed_head(const char *name)
+{
+    checks++;
+    failures++;
+    kvmctl_puts("FAIL ");
+    kvmctl_puts(name);
+    kvmctl_puts(" got ");
+}
+
+static void expect(const char *name, int got, int want)
+{
+    if (got == want) {
+        passed(name);
+        return;
+    }
+    failed_head(name);
+    kvmctl_puts(shm_status_name(got));
+    kvmctl_putc('\n');
+}
+
+/* ALLOC `bytes`, check the block is sane; its address (0 on failure). */
+static uint64_t alloc_checked(const char *name, uint64_t bytes, uint64_t *size_out)
+{
+    uint64_t gpa = 0, size = 0;
+    int s = shm_alloc(bytes, &gpa, &size);
+
+    if (s == SHM_OK && (gpa % 64 || size % 64 || size < bytes || !shm_contains(gpa, size))) {
+        failed_head(name);
+        kvmctl_puts("OK with a bad block gpa=");
+        kvmctl_put_hex(gpa);
+        kvmctl_puts(" size=");
+        kvmctl_put_hex(size);
+        kvmctl_putc('\n');
+        return 0;
+    }
+    expect(name, s, SHM_OK);
+    if (size_out)
+        *size_out = size;
+    return s == SHM_OK ? gpa : 0;
+}
+
+static void keep(uint64_t gpa, uint64_t size)
+{
+    if (gpa) {
+        kept_blocks++;
+        kept_bytes += size;
+    }
+}
+
+/* The mailbox-level outcome of a raw call, checked against (error, completed). */
+static void expect_mailbox(const char *name, uint32_t want_error, uint32_t want_completed, int untouched_ok)
+{
+    const struct shm_mailbox *mb = shm_mailbox();
+
+    if (mb->error == want_error && mb->completed == want_completed && untouched_ok) {
+        passed(name);
+        return;
+    }
+    failed_head(name);
+    kvmctl_puts("error=");
+    kvmctl_puts(mb->error ? shm_status_name((int)mb->error) : "0");
+    kvmctl_puts(" completed=");
+    kvmctl_put_hex(mb->completed);
+    if (!untouched_ok)
+        kvmctl_puts(" (a request was processed)");
+    kvmctl_putc('\n');
+}
+
+/* A raw call with the given header fields, the mailbox holding one ALLOC 64. */
+static void raw_call(const char *name, uint32_t magic, uint32_t count)
+{
+    struct shm_mailbox *mb = shm_mailbox();
+
+    shm_batch_begin();
+    struct shm_request *r = shm_batch_add(SHM_OP_ALLOC, 64, 0, 0);
+    mb->magic = magic;
+    mb->count = count;
+    mb->completed = SHM_NOT_COMPLETED;
+    mb->error = 0;
+    shm_call_at((uint32_t)(uintptr_t)mb);
+    expect_mailbox(name, SHM_BAD_MAILBOX, 0, r->status == SHM_STATUS_UNSET);
+}
+
+/* A valid mailbox, but the call names another address. */
+static void call_elsewhere(const char *name, uint32_t gpa)
+{
+    struct shm_mailbox *mb = shm_mailbox();
+
+    shm_batch_begin();
+    struct shm_request *r = shm_batch_add(SHM_OP_YIELD, 0, 0, 0);
+    mb->magic = SHM_MAILBOX_MAGIC;
+    mb->count = 1;
+    mb->completed = SHM_NOT_COMPLETED;
+    mb->error = 0;
+    shm_call_at(gpa);
+    expect_mailbox(name, 0, SHM_NOT_COMPLETED, r->status == SHM_STATUS_UNSET);
+}
+
+/*
+ * X, A, Y: three adjacent blocks of 256 bytes, X and Y kept. The host merges
+ * idle neighbours when a block is freed (BlockAllocator does), so a freed A
+ * next to idle space stops being a block at all and a second FREE of it would
+ * rightly be BAD_ADDRESS, not NOT_OWNER. Owned neighbours prevent that.
+ * Holes a peer left can split the three up; a failed try keeps its blocks so
+ * that they fill those holes (the allocator would choose them again), and
+ * they are freed once three adjacent blocks turn up.
+ */
+static void alloc_sandwich(uint64_t *a_gpa, uint64_t *a_size)
+{
+    struct shm_request *r[3];
+    uint64_t fillers[3 * SANDWICH_TRIES];
+    int nfillers = 0, s = SHM_OK;
+
+    *a_gpa = *a_size = 0;
+    for (int attempt = 0; attempt < SANDWICH_TRIES; attempt++) {
+        shm_batch_begin();
+        for (int i = 0; i < 3; i++)
+            r[i] = shm_batch_add(SHM_OP_ALLOC, 256, 0, 0);
+        if ((s = shm_batch_call()) != SHM_OK)
+            break;
+        for (int i = 0; i < 3; i++) {
+            uint64_t gpa = r[i]->a1, size = r[i]->a2;
+            if (r[i]->status != SHM_OK) {
+                s = (int)r[i]->status;
+                break;
+            }
+            if (gpa % 64 || size % 64 || size < 256 || !shm_contains(gpa, size))
+                s = SHM_INCOMPLETE;     /* reported below as a bad block */
+        }
+        if (s != SHM_OK)
+            break;
+        uint64_t x = r[0]->a1, a = r[1]->a1, y = r[2]->a1;
+        uint64_t x_size = r[0]->a2, size = r[1]->a2, y_size = r[2]->a2;
+        if (x + x_size == a && a + size == y) {
+            keep(x, x_size);
+            keep(y, y_size);
+            *a_gpa = a;
+            *a_size = size;
+            break;
+        }
+        for (int i = 0; i < 3; i++)
+            fillers[nfillers++] = r[i]->a1;
+    }
+    if (nfillers) {
+        shm_batch_begin();
+        for (int i = 0; i < nfillers; i++)
+            shm_batch_add(SHM_OP_FREE, fillers[i], 0, 0);
+        shm_batch_call();
+    }
+    if (*a_gpa) {
+        passed("alloc-xay");
+        return;
+    }
+    failed_head("alloc-xay");
+    if (s == SHM_INCOMPLETE)
+        kvmctl_puts("OK with a bad block");
+    else if (s != SHM_OK)
+        kvmctl_puts(shm_status_name(s));
+    else
+        kvmctl_puts("OK but never three adjacent blocks");
+    kvmctl_putc('\n');
+}
+
+static void batch_checks(void)
+{
+    uint64_t old_size = 0;
+    uint64_t old = alloc_checked("batch-3-setup", 64, &old_size);
+
+    shm_batch_begin();
+    struct shm_request *a1 = shm_batch_add(SHM_OP_ALLOC, 100, 0, 0);
+    struct shm_request *a2 = shm_batch_add(SHM_OP_ALLOC, 200, 0, 0);
+    struct shm_request *f = shm_batch_add(SHM_OP_FREE, old, 0, 0);
+    int s = shm_batch_call();
+    int all_ok = s == SHM_OK && a1->status == SHM_OK && a2->status == SHM_OK && f->status == SHM_OK;
+    if (s == SHM_OK && a1->status == SHM_OK)
+        keep(a1->a1, a1->a2);
+    if (s == SHM_OK && a2->status == SHM_OK)
+        keep(a2->a1, a2->a2);
+    if (all_ok) {
+        passed("batch-3");
+    } else if (s != SHM_OK) {
+        expect("batch-3", s, SHM_OK);
+    } else {
+        failed_head("batch-3");
+        kvmctl_puts(shm_status_name((int)a1->status));
+        kvmctl_putc(',');
+        kvmctl_puts(shm_status_name((int)a2->status));
+        kvmctl_putc(',');
+        kvmctl_puts(shm_status_name((int)f->status));
+        kvmctl_putc('\n');
+    }
+
+    shm_batch_begin();
+    for (int i = 0; i < SHM_MAX_REQUESTS; i++)
+        shm_batch_add(SHM_OP_YIELD, 0, 0, 0);
+    s = shm_batch_call();
+    int bad = -1;
+    for (int i = 0; s == SHM_OK && i < SHM_MAX_REQUESTS; i++)
+        if (shm_mailbox()->req[i].status != SHM_OK && bad < 0)
+            bad = i;
+    if (s == SHM_OK && bad < 0)
+        passed("batch-127");
+    else
+        expect("batch-127", s != SHM_OK ? s : (int)shm_mailbox()->req[bad].status, SHM_OK);
+}
+
+/* A block the previous VM sent: its 'P' probe or its 'D' token. */
+static void note_inbound(uint64_t gpa)
+{
+    if (shm_contains(gpa, 1) && *(const volatile uint8_t *)(uintptr_t)gpa == TOKEN_DONE)
+        prev_done = 1;
+    if (ninbound < MAX_INBOUND)
+        inbound[ninbound++] = gpa;
+    else
+        shm_free(gpa);
+}
+
+/* ALLOC a 64-byte block, put `token` in its first byte, return it (0 on failure). */
+static uint64_t token_block(const char *name, uint8_t token)
+{
+    uint64_t gpa = alloc_checked(name, 64, NULL);
+    if (gpa)
+        *(volatile uint8_t *)(uintptr_t)gpa = token;
+    return gpa;
+}
+
+/* With 2+ VMs: the probe that checks a sent block is no longer ours. */
+static void peer_checks(uint32_t peer)
+{
+    uint64_t p = token_block("alloc-p", TOKEN_PROBE);
+
+    shm_batch_begin();
+    struct shm_request *snd = shm_batch_add(SHM_OP_SEND, p, 1, peer);
+    struct shm_request *fre = shm_batch_add(SHM_OP_FREE, p, 0, 0);
+    int s = shm_batch_call();
+    shm_ring(peer);
+    expect("send-peer", s == SHM_OK ? (int)snd->status : s, SHM_OK);
+    expect("free-sent", s == SHM_OK ? (int)fre->status : s, SHM_NOT_OWNER);
+}
+
+/* With 1 VM: the whole region, and calls that would wait for a peer. */
+static void alone_checks(uint64_t base, uint64_t region)
+{
+    uint64_t whole = 0, whole_size = 0, largest = ~0ull;
+    int s = shm_alloc(region, &whole, &whole_size);
+
+    if (s == SHM_OK && (whole != base || whole_size != region)) {
+        failed_head("alloc-whole");
+        kvmctl_puts("OK with gpa=");
+        kvmctl_put_hex(whole);
+        kvmctl_puts(" size=");
+        kvmctl_put_hex(whole_size);
+        kvmctl_putc('\n');
+    } else {
+        expect("alloc-whole", s, SHM_OK);
+    }
+    s = shm_alloc(64, NULL, &largest);
+    if (s == SHM_NO_SPACE && largest != 0) {
+        failed_head("no-space");
+        kvmctl_puts("NO_SPACE with largest idle ");
+        kvmctl_put_hex(largest);
+        kvmctl_putc('\n');
+    } else {
+        expect("no-space", s, SHM_NO_SPACE);
+    }
+    expect("free-whole", shm_free(whole), SHM_OK);
+    expect("recv-alone", shm_recv(NULL, NULL, NULL), SHM_NO_MORE_SENDERS);
+    expect("wait-alone", shm_wait(), SHM_NO_MORE_SENDERS);
+}
+
+/*
+ * With 2+ VMs: hand the next VM a 'D' token, then wait for the previous VM's
+ * (unless it came already). So no VM ends while the one before it may still
+ * SEND to it or count on it being alive, and each frees the blocks it was
+ * sent only after its sender's checks are over.
+ */
+static void barrier(uint32_t peer)
+{
+    uint64_t d = token_block("alloc-done", TOKEN_DONE);
+    expect("send-done", shm_send(d, 1, peer), SHM_OK);
+    shm_ring(peer);
+
+    while (!prev_done) {
+        uint64_t gpa;
+        int s = shm_recv(&gpa, NULL, NULL);
+        if (s != SHM_OK)
+            break;          /* NO_MORE_SENDERS: the previous VM ended without one */
+        note_inbound(gpa);
+    }
+    if (ninbound) {
+        shm_batch_begin();
+        for (uint32_t i = 0; i < ninbound; i++)
+            shm_batch_add(SHM_OP_FREE, inbound[i], 0, 0);
+        shm_batch_call();
+    }
+}
+
+int main(const struct kvmctl_boot_info *info)
+{
+    if (shm_init(info) != 0) {
+        kvmctl_puts("shm-hostile: needs a boot info with a shared region\n");
+        return 2;
+    }
+    uint32_t me = shm_vm_index(), count = shm_vm_count();
+    uint32_t peer = (me + 1) % count;
+    uint64_t base = shm_base(), region = shm_size();
+    int alone = count < 2;
+
+    kvmctl_puts("shm-hostile: vm=");
+    kvmctl_put_dec(me);
+    kvmctl_puts(" vms=");
+    kvmctl_put_dec(count);
+    kvmctl_puts(" region=");
+    kvmctl_put_dec(region);
+    kvmctl_putc('\n');
+
+    if (alone)
+        alone_checks(base, region);
+    else
+        peer_checks(peer);
+
+    expect("alloc-zero", shm_alloc(0, NULL, NULL), SHM_BAD_SIZE);
+    expect("alloc-too-big", shm_alloc(region + 1, NULL, NULL), SHM_BAD_SIZE);
+    expect("alloc-huge", shm_alloc(~0ull, NULL, NULL), SHM_BAD_SIZE);
+
+    uint64_t a, a_size;
+    alloc_sandwich(&a, &a_size);
+
+    expect("free-outside", shm_free(KVMCTL_IMAGE_BASE), SHM_BAD_ADDRESS);
+    expect("free-past-end", shm_free(base + region), SHM_BAD_ADDRESS);
+    expect("free-interior", shm_free(a + 64), SHM_BAD_ADDRESS);
+    expect("free-unaligned", shm_free(a + 1), SHM_BAD_ADDRESS);
+    if (!alone) {
+        expect("send-bad-address", shm_send(a + 64, 1, peer), SHM_BAD_ADDRESS);
+        expect("send-zero", shm_send(a, 0, peer), SHM_BAD_LENGTH);
+        expect("send-too-long", shm_send(a, a_size + 1, peer), SHM_BAD_LENGTH);
+    }
+    expect("send-self", shm_send(a, 1, me), SHM_NO_SUCH_VM);
+    expect("send-vm-99", shm_send(a, 1, 99), SHM_NO_SUCH_VM);
+    expect("free-a", shm_free(a), SHM_OK);
+    expect("double-free", shm_free(a), SHM_NOT_OWNER);
+
+    shm_batch_begin();
+    struct shm_request *op77 = shm_batch_add(77, 0, 0, 0);
+    struct shm_request *op0 = shm_batch_add(0, 0, 0, 0);
+    int s = shm_batch_call();
+    expect("bad-op-77", s == SHM_OK ? (int)op77->status : s, SHM_BAD_OP);
+    expect("bad-op-0", s == SHM_OK ? (int)op0->status : s, SHM_BAD_OP);
+
+    if (alone) {
+        expect("poll-alone", shm_poll(NULL, NULL, NULL), SHM_NO_MORE_SENDERS);
+    } else {
+        /* The previous VM sends at most a probe and a token: take them, then EMPTY. */
+        uint64_t got;
+        for (int i = 0; i < POLL_DRAIN_TRIES; i++) {
+            s = shm_poll(&got, NULL, NULL);
+            if (s != SHM_OK)
+                break;
+            note_inbound(got);
+        }
+        expect("poll-empty", s, SHM_EMPTY);
+    }
+    expect("yield", shm_yield(), SHM_OK);
+
+    raw_call("bad-magic", 0x12345678, 1);
+    raw_call("count-0", SHM_MAILBOX_MAGIC, 0);
+    raw_call("count-128", SHM_MAILBOX_MAGIC, 128);
+    raw_call("count-200", SHM_MAILBOX_MAGIC, 200);
+    call_elsewhere("call-outside-ram", 0xfffff000u);
+    if (info->ram_size < 0x100000000ull)
+        call_elsewhere("call-past-ram", (uint32_t)info->ram_size);
+
+    batch_checks();
+
+    static const uint64_t leave[] = { 4096, 64, 100000 };
+    static const char *const leave_names[] = { "alloc-leave-1", "alloc-leave-2", "alloc-leave-3" };
+    for (unsigned i = 0; i < sizeof leave / sizeof leave[0]; i++) {
+        uint64_t size = 0;
+        uint64_t gpa = alloc_checked(leave_names[i], leave[i], &size);
+        keep(gpa, size);
+    }
+
+    if (!alone)
+        barrier(peer);
+
+    kvmctl_puts("shm-hostile: leaving ");
+    kvmctl_put_dec(kept_blocks);
+    kvmctl_puts(" blocks (");
+    kvmctl_put_dec(kept_bytes);
+    kvmctl_puts(" bytes) allocated\nshm-hostile: ");
+    kvmctl_put_dec(checks);
+    kvmctl_puts(" checks, ");
+    kvmctl_put_dec(failures);
+    kvmctl_puts(" failures\n");
+    return (int)failures;
+}
