@@ -14,6 +14,7 @@ import dev.kvmctl.guests.ThreadedRunner;
 import dev.kvmctl.guests.devices.Console;
 import dev.kvmctl.guests.shm.SharedMemoryDemo;
 import dev.kvmctl.guests.shm.SharedMemoryHub;
+import dev.kvmctl.memory.SharedRegion;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -78,7 +79,8 @@ final class LaunchCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--shared-size", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
-            description = "Demo: size of the shared region (default: 8M).")
+            description = "Size of the shared region (demo default: 8M). With --image: map one region of this size into "
+                    + "every VM at 4 GiB and serve the shared-memory ABI (docs/shared-memory-abi.md).")
     Long sharedSize;
 
     @Option(names = "--max-message", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
@@ -126,16 +128,22 @@ final class LaunchCommand implements Callable<Integer> {
         if (images.isEmpty()) {
             return demo();
         }
-        List<GuestConfig> configs = new ArrayList<>();
-        for (String image : images) {
-            configs.add(config(image, images.size() > 1));
-        }
         Duration limit = timeout != null ? timeout : Duration.ofSeconds(60);
+        SharedRegion region = sharedSize == null ? null
+                : SharedRegion.create("kvmctl-shared", sharedSize, SharedRegion.DEFAULT_GUEST_ADDRESS);
+        SharedMemoryHub hub = region == null ? null : new SharedMemoryHub(region);
         try (Kvm kvm = Kvm.open(device)) {
             List<Machine> machines = new ArrayList<>();
             try {
-                for (GuestConfig c : configs) {
-                    machines.add(Machine.boot(kvm, c));
+                for (int i = 0; i < images.size(); i++) {
+                    GuestConfig.Builder b = config(images.get(i), images.size() > 1);
+                    if (region != null) {
+                        b.share(region.memory(), region.guestAddress()).vmIndex(i, images.size());
+                    }
+                    machines.add(Machine.boot(kvm, b.build()));
+                }
+                if (hub != null) {
+                    hub.connect(machines);
                 }
                 if (snapshot != null) {
                     return snapshot(machines.get(0), limit);
@@ -147,6 +155,10 @@ final class LaunchCommand implements Callable<Integer> {
                 return report(results, switching);
             } finally {
                 machines.forEach(Machine::close);
+                if (hub != null) {
+                    hub.close();
+                    region.close();
+                }
             }
         }
     }
@@ -241,7 +253,7 @@ final class LaunchCommand implements Callable<Integer> {
         return m;
     }
 
-    private GuestConfig config(String image, boolean prefixed) {
+    private GuestConfig.Builder config(String image, boolean prefixed) {
         Path file = Paths.get(image);
         BuiltinImages.Image builtin = Files.exists(file) ? null : BuiltinImages.find(image).orElse(null);
         if (builtin == null && !Files.exists(file)) {
@@ -264,7 +276,7 @@ final class LaunchCommand implements Callable<Integer> {
         if (memory != null) {
             b.memorySize(memory);
         }
-        return b.irqchip(irqchip).build();
+        return b.irqchip(irqchip);
     }
 
     static CpuMode parseMode(String text) {

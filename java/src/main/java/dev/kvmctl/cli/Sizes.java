@@ -60,6 +60,21 @@ final class Sizes {
         return Duration.ofNanos((long) nanos);
     }
 
+    /** A duration as the CLI writes it: {@code 1ms}, {@code 250us}, {@code 2s}. */
+    static String format(Duration d) {
+        long ns = d.toNanos();
+        if (ns % 1_000_000_000L == 0) {
+            return ns / 1_000_000_000L + "s";
+        }
+        if (ns % 1_000_000L == 0) {
+            return ns / 1_000_000L + "ms";
+        }
+        if (ns % 1_000L == 0) {
+            return ns / 1_000L + "us";
+        }
+        return ns + "ns";
+    }
+
     /** A number that may be hexadecimal ({@code 0x100000}). */
     static long parseAddress(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT).replace("_", "");

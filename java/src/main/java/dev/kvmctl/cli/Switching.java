@@ -29,7 +29,7 @@ final class Switching {
     String summary() {
         return String.format(Locale.ROOT, "switching: %s, quantum %s: %d switches (%d quantum, %d yield, %d wait); "
                         + "switch %s; capture %s; restore %s",
-                hook.mode().name().toLowerCase(Locale.ROOT), switcher.quantum(), switcher.switches(), switcher.preemptions(),
+                hook.mode().name().toLowerCase(Locale.ROOT), Sizes.format(switcher.quantum()), switcher.switches(), switcher.preemptions(),
                 switcher.yields(), switcher.blocks(), switcher.switchLatency(), hook.captureLatency(), hook.restoreLatency());
     }
 
