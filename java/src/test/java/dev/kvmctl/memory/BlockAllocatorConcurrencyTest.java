@@ -1,0 +1,133 @@
+package dev.kvmctl.memory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Several VM threads sharing one allocator: the lock keeps every answer and the final state consistent. */
+class BlockAllocatorConcurrencyTest {
+    private static final int THREADS = 4;
+    private static final int SINK = 100;
+    private static final int OPS = 100_000;
+
+    /** What one thread did; only its own thread touches it until join. */
+    private static final class Tally {
+        final List<Long> live = new ArrayList<>();
+        final List<Long> sizes = new ArrayList<>();
+        long liveBytes;
+        long handedBytes;
+        int handedBlocks;
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void threadsSharingOneAllocatorStayConsistent() throws Exception {
+        BlockAllocator a = new BlockAllocator(1L << 30);
+        ExecutorService pool = Executors.newFixedThreadPool(THREADS + 1);
+        CountDownLatch start = new CountDownLatch(1);
+        AtomicBoolean done = new AtomicBoolean();
+        try {
+            List<Future<Tally>> workers = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                int owner = t;
+                workers.add(pool.submit(() -> work(a, owner, start)));
+            }
+            Future<Integer> observer = pool.submit(() -> {
+                start.await();
+                int checks = 0;
+                while (!done.get()) {
+                    a.checkInvariants();
+                    AllocatorStats s = a.stats();
+                    assertEquals(s.regionSize(), s.bytesInUse() + s.bytesIdle());
+                    checks++;
+                    Thread.sleep(2);
+                }
+                return checks;
+            });
+            start.countDown();
+            long expectedInUse = 0;
+            long handedBytes = 0;
+            int handedBlocks = 0;
+            int liveBlocks = 0;
+            List<Tally> tallies = new ArrayList<>();
+            for (Future<Tally> w : workers) {
+                tallies.add(w.get());
+            }
+            done.set(true);
+            assertTrue(observer.get() > 0);
+            a.checkInvariants();
+            AllocatorStats s = a.stats();
+            for (int t = 0; t < THREADS; t++) {
+                Tally tally = tallies.get(t);
+                assertEquals(tally.liveBytes, s.bytesInUseByOwner().getOrDefault(t, 0L), "owner " + t);
+                expectedInUse += tally.liveBytes + tally.handedBytes;
+                handedBytes += tally.handedBytes;
+                handedBlocks += tally.handedBlocks;
+                liveBlocks += tally.live.size();
+            }
+            assertEquals(expectedInUse, s.bytesInUse());
+            assertEquals(liveBlocks + handedBlocks, s.blocksInUse());
+            assertEquals(new BlockAllocator.Reclaimed(handedBlocks, handedBytes), a.freeAll(SINK));
+            for (int t = 0; t < THREADS; t++) {
+                assertEquals(tallies.get(t).live.size(), a.freeAll(t).blocks());
+            }
+            a.checkInvariants();
+            assertEquals(1, a.stats().idleBlocks());
+            assertEquals(0, a.stats().bytesInUse());
+        } finally {
+            done.set(true);
+            pool.shutdownNow();
+            assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+        }
+    }
+
+    private static Tally work(BlockAllocator a, int owner, CountDownLatch start) throws InterruptedException {
+        Tally tally = new Tally();
+        SplittableRandom rnd = new SplittableRandom(owner);
+        start.await();
+        for (int i = 0; i < OPS; i++) {
+            int dice = rnd.nextInt(10);
+            if (dice < 5 || tally.live.isEmpty()) {
+                AllocationResult r = a.allocate(owner, 1 + rnd.nextInt(8192));
+                if (r instanceof AllocationResult.Allocated ok) {
+                    tally.live.add(ok.offset());
+                    tally.sizes.add(ok.size());
+                    tally.liveBytes += ok.size();
+                }
+            } else {
+                int k = rnd.nextInt(tally.live.size());
+                long off = tally.live.get(k);
+                long size = tally.sizes.get(k);
+                int last = tally.live.size() - 1;
+                tally.live.set(k, tally.live.get(last));
+                tally.sizes.set(k, tally.sizes.get(last));
+                tally.live.remove(last);
+                tally.sizes.remove(last);
+                tally.liveBytes -= size;
+                if (dice < 9) {
+                    assertEquals(new BlockResult.Done(off, size), a.free(owner, off));
+                    // Another thread may have reused the block by now; either way ours is gone.
+                    BlockResult again = a.free(owner, off);
+                    assertFalse(again.isDone(), "a double free must be refused");
+                } else {
+                    assertEquals(new BlockResult.Done(off, size), a.transfer(owner, off, SINK));
+                    tally.handedBytes += size;
+                    tally.handedBlocks++;
+                }
+            }
+        }
+        return tally;
+    }
+}
