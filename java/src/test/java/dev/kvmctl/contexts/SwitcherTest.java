@@ -80,6 +80,34 @@ class SwitcherTest {
         runSwitched(SwitchMode.COLD, Duration.ofMillis(3), null, 2, 20);
     }
 
+    /**
+     * The state-keeper guest holds its whole computation in GPRs, the carry flag, XMM/YMM and the
+     * FS base MSR; thousands of cold switches at random points must not change one bit of it.
+     */
+    @Test
+    void registerStateSurvivesThousandsOfColdSwitches() {
+        long rounds = 3_000_000;
+        ByteArrayOutputStream plain = new ByteArrayOutputStream();
+        try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "state-keeper.elf", plain, false, rounds)) {
+            assertTrue(m.run(Duration.ofSeconds(60)).succeeded(), plain.toString());
+        }
+        String want = Guests.line(plain.toString(), "checksum=");
+        assertFalse(want.isEmpty(), plain.toString());
+        List<ByteArrayOutputStream> consoles = List.of(new ByteArrayOutputStream(), new ByteArrayOutputStream());
+        try (Kvm kvm = Kvm.open();
+             Machine a = Guests.boot(kvm, "state-keeper.elf", consoles.get(0), false, rounds);
+             Machine b = Guests.boot(kvm, "state-keeper.elf", consoles.get(1), true, rounds)) {
+            Switcher s = new Switcher(List.of(a, b), Duration.ofNanos(200_000)).randomizeQuantum(7)
+                    .addHook(new ContextSwitchHook(SwitchMode.COLD));
+            List<RunResult> results = s.run(Duration.ofSeconds(240));
+            for (int i = 0; i < 2; i++) {
+                assertTrue(results.get(i).succeeded(), results.get(i).detail());
+                assertEquals(want, Guests.line(consoles.get(i).toString(), "checksum="), consoles.get(i).toString());
+            }
+            assertTrue(s.switches() >= 1000, "thousands of cold switches, got " + s.switches());
+        }
+    }
+
     @Test
     void preemptionAtRandomPointsKeepsResultsExact() {
         runSwitched(SwitchMode.COLD, Duration.ofMillis(2), 42L, 2, 20);
