@@ -5,6 +5,9 @@
  * Boot-info arguments (0 = the default):
  *   arg0  messages N to expect   (default 1000)
  *   arg1  seed                   (default 1; the producer's)
+ *   arg2  bit 0: poll instead of waiting: when every POLL came back EMPTY,
+ *         YIELD (which lets the other VM run in one-thread mode) and POLL again,
+ *         never RECV. For measuring polling against doorbells.
  *
  * Loop: one call FREEs the blocks of the messages received by the previous
  * one and POLLs up to 16 times; then it rings the doorbell of each sender
@@ -201,8 +204,9 @@ int main(const struct kvmctl_boot_info *info)
     kvmctl_put_dec(seed);
     kvmctl_putc('\n');
 
-    uint64_t received = 0;
+    uint64_t received = 0, empty_rounds = 0;
     int ended = 0;
+    int poll_only = (info->arg[2] & 1) != 0;
 
     while (received < n && !ended) {
         uint32_t polls = n - received < WINDOW ? (uint32_t)(n - received) : WINDOW;
@@ -238,6 +242,15 @@ int main(const struct kvmctl_boot_info *info)
         }
         if (got || ended)
             continue;
+        if (poll_only) {
+            empty_rounds++;
+            s = shm_yield();
+            if (s != SHM_OK) {
+                call_failed("YIELD", s);
+                ended = 1;
+            }
+            continue;
+        }
 
         /* Nothing there: wait. The doorbells for the FREEs above have rung. */
         uint64_t gpa, length;
@@ -275,6 +288,10 @@ int main(const struct kvmctl_boot_info *info)
     kvmctl_put_dec(verified_bytes);
     kvmctl_puts(" errors=");
     kvmctl_put_dec(errors);
+    if (poll_only) {
+        kvmctl_puts(" empty_polls=");
+        kvmctl_put_dec(empty_rounds);
+    }
     kvmctl_putc('\n');
     return verified == n && errors == 0 ? 0 : 1;
 }

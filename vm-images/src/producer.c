@@ -5,7 +5,8 @@
  * Boot-info arguments (0 = the default):
  *   arg0  messages N                    (default 1000)
  *   arg1  seed                          (default 1; the consumer needs the same)
- *   arg2  maximum payload bytes         (default 262144)
+ *   arg2  maximum payload bytes         (default 262144); with bit 63 set, every
+ *         payload is exactly the low bits' size (for throughput by message size)
  *   arg3  fault after this many messages (default 0 = never)
  *
  * Destination: VM (own index + 1) % VM count. Message seq (0..N-1) is a block
@@ -79,9 +80,12 @@ static void fail(const char *op, uint32_t seq, int status)
     kvmctl_exit(1);
 }
 
+/* Set by arg2's bit 63: every payload is max_len bytes. */
+static int fixed_len;
+
 static uint32_t payload_len(uint32_t seq)
 {
-    return msg_payload_size(seed, seq, max_len);
+    return fixed_len ? max_len : msg_payload_size(seed, seq, max_len);
 }
 
 /* Writes message `seq` into the block at `gpa` (which holds 16 + len bytes). */
@@ -176,6 +180,8 @@ int main(const struct kvmctl_boot_info *info)
     }
     uint64_t n = info->arg[0] ? info->arg[0] : DEFAULT_MESSAGES;
     uint64_t max = info->arg[2] ? info->arg[2] : DEFAULT_MAX_PAYLOAD;
+    fixed_len = (max >> 63) != 0;
+    max &= ~(1ull << 63);
     uint64_t fault_after = info->arg[3];
     uint32_t dest = (shm_vm_index() + 1) % shm_vm_count();
     seed = info->arg[1] ? info->arg[1] : DEFAULT_SEED;

@@ -87,6 +87,13 @@ final class LaunchCommand implements Callable<Integer> {
             description = "Demo: largest message payload (default: 256K).")
     Long maxMessage;
 
+    @Option(names = "--fixed-size", description = "Demo: every message payload is exactly --max-message bytes.")
+    boolean fixedSize;
+
+    @Option(names = "--poll", description = "Demo: the consumer polls for messages (yielding between polls) instead of "
+            + "waiting for the producer's doorbell.")
+    boolean poll;
+
     @Option(names = "--one-thread", description = "Run every VM on this one host thread, switching between them "
             + "(the demo's default).")
     boolean oneThread;
@@ -172,8 +179,9 @@ final class LaunchCommand implements Callable<Integer> {
             o = o.withMaxMessage(maxMessage);
         }
         if (memory != null) {
-            o = new SharedMemoryDemo.Options(o.messages(), o.seed(), o.sharedSize(), o.maxMessage(), memory, o.timeout(), o.runner());
+            o = o.withMemorySize(memory);
         }
+        o = o.withFixedSize(fixedSize).withConsumerPolls(poll);
         if (timeout != null) {
             o = o.withTimeout(timeout);
         }
@@ -204,7 +212,7 @@ final class LaunchCommand implements Callable<Integer> {
                 System.out.println(switching[0].summary());
             }
             if (json) {
-                Map<String, Object> report = demoReport(r);
+                Map<String, Object> report = demoReport(r, poll);
                 if (switching[0] != null) {
                     report.put("switching", switching[0].report());
                 }
@@ -214,10 +222,11 @@ final class LaunchCommand implements Callable<Integer> {
         }
     }
 
-    private static Map<String, Object> demoReport(SharedMemoryDemo.Report r) {
+    private static Map<String, Object> demoReport(SharedMemoryDemo.Report r, boolean pollMode) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("demo", "shared-memory");
         m.put("ok", r.ok());
+        m.put("consumer", pollMode ? "polls" : "waits for the doorbell");
         m.put("messages", r.messages());
         m.put("messages_sent", r.messagesSent());
         m.put("bytes", r.bytes());

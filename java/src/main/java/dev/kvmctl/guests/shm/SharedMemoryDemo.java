@@ -31,21 +31,29 @@ import java.util.function.Function;
 public final class SharedMemoryDemo {
     private SharedMemoryDemo() {}
 
-    /** Demo parameters. {@code runner} runs the machines (threads by default; the switcher for one-thread mode). */
+    /**
+     * Demo parameters. {@code runner} runs the machines (threads by default; the switcher for
+     * one-thread mode). {@code fixedSize}: every payload is {@code maxMessage} bytes instead of
+     * log-uniform in [1, maxMessage]. {@code consumerPolls}: the consumer polls (and yields)
+     * instead of waiting for the producer's doorbell.
+     */
     public record Options(long messages, long seed, long sharedSize, long maxMessage, long memorySize, Duration timeout,
-                          Function<List<Machine>, List<RunResult>> runner) {
+                          Function<List<Machine>, List<RunResult>> runner, boolean fixedSize, boolean consumerPolls) {
         public static Options defaults() {
-            return new Options(1000, 1, 8L << 20, 256L << 10, 16L << 20, Duration.ofSeconds(120), null);
+            return new Options(1000, 1, 8L << 20, 256L << 10, 16L << 20, Duration.ofSeconds(120), null, false, false);
         }
 
-        public Options withMessages(long v) { return new Options(v, seed, sharedSize, maxMessage, memorySize, timeout, runner); }
-        public Options withSeed(long v) { return new Options(messages, v, sharedSize, maxMessage, memorySize, timeout, runner); }
-        public Options withSharedSize(long v) { return new Options(messages, seed, v, maxMessage, memorySize, timeout, runner); }
-        public Options withMaxMessage(long v) { return new Options(messages, seed, sharedSize, v, memorySize, timeout, runner); }
-        public Options withTimeout(Duration v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, v, runner); }
+        public Options withMessages(long v) { return new Options(v, seed, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls); }
+        public Options withSeed(long v) { return new Options(messages, v, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls); }
+        public Options withSharedSize(long v) { return new Options(messages, seed, v, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls); }
+        public Options withMaxMessage(long v) { return new Options(messages, seed, sharedSize, v, memorySize, timeout, runner, fixedSize, consumerPolls); }
+        public Options withMemorySize(long v) { return new Options(messages, seed, sharedSize, maxMessage, v, timeout, runner, fixedSize, consumerPolls); }
+        public Options withTimeout(Duration v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, v, runner, fixedSize, consumerPolls); }
         public Options withRunner(Function<List<Machine>, List<RunResult>> v) {
-            return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, v);
+            return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, v, fixedSize, consumerPolls);
         }
+        public Options withFixedSize(boolean v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, runner, v, consumerPolls); }
+        public Options withConsumerPolls(boolean v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, v); }
     }
 
     /**
@@ -74,10 +82,11 @@ public final class SharedMemoryDemo {
              SharedMemoryHub hub = new SharedMemoryHub(region)) {
             List<Machine> machines = new ArrayList<>();
             try {
+                long sizeArg = o.maxMessage() | (o.fixedSize() ? Long.MIN_VALUE : 0);
                 machines.add(Machine.boot(kvm, config(producer, "producer", 0, o, region, consoleOut,
-                        o.messages(), o.seed(), o.maxMessage(), 0)));
+                        o.messages(), o.seed(), sizeArg, 0)));
                 machines.add(Machine.boot(kvm, config(consumer, "consumer", 1, o, region, consoleOut,
-                        o.messages(), o.seed(), 0, 0)));
+                        o.messages(), o.seed(), o.consumerPolls() ? 1 : 0, 0)));
                 hub.connect(machines);
                 long start = System.nanoTime();
                 List<RunResult> results = o.runner() != null ? o.runner().apply(machines)
