@@ -203,11 +203,7 @@ final class LaunchCommand implements Callable<Integer> {
             for (String problem : r.problems()) {
                 System.err.println("kvmctl: demo: " + problem);
             }
-            for (RunResult vm : r.vms()) {
-                if (vm.outcome() == Outcome.FAULTED) {
-                    System.err.print(vm.faultDump());
-                }
-            }
+            r.vms().forEach(Reports::explain);
             if (switching[0] != null) {
                 System.out.println(switching[0].summary());
             }
@@ -331,13 +327,7 @@ final class LaunchCommand implements Callable<Integer> {
     }
 
     private int report(List<RunResult> results, Switching switching) {
-        for (RunResult result : results) {
-            if (result.outcome() == Outcome.FAULTED) {
-                System.err.print(result.faultDump());
-            } else if (result.outcome() == Outcome.TIMED_OUT) {
-                System.err.println("kvmctl: " + result.name() + ": " + result.detail());
-            }
-        }
+        results.forEach(Reports::explain);
         if (json) {
             Object report;
             if (results.size() == 1 && switching == null) {

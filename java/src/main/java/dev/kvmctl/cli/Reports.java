@@ -37,6 +37,15 @@ final class Reports {
         return GSON.toJson(report);
     }
 
+    /** Tells stderr why a guest did not end on its own terms: its fault dump, or its time-out. */
+    static void explain(RunResult r) {
+        if (r.outcome() == dev.kvmctl.guests.Outcome.FAULTED) {
+            System.err.print(r.faultDump());
+        } else if (r.outcome() == dev.kvmctl.guests.Outcome.TIMED_OUT) {
+            System.err.println("kvmctl: " + r.name() + ": " + r.detail());
+        }
+    }
+
     /** The process exit status for a guest status: its low byte, but never 0 for a non-zero status. */
     static int exitStatus(int status) {
         int low = status & 0xff;

@@ -3,7 +3,6 @@ package dev.kvmctl.cli;
 import dev.kvmctl.Kvm;
 import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.guests.Machine;
-import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,11 +40,7 @@ final class RestoreCommand implements Callable<Integer> {
         Snapshot.Info info = Snapshot.inspect(file);
         try (Kvm kvm = Kvm.open(device); Machine machine = Snapshot.restore(kvm, file, System.out)) {
             RunResult r = machine.run(timeout);
-            if (r.outcome() == Outcome.FAULTED) {
-                System.err.print(r.faultDump());
-            } else if (r.outcome() == Outcome.TIMED_OUT) {
-                System.err.println("kvmctl: " + r.name() + ": " + r.detail());
-            }
+            Reports.explain(r);
             if (json) {
                 Map<String, Object> m = Reports.of(r);
                 m.put("snapshot", file.toString());

@@ -180,8 +180,8 @@ public final class Machine implements AutoCloseable {
         for (long c : exitCounts) {
             b.putLong(c);
         }
-        b.putLong(ports.unclaimedReads()).putLong(ports.unclaimedWrites())
-                .putLong(mmio.unclaimedReads()).putLong(mmio.unclaimedWrites()).putLong(runNanos);
+        b.putLong(ports.unclaimed().reads()).putLong(ports.unclaimed().writes())
+                .putLong(mmio.unclaimed().reads()).putLong(mmio.unclaimed().writes()).putLong(runNanos);
         return b.array();
     }
 
@@ -194,8 +194,8 @@ public final class Machine implements AutoCloseable {
         for (int i = 0; i < KINDS.length; i++) {
             exitCounts[i] = b.getLong();
         }
-        ports.restoreCounters(b.getLong(), b.getLong());
-        mmio.restoreCounters(b.getLong(), b.getLong());
+        ports.unclaimed().restore(b.getLong(), b.getLong());
+        mmio.unclaimed().restore(b.getLong(), b.getLong());
         runNanos = b.getLong();
     }
 
@@ -438,8 +438,8 @@ public final class Machine implements AutoCloseable {
                 byKind.put(KINDS[i], exitCounts[i]);
             }
         }
-        result = new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimedReads(), ports.unclaimedWrites(),
-                mmio.unclaimedReads(), mmio.unclaimedWrites(), Duration.ofNanos(runNanos), dump);
+        result = new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimed().reads(), ports.unclaimed().writes(),
+                mmio.unclaimed().reads(), mmio.unclaimed().writes(), Duration.ofNanos(runNanos), dump);
         if (callDevice != null) {
             callDevice.ended(this);
         }

@@ -17,8 +17,7 @@ public final class MmioBus {
     private record Range(long base, long size, MmioDevice device) {}
 
     private final TreeMap<Long, Range> ranges = new TreeMap<>();
-    private long unclaimedReads;
-    private long unclaimedWrites;
+    private final UnclaimedAccesses unclaimed = new UnclaimedAccesses();
 
     public void register(long base, long size, MmioDevice device) {
         if (size <= 0 || base + size < base) {
@@ -34,7 +33,7 @@ public final class MmioBus {
     public void write(long address, int size, long value) {
         Range r = find(address);
         if (r == null) {
-            unclaimedWrites++;
+            unclaimed.write();
         } else {
             r.device().write(address - r.base(), size, value);
         }
@@ -43,7 +42,7 @@ public final class MmioBus {
     public long read(long address, int size) {
         Range r = find(address);
         if (r == null) {
-            unclaimedReads++;
+            unclaimed.read();
             return -1L;
         }
         return r.device().read(address - r.base(), size);
@@ -58,17 +57,8 @@ public final class MmioBus {
         return address - r.base() < r.size() ? r : null;
     }
 
-    public long unclaimedReads() {
-        return unclaimedReads;
-    }
-
-    public long unclaimedWrites() {
-        return unclaimedWrites;
-    }
-
-    /** Sets the counters, when a machine's device state is restored. */
-    public void restoreCounters(long reads, long writes) {
-        this.unclaimedReads = reads;
-        this.unclaimedWrites = writes;
+    /** The accesses no device claimed. */
+    public UnclaimedAccesses unclaimed() {
+        return unclaimed;
     }
 }

@@ -12,8 +12,7 @@ package dev.kvmctl.guests.devices;
  */
 public final class PortBus {
     private final PortDevice[] devices = new PortDevice[0x10000];
-    private long unclaimedReads;
-    private long unclaimedWrites;
+    private final UnclaimedAccesses unclaimed = new UnclaimedAccesses();
 
     /** Claims {@code count} ports from {@code first} for {@code device}; refuses ports already claimed. */
     public void register(int first, int count, PortDevice device) {
@@ -33,7 +32,7 @@ public final class PortBus {
     public void out(int port, int size, int value) {
         PortDevice d = devices[port & 0xffff];
         if (d == null) {
-            unclaimedWrites++;
+            unclaimed.write();
         } else {
             d.out(port, size, value);
         }
@@ -42,23 +41,14 @@ public final class PortBus {
     public int in(int port, int size) {
         PortDevice d = devices[port & 0xffff];
         if (d == null) {
-            unclaimedReads++;
+            unclaimed.read();
             return -1;
         }
         return d.in(port, size);
     }
 
-    public long unclaimedReads() {
-        return unclaimedReads;
-    }
-
-    public long unclaimedWrites() {
-        return unclaimedWrites;
-    }
-
-    /** Sets the counters, when a machine's device state is restored. */
-    public void restoreCounters(long reads, long writes) {
-        this.unclaimedReads = reads;
-        this.unclaimedWrites = writes;
+    /** The accesses no device claimed. */
+    public UnclaimedAccesses unclaimed() {
+        return unclaimed;
     }
 }
