@@ -28,7 +28,6 @@ public interface LibC {
     long MAP_FAILED = -1L;
     int EFD_CLOEXEC = O_CLOEXEC;
     int EFD_NONBLOCK = O_NONBLOCK;
-    int F_GETFD = 1;
     int MADV_DONTNEED = 4;
 
     int open(String path, int flags);
@@ -51,8 +50,6 @@ public interface LibC {
     @ssize_t long read(int fd, @Out byte[] buf, @size_t long count);
 
     @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
-
-    int fcntl(int fd, int cmd);
 
     short POLLIN = 1;
 
