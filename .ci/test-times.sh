@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Prints where `make test`'s time went, from the JUnit XML reports Maven wrote:
+# unit tests (surefire) and integration tests (failsafe), each test class by time.
+#
+#   .ci/test-times.sh [MARKER]   only reports newer than the file MARKER (.ci/run passes a file
+#                                it touched before `make test`, so stale reports are left out)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+newer=()
+if [ -n "${1:-}" ] && [ -e "$1" ]; then newer=(-newer "$1"); fi
+
+for kind in surefire failsafe; do
+    dir=target/$kind-reports
+    [ -d "$dir" ] || continue
+    find "$dir" -maxdepth 1 -name 'TEST-*.xml' "${newer[@]}" -print0 \
+        | xargs -0 -r sed -n 's/.*<testsuite [^>]*name="\([^"]*\)" time="\([^"]*\)" tests="\([^"]*\)"[^>]*skipped="\([^"]*\)".*/\2 \1 \3 \4/p' \
+        | sort -rn \
+        | awk -v kind="$kind" '
+            { total += $1; n++; line[n] = sprintf("ci:     %7.1fs  %s (%d tests, %d skipped)", $1, $2, $3, $4) }
+            END {
+                if (n == 0) exit
+                printf "ci:   %s: %d classes, %.1fs\n", (kind == "surefire" ? "unit tests (surefire)" : "integration tests (failsafe)"), n, total
+                for (i = 1; i <= n; i++) print line[i]
+            }'
+done
