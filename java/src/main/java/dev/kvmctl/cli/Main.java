@@ -27,7 +27,15 @@ public final class Main {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler(Main::handle);
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (LinkageError e) {
+            // A native library (JavaCPP's or jffi's) that could not be extracted or loaded.
+            System.err.println("kvmctl: could not load native code: " + e + ". Both JavaCPP (~/.javacpp/cache, or "
+                    + "-Dorg.bytedeco.javacpp.cachedir=DIR) and jffi (java.io.tmpdir, or -Djffi.extract.dir=DIR) extract "
+                    + "a library at start: give them a writable directory that allows executables");
+            return KVM_ERROR;
+        }
     }
 
     private static int handle(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
