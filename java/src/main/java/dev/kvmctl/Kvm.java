@@ -42,9 +42,13 @@ public final class Kvm implements AutoCloseable {
         this.fd = fd;
         this.device = device;
         int version = Shim.getApiVersion(fd.get());
+        if (version < 0) {
+            fd.close();
+            throw new KvmException("KVM_GET_API_VERSION", -version, device + " is not a KVM device");
+        }
         if (version != API_VERSION) {
             fd.close();
-            throw new KvmException("KVM_GET_API_VERSION", version < 0 ? -version : KvmException.NO_ERRNO,
+            throw new KvmException("KVM_GET_API_VERSION", KvmException.NO_ERRNO,
                     "the kernel reports KVM API version " + version + ", kvmctl needs " + API_VERSION);
         }
         this.vcpuMmapSize = KvmException.check(Shim.getVcpuMmapSize(fd.get()), "KVM_GET_VCPU_MMAP_SIZE");

@@ -50,6 +50,7 @@ public final class Vcpu implements AutoCloseable {
     private final int runSize;
     private final RunPage run;
 
+    private final int xsaveSize;
     private final Regs regs = new Regs();
     private final SRegs sregs = new SRegs();
 
@@ -75,7 +76,8 @@ public final class Vcpu implements AutoCloseable {
     /** Set under {@link #kickLock}, so a kick never writes into an unmapped kvm_run page. */
     private volatile boolean closed;
 
-    Vcpu(Vm vm, int id, OwnedFd fd, int mmapSize) {
+    Vcpu(Vm vm, int id, OwnedFd fd, int mmapSize, int xsaveSize) {
+        this.xsaveSize = xsaveSize;
         this.vm = vm;
         this.id = id;
         this.fd = fd;
@@ -258,9 +260,14 @@ public final class Vcpu implements AutoCloseable {
         KvmException.check(Shim.setFpu(fd.get(), from.address()), "KVM_SET_FPU");
     }
 
-    /** {@code KVM_GET_XSAVE2} when the area is larger than 4 KiB, else {@code KVM_GET_XSAVE}. */
+    /**
+     * {@code KVM_GET_XSAVE2} when the area is larger than 4 KiB, else {@code KVM_GET_XSAVE}.
+     *
+     * @throws IllegalArgumentException if {@code into} is smaller than {@link Kvm#xsaveSize()}
+     */
     public Xsave getXsave(Xsave into) {
-        if (into.size() > dev.kvmctl.internal.bridge.Layout.sizeOf("kvm_xsave")) {
+        checkXsave(into);
+        if (into.size() > Xsave.MIN_SIZE) {
             KvmException.check(Shim.getXsave2(fd.get(), into.address()), "KVM_GET_XSAVE2");
         } else {
             KvmException.check(Shim.getXsave(fd.get(), into.address()), "KVM_GET_XSAVE");
@@ -268,8 +275,18 @@ public final class Vcpu implements AutoCloseable {
         return into;
     }
 
+    /** {@code KVM_SET_XSAVE}; {@code from} must be {@link Kvm#xsaveSize()} bytes or more. */
     public void setXsave(Xsave from) {
+        checkXsave(from);
         KvmException.check(Shim.setXsave(fd.get(), from.address()), "KVM_SET_XSAVE");
+    }
+
+    /** The kernel copies its whole XSAVE size in and out: a smaller buffer would be overrun. */
+    private void checkXsave(Xsave area) {
+        if (area.size() < xsaveSize) {
+            throw new IllegalArgumentException("this host's XSAVE area is " + xsaveSize + " bytes; an Xsave of "
+                    + area.size() + " is too small (use new Xsave(kvm.xsaveSize()))");
+        }
     }
 
     public Xcrs getXcrs(Xcrs into) {

@@ -51,6 +51,7 @@ public final class Vm implements AutoCloseable {
     private final Kvm kvm;
     private final OwnedFd fd;
     private final int maxSlots;
+    private final int xsaveSize;
     private final List<Vcpu> vcpus = new ArrayList<>();
     /** Slots by guest address, for overlap checks and guest-physical access. */
     private final TreeMap<Long, MemorySlot> slotsByAddress = new TreeMap<>();
@@ -62,6 +63,7 @@ public final class Vm implements AutoCloseable {
         this.kvm = kvm;
         this.fd = fd;
         this.maxSlots = kvm.memslots();
+        this.xsaveSize = kvm.xsaveSize();
     }
 
     /** The {@link Kvm} that created it. */
@@ -88,7 +90,7 @@ public final class Vm implements AutoCloseable {
             throw new KvmException("KVM_CREATE_VCPU", -raw, -raw == 17 ? "vCPU id " + id + " already exists in this VM"
                     : -raw == 22 ? "vCPU id " + id + " is out of range (max vCPUs " + kvm.maxVcpus() + ")" : null);
         }
-        Vcpu vcpu = new Vcpu(this, id, new OwnedFd(raw, "vCPU " + id), kvm.vcpuMmapSize());
+        Vcpu vcpu = new Vcpu(this, id, new OwnedFd(raw, "vCPU " + id), kvm.vcpuMmapSize(), xsaveSize);
         vcpus.add(vcpu);
         return vcpu;
     }

@@ -72,7 +72,12 @@ public final class Sections {
                     "section %d holds %d bytes but this host's %s has %d: the context comes from a different kernel or CPU",
                     tag, b.length, into.getClass().getSimpleName(), into.size()));
         }
-        into.load(b);
+        try {
+            into.load(b);
+        } catch (IllegalArgumentException e) {
+            throw new ContextFormatException("section " + tag + " is not a valid " + into.getClass().getSimpleName()
+                    + ": " + e.getMessage());
+        }
     }
 
     public int getInt(int tag) {

@@ -55,6 +55,9 @@ public final class GuestImage {
 
     /** Reads and parses an image file; {@code loadAddress} and {@code entry} apply to flat binaries only. */
     public static GuestImage read(Path file, long loadAddress, long entry) {
+        if (!Files.isRegularFile(file)) {
+            throw new GuestImageException(file + " is not a regular file (a directory, device or pipe cannot be an image)");
+        }
         try {
             long size = Files.size(file);
             if (size > MAX_FILE_SIZE) {

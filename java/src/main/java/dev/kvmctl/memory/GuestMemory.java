@@ -80,6 +80,17 @@ public final class GuestMemory implements AutoCloseable {
         if (offset < 0 || offset % PAGE_SIZE != 0) {
             throw new IllegalArgumentException("file offset " + offset + " is not page-aligned");
         }
+        long fileSize;
+        try {
+            fileSize = java.nio.file.Files.isRegularFile(file) ? java.nio.file.Files.size(file) : -1;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        if (fileSize < 0 || offset > fileSize - size) {
+            // Touching a mapped page past the end of a file raises SIGBUS: refuse it up front.
+            throw new IllegalArgumentException(String.format("%s: [%d, +%d) is not inside the regular file's %d bytes",
+                    file, offset, size, Math.max(fileSize, 0)));
+        }
         int fd = LibC.INSTANCE.open(file.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC);
         if (fd < 0) {
             throw new KvmException("open(" + file + ")", LibC.errno());
@@ -182,6 +193,7 @@ public final class GuestMemory implements AutoCloseable {
 
     /** Reads {@code length} bytes at {@code offset}. */
     public byte[] read(long offset, int length) {
+        at(offset, length); // the range first: no array for an access that cannot happen
         byte[] out = new byte[length];
         read(offset, out, 0, length);
         return out;

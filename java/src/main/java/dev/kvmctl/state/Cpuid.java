@@ -75,6 +75,14 @@ public final class Cpuid extends KvmStruct {
         return java.util.Optional.empty();
     }
 
+    @Override
+    protected void validate(java.nio.ByteBuffer candidate) {
+        int n = candidate.getInt(NENT);
+        if (n < 0 || n > capacity) {
+            throw new IllegalArgumentException("a CPUID table of " + n + " entries does not fit in " + capacity);
+        }
+    }
+
     private int at(int i) {
         if (i < 0 || i >= capacity) {
             throw new IndexOutOfBoundsException("CPUID entry " + i + " of " + capacity);

@@ -44,14 +44,25 @@ public abstract class KvmStruct {
         out.put(buffer.duplicate().clear());
     }
 
-    /** Replaces the struct's bytes with {@code bytes}, which must be exactly {@link #size()} long. */
+    /**
+     * Replaces the struct's bytes with {@code bytes}, which must be exactly {@link #size()} long
+     * and describe a valid struct (a list's count within its capacity); otherwise nothing changes.
+     */
     public final void load(byte[] bytes) {
         if (bytes.length != size()) {
             throw new IllegalArgumentException(getClass().getSimpleName() + " needs " + size()
                     + " bytes, got " + bytes.length);
         }
+        validate(java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN));
         buffer.put(0, bytes);
     }
+
+    /**
+     * Checks bytes about to become this struct's, before they do: a struct whose header tells the
+     * kernel how many entries follow must not claim more than its buffer holds, or the kernel would
+     * read or write past it. The default accepts anything.
+     */
+    protected void validate(ByteBuffer candidate) {}
 
     /** Reads {@link #size()} bytes from {@code in} at its position, advancing it. */
     public final void readFrom(ByteBuffer in) {
@@ -59,7 +70,8 @@ public abstract class KvmStruct {
             throw new IllegalArgumentException(getClass().getSimpleName() + " needs " + size()
                     + " bytes, " + in.remaining() + " remain");
         }
-        ByteBuffer src = in.slice(in.position(), size());
+        ByteBuffer src = in.slice(in.position(), size()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        validate(src.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN));
         buffer.duplicate().clear().put(src);
         in.position(in.position() + size());
     }

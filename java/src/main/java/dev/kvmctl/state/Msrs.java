@@ -74,6 +74,14 @@ public final class Msrs extends KvmStruct {
         return java.util.OptionalLong.empty();
     }
 
+    @Override
+    protected void validate(java.nio.ByteBuffer candidate) {
+        int n = candidate.getInt(NMSRS);
+        if (n < 0 || n > capacity) {
+            throw new IllegalArgumentException("an MSR list of " + n + " entries does not fit in " + capacity);
+        }
+    }
+
     private int entry(int i) {
         if (i < 0 || i >= capacity) {
             throw new IndexOutOfBoundsException("MSR entry " + i + " of " + capacity);

@@ -18,9 +18,22 @@ public final class Xsave extends KvmStruct {
     /** Offset of XSTATE_BV in the XSAVE header. */
     private static final int XSTATE_BV = 512;
 
-    /** An area of {@code size} bytes: {@link dev.kvmctl.Kvm#xsaveSize()} for this host. */
+    /** The smallest area: {@code struct kvm_xsave}. */
+    public static final int MIN_SIZE = dev.kvmctl.internal.bridge.Layout.sizeOf("kvm_xsave");
+
+    /**
+     * An area of {@code size} bytes: {@link dev.kvmctl.Kvm#xsaveSize()} for this host (vCPU calls
+     * refuse a smaller one).
+     */
     public Xsave(int size) {
-        super(size);
+        super(checkSize(size));
+    }
+
+    private static int checkSize(int size) {
+        if (size < MIN_SIZE) {
+            throw new IllegalArgumentException("an XSAVE area has at least " + MIN_SIZE + " bytes, not " + size);
+        }
+        return size;
     }
 
     public int mxcsr() { return buffer.getInt(MXCSR); }
