@@ -24,3 +24,17 @@ for kind in surefire failsafe; do
                 for (i = 1; i <= n; i++) print line[i]
             }'
 done
+
+# One closing line with every test counted, surefire and failsafe together (Maven runs with -q,
+# so its own summaries are not printed).
+find target/surefire-reports target/failsafe-reports -maxdepth 1 -name 'TEST-*.xml' "${newer[@]}" -print0 2>/dev/null \
+    | xargs -0 -r grep -ho '<testsuite [^>]*>' \
+    | awk '{
+        t = e = s = f = 0
+        if (match($0, / tests="[0-9]+"/)) t = substr($0, RSTART + 8, RLENGTH - 9)
+        if (match($0, / errors="[0-9]+"/)) e = substr($0, RSTART + 9, RLENGTH - 10)
+        if (match($0, / skipped="[0-9]+"/)) s = substr($0, RSTART + 10, RLENGTH - 11)
+        if (match($0, / failures="[0-9]+"/)) f = substr($0, RSTART + 11, RLENGTH - 12)
+        tests += t; failed += e + f; skipped += s
+      }
+      END { printf "tests: %d passed, %d failed, %d skipped\n", tests - failed - skipped, failed, skipped }'
