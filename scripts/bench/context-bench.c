@@ -79,9 +79,23 @@ static void learn_msrs(int kvm, struct bench_vm *b)
 {
     struct { struct kvm_msr_list l; uint32_t i[MAX_MSRS]; } list = { .l.nmsrs = MAX_MSRS };
     IOCTL(kvm, KVM_GET_MSR_INDEX_LIST, &list);
+    /* VcpuContext's order: IA32_TSC first, IA32_TSC_DEADLINE last, the rest as KVM lists them. */
     msr_count = 0;
-    for (uint32_t i = 0; i < list.l.nmsrs && msr_count < MAX_MSRS; i++)
-        msr_index[msr_count++] = list.l.indices[i];
+    int deadline = 0;
+    for (uint32_t i = 0; i < list.l.nmsrs && msr_count < MAX_MSRS; i++) {
+        uint32_t m = list.l.indices[i];
+        if (m == 0x6e0) {
+            deadline = 1;
+        } else if (m == 0x10) {
+            memmove(&msr_index[1], &msr_index[0], msr_count * sizeof msr_index[0]);
+            msr_index[0] = m;
+            msr_count++;
+        } else {
+            msr_index[msr_count++] = m;
+        }
+    }
+    if (deadline && msr_count < MAX_MSRS)
+        msr_index[msr_count++] = 0x6e0;
     struct { struct kvm_msrs m; struct kvm_msr_entry e[MAX_MSRS]; } probe;
     for (int tries = 0; tries < MAX_MSRS; tries++) {
         probe.m.nmsrs = msr_count;
