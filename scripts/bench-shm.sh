@@ -20,7 +20,7 @@ demo() { # args...; prints MiB/s, messages/s
 import json, sys
 d = json.load(sys.stdin)
 assert d["ok"], d["problems"]
-print(f"{d[\"throughput_mib_s\"]:.1f} {d[\"messages\"] / (d[\"elapsed_ms\"] / 1000):.0f}")'
+print("%.1f %.0f" % (d["throughput_mib_s"], d["messages"] / (d["elapsed_ms"] / 1000)))'
 }
 
 echo "| message size | VM to VM, threads (MiB/s) | VM to VM, one thread (MiB/s) | host memcpy (MiB/s) | threads / memcpy |"
@@ -38,6 +38,10 @@ echo "| --- | --- | --- | --- |"
 for mode in "--threads" ""; do
     for poll in "" "--poll"; do
         read -r mib rate < <(demo $mode $poll --messages 3000)
-        echo "| ${poll:+polls (yields between polls)}${poll:-waits for the doorbell (RECV)} | ${mode:+one per VM}${mode:-one for both} | $mib | $rate |"
+        how="waits for the doorbell (RECV)"
+        [ -n "$poll" ] && how="polls (yields between polls)"
+        where="one for both VMs (switching)"
+        [ -n "$mode" ] && where="one per VM"
+        echo "| $how | $where | $mib | $rate |"
     done
 done
