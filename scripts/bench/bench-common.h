@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,11 +119,16 @@ static inline void bench_vm_destroy(struct bench_vm *b)
     close(b->vm);
 }
 
+/* Guest RAM as kvmctl's Machine makes it: a memfd, mapped shared. */
 static inline uint8_t *bench_ram(void)
 {
-    uint8_t *mem = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int fd = memfd_create("bench-ram", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, RAM_SIZE) < 0)
+        die("memfd_create");
+    uint8_t *mem = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (mem == MAP_FAILED)
         die("mmap");
+    close(fd);
     memcpy(mem + 0x100000, bench_loop, sizeof bench_loop);
     return mem;
 }

@@ -37,6 +37,9 @@ public final class Kvm implements AutoCloseable {
     private final OwnedFd fd;
     private final Path device;
     private final int vcpuMmapSize;
+    /** Fixed for the kernel's lifetime, and asked for by every new VM: looked up once. */
+    private final int memslots;
+    private final int xsaveSize;
 
     private Kvm(OwnedFd fd, Path device) {
         this.fd = fd;
@@ -52,6 +55,9 @@ public final class Kvm implements AutoCloseable {
                     "the kernel reports KVM API version " + version + ", kvmctl needs " + API_VERSION);
         }
         this.vcpuMmapSize = KvmException.check(Shim.getVcpuMmapSize(fd.get()), "KVM_GET_VCPU_MMAP_SIZE");
+        int slots = checkExtension(Capability.NR_MEMSLOTS);
+        this.memslots = slots > 0 ? slots : 32;
+        this.xsaveSize = Math.max(checkExtension(Capability.XSAVE2), Layout.sizeOf("kvm_xsave"));
     }
 
     /** Opens {@code /dev/kvm}. */
@@ -143,13 +149,12 @@ public final class Kvm implements AutoCloseable {
 
     /** The most memory slots a VM may have ({@code KVM_CAP_NR_MEMSLOTS}; 32 when the kernel does not say). */
     public int memslots() {
-        int n = checkExtension(Capability.NR_MEMSLOTS);
-        return n > 0 ? n : 32;
+        return memslots;
     }
 
     /** Bytes of a vCPU's XSAVE area: {@code KVM_CAP_XSAVE2}'s answer, at least the 4 KiB of {@code struct kvm_xsave}. */
     public int xsaveSize() {
-        return Math.max(checkExtension(Capability.XSAVE2), Layout.sizeOf("kvm_xsave"));
+        return xsaveSize;
     }
 
     /** {@code KVM_GET_SUPPORTED_CPUID}: every CPUID leaf KVM can present to a guest. */

@@ -51,8 +51,9 @@ public final class Vcpu implements AutoCloseable {
     private final RunPage run;
 
     private final int xsaveSize;
-    private final Regs regs = new Regs();
-    private final SRegs sregs = new SRegs();
+    /** Made on first use: a vCPU whose state only a context touches never needs them. */
+    private Regs regs;
+    private SRegs sregs;
 
     private final VmExit.IoOut ioOut;
     private final VmExit.IoIn ioIn;
@@ -221,6 +222,9 @@ public final class Vcpu implements AutoCloseable {
 
     /** {@code KVM_GET_REGS} into this vCPU's own {@link Regs}, which it returns (reused by the next call). */
     public Regs getRegs() {
+        if (regs == null) {
+            regs = new Regs();
+        }
         return getRegs(regs);
     }
 
@@ -237,6 +241,9 @@ public final class Vcpu implements AutoCloseable {
 
     /** {@code KVM_GET_SREGS} into this vCPU's own {@link SRegs} (reused by the next call). */
     public SRegs getSregs() {
+        if (sregs == null) {
+            sregs = new SRegs();
+        }
         return getSregs(sregs);
     }
 
