@@ -2,7 +2,8 @@
 #
 #   make          build the native shim, the guest images and target/kvmctl.jar
 #   make run      build, then run the default demo (two VMs sharing memory)
-#   make test     build and run every test (unit, /dev/kvm integration, container)
+#   make test     build and run every test (unit, /dev/kvm integration, container), and check
+#                 that the public API's Javadoc builds
 #   make install  publish the library (with its native code) to ~/.m2
 #   make bench    run the benchmarks in scripts/ (minutes; not part of test)
 #   make clean
@@ -22,7 +23,7 @@ run: build
 	$(JAVA) -jar target/kvmctl.jar launch
 
 test:
-	$(MVN) $(MVNFLAGS) verify
+	$(MVN) $(MVNFLAGS) verify javadoc:javadoc
 
 install:
 	$(MVN) $(MVNFLAGS) install -DskipTests
@@ -32,4 +33,3 @@ bench: build
 
 clean:
 	$(MVN) $(MVNFLAGS) clean
-	$(MAKE) -C native clean

@@ -20,6 +20,11 @@ public final class Main {
     static final int USAGE_ERROR = 2;
 
     public static void main(String[] args) {
+        if (Runtime.version().feature() >= 24 && System.getProperty("jffi.unsafe.disabled") == null) {
+            // From JDK 24 on, jffi's sun.misc.Unsafe memory access prints a deprecation warning
+            // at its first use; its JNI path says nothing and is fast enough for the CLI.
+            System.setProperty("jffi.unsafe.disabled", "true");
+        }
         System.exit(run(args));
     }
 
