@@ -13,9 +13,7 @@ OUT=target/bench
 mkdir -p "$OUT"
 
 gcc -O2 -Wall -Wextra -Werror -o "$OUT/exit-bench" scripts/bench/exit-bench.c
-mvn -q -o -Pbench test-compile -DskipTests >/dev/null 2>&1 || mvn -q -Pbench test-compile -DskipTests
-mvn -q -o -Pbench dependency:build-classpath -Dmdep.outputFile="$OUT/cp.txt" -Dmdep.includeScope=test >/dev/null
-CP="target/test-classes:target/classes:$(cat "$OUT/cp.txt")"
+. scripts/bench/jmh-classpath.sh
 
 c_run() { "$OUT/exit-bench" "$ITER" 2>/dev/null; }
 echo "C baseline (1/2)..." >&2

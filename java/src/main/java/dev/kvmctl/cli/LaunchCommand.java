@@ -26,6 +26,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code kvmctl launch}: boots guest images and shows their consoles; with no image, the shared-memory demo. */
@@ -67,8 +68,6 @@ final class LaunchCommand implements Callable<Integer> {
             description = "Stop the guests after this long, e.g. 500ms, 10s, 2m (default: 60s, demo 120s; 0 for none).")
     Duration timeout;
 
-    @Option(names = "--json", description = "After the console output, print a JSON report as the last line of stdout.")
-    boolean json;
 
     @Option(names = "--messages", paramLabel = "N", description = "Demo: messages the producer sends (default: ${DEFAULT-VALUE}).",
             defaultValue = "1000")
@@ -121,8 +120,8 @@ final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--irqchip", description = "Give each VM an in-kernel irqchip and PIT (their state joins the contexts).")
     boolean irqchip;
 
-    @Option(names = "--device", description = "KVM device (default: ${DEFAULT-VALUE})", defaultValue = "/dev/kvm")
-    Path device;
+    @Mixin
+    CommonOptions common;
 
     @Override
     public Integer call() {
@@ -139,7 +138,7 @@ final class LaunchCommand implements Callable<Integer> {
         SharedRegion region = sharedSize == null ? null
                 : SharedRegion.create("kvmctl-shared", sharedSize, SharedRegion.DEFAULT_GUEST_ADDRESS);
         SharedMemoryHub hub = region == null ? null : new SharedMemoryHub(region);
-        try (Kvm kvm = Kvm.open(device)) {
+        try (Kvm kvm = Kvm.open(common.device)) {
             List<Machine> machines = new ArrayList<>();
             try {
                 for (int i = 0; i < images.size(); i++) {
@@ -194,7 +193,7 @@ final class LaunchCommand implements Callable<Integer> {
         if (messages < 0 || o.maxMessage() < 1 || o.maxMessage() > o.sharedSize() / 2) {
             throw new IllegalArgumentException("--messages must be >= 0 and --max-message between 1 and half of --shared-size");
         }
-        try (Kvm kvm = Kvm.open(device)) {
+        try (Kvm kvm = Kvm.open(common.device)) {
             SharedMemoryDemo.Report r = SharedMemoryDemo.run(kvm, o, System.out);
             System.out.printf("demo: %d messages, %.1f MiB verified in %.2f s (%.1f MiB/s), %d errors%n",
                     r.messages(), r.bytes() / 1048576.0, r.elapsed().toNanos() / 1e9, r.mibPerSecond(), r.errors());
@@ -207,7 +206,7 @@ final class LaunchCommand implements Callable<Integer> {
             if (switching[0] != null) {
                 System.out.println(switching[0].summary());
             }
-            if (json) {
+            if (common.json) {
                 Map<String, Object> report = demoReport(r, poll);
                 if (switching[0] != null) {
                     report.put("switching", switching[0].report());
@@ -309,7 +308,7 @@ final class LaunchCommand implements Callable<Integer> {
         long size = Snapshot.write(machine, snapshot, done -> System.err.printf("snapshot: %d/%d MiB%n", done >> 20, total >> 20));
         System.err.printf("snapshot: %s written (%d MiB of RAM, %d bytes on disk); continue with 'kvmctl restore %s'%n",
                 snapshot, total >> 20, size, snapshot);
-        if (json) {
+        if (common.json) {
             Map<String, Object> m = Reports.of(r);
             m.put("snapshot", snapshot.toString());
             m.put("snapshot_bytes", size);
@@ -328,7 +327,7 @@ final class LaunchCommand implements Callable<Integer> {
 
     private int report(List<RunResult> results, Switching switching) {
         results.forEach(Reports::explain);
-        if (json) {
+        if (common.json) {
             Object report;
             if (results.size() == 1 && switching == null) {
                 report = Reports.of(results.get(0));

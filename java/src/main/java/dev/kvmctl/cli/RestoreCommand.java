@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -26,11 +27,9 @@ final class RestoreCommand implements Callable<Integer> {
             description = "Stop the guest after this long (default: 60s; 0 for none).")
     Duration timeout = Duration.ofSeconds(60);
 
-    @Option(names = "--json", description = "After the console output, print a JSON report as the last line of stdout.")
-    boolean json;
 
-    @Option(names = "--device", description = "KVM device (default: ${DEFAULT-VALUE})", defaultValue = "/dev/kvm")
-    Path device;
+    @Mixin
+    CommonOptions common;
 
     @Override
     public Integer call() {
@@ -38,10 +37,10 @@ final class RestoreCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no snapshot file " + file);
         }
         Snapshot.Info info = Snapshot.inspect(file);
-        try (Kvm kvm = Kvm.open(device); Machine machine = Snapshot.restore(kvm, file, System.out)) {
+        try (Kvm kvm = Kvm.open(common.device); Machine machine = Snapshot.restore(kvm, file, System.out)) {
             RunResult r = machine.run(timeout);
             Reports.explain(r);
-            if (json) {
+            if (common.json) {
                 Map<String, Object> m = Reports.of(r);
                 m.put("snapshot", file.toString());
                 m.put("memory_bytes", info.memorySize());
