@@ -124,7 +124,7 @@ public final class Snapshot {
             throw e;
         }
         try {
-            restoreContexts(machine, o);
+            loadContext(machine, o).restore(machine);
             return machine;
         } catch (RuntimeException e) {
             machine.close();
@@ -146,9 +146,7 @@ public final class Snapshot {
             throw new ContextFormatException(file + " was taken from a VM " + (o.info.irqchip() ? "with" : "without")
                     + " an in-kernel irqchip; " + machine.name() + " differs");
         }
-        MachineContext ctx = new MachineContext(machine);
-        ctx.hypervisor().load(o.hypervisor);
-        ctx.vcpu().load(o.vcpu); // both parsed and checked before memory is touched
+        MachineContext ctx = loadContext(machine, o); // parsed and checked before memory is touched
         try (GuestMemory image = GuestMemory.mapFile(file, o.info.memoryOffset(), o.info.memorySize())) {
             machine.ram().copyFrom(image, 0, 0, image.size());
         }
@@ -156,11 +154,11 @@ public final class Snapshot {
         ctx.restore(machine);
     }
 
-    private static void restoreContexts(Machine machine, Opened o) {
+    private static MachineContext loadContext(Machine machine, Opened o) {
         MachineContext ctx = new MachineContext(machine);
         ctx.hypervisor().load(o.hypervisor);
         ctx.vcpu().load(o.vcpu);
-        ctx.restore(machine);
+        return ctx;
     }
 
     private record Opened(Info info, byte[] config, Sections hypervisor, Sections vcpu) {}

@@ -5,7 +5,6 @@ import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.internal.bridge.Memory;
 import java.nio.ByteBuffer;
-import jnr.ffi.Pointer;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -96,8 +95,7 @@ public final class GuestMemory implements AutoCloseable {
             throw new KvmException("open(" + file + ")", LibC.errno());
         }
         try {
-            Pointer p = LibC.INSTANCE.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE, fd, offset);
-            long address = p == null ? LibC.MAP_FAILED : p.address();
+            long address = LibC.map(size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE, fd, offset);
             if (address == LibC.MAP_FAILED) {
                 throw new KvmException("mmap(" + file + ")", LibC.errno(), "could not map " + size + " bytes of the file");
             }

@@ -66,7 +66,12 @@ public interface LibC {
 
     /** {@code mmap(NULL, length, prot, flags, fd, 0)}: the address, or {@link #MAP_FAILED} with {@link #errno()} set. */
     static long map(long length, int prot, int flags, int fd) {
-        Pointer p = INSTANCE.mmap(null, length, prot, flags, fd, 0);
+        return map(length, prot, flags, fd, 0);
+    }
+
+    /** {@code mmap(NULL, length, prot, flags, fd, offset)}: the address, or {@link #MAP_FAILED} with {@link #errno()} set. */
+    static long map(long length, int prot, int flags, int fd, long offset) {
+        Pointer p = INSTANCE.mmap(null, length, prot, flags, fd, offset);
         return p == null ? MAP_FAILED : p.address();
     }
 
