@@ -389,15 +389,16 @@ class FuzzApiTest {
             rnd.nextBytes(pattern);
             other.write(0, pattern);
             for (int i = 0; i < 20_000 * SCALE; i++) {
-                long offset = rnd.nextInt(3) == 0 ? interestingLong(rnd) : rnd.nextLong(10 * PAGE) - PAGE;
-                long length = rnd.nextInt(4) == 0 ? interestingLong(rnd) : rnd.nextLong(3 * PAGE);
+                int op = rnd.nextInt(9);
+                boolean pages = op == 5 && rnd.nextBoolean(); // half the discards page-aligned, so that some are valid
+                long offset = rnd.nextInt(3) == 0 ? interestingLong(rnd) : pages ? rnd.nextLong(-1, 10) * PAGE : rnd.nextLong(10 * PAGE) - PAGE;
+                long length = rnd.nextInt(4) == 0 ? interestingLong(rnd) : pages ? rnd.nextLong(4) * PAGE : rnd.nextLong(3 * PAGE);
                 long source = rnd.nextInt(4) == 0 ? interestingLong(rnd) : rnd.nextLong(3 * PAGE);
                 int n = (int) Math.min(Math.max(length, 0), 3 * PAGE);
                 int sliceLength = (int) Math.min(length, Integer.MAX_VALUE);
                 byte[] data = new byte[n];
                 rnd.nextBytes(data);
                 byte value = (byte) (1 + rnd.nextInt(255));
-                int op = rnd.nextInt(9);
                 GuestMemory m = rnd.nextBoolean() ? shared : anonymous;
                 long width = switch (op) {
                     case 0 -> 8;

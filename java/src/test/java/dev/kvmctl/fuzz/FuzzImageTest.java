@@ -280,6 +280,17 @@ class FuzzImageTest {
     /** What a synthetic image's code must make the guest do, and how long to let it. */
     record Expected(Outcome outcome, int status, Duration limit) {}
 
+    /** The oracle's own check: each known built-in, untouched, does what {@link Pristine#mismatch} says (long mode at both rings). */
+    @Test
+    void theKnownBuiltinsDoWhatTheOracleSays() {
+        for (Pristine p : KNOWN.values()) {
+            for (int ring : p.mode() == CpuMode.LONG ? new int[] {3, 0} : new int[] {0}) {
+                List<Fate> f = attempt(p.name() + " untouched", p.bytes(), p.mode(), ring, true, true, p, null);
+                assertTrue(f.contains(Fate.RAN_AS_KNOWN), p.name() + " at ring " + ring + ": " + f);
+            }
+        }
+    }
+
     @Test
     void everyTruncationOfEveryBuiltinElf() {
         SplittableRandom rnd = new SplittableRandom(SEED);
