@@ -59,6 +59,24 @@ class BlockAllocatorEdgesTest {
     }
 
     @Test
+    void anOwnerThatJoinsAfterTheTableGrewGetsItsOwnAccount() {
+        // Owners 1..70 first (the owner table is rebuilt at 5, 9, 17, 33 and 65 owners), then 0.
+        BlockAllocator a = new BlockAllocator(1 << 20);
+        Map<Integer, Long> expected = new TreeMap<>();
+        for (int owner = 1; owner <= 70; owner++) {
+            assertTrue(a.allocate(owner, 64).isAllocated());
+            expected.put(owner, 64L);
+        }
+        long zero = assertInstanceOf(AllocationResult.Allocated.class, a.allocate(0, 128)).offset();
+        expected.put(0, 128L);
+        assertEquals(expected, a.stats().bytesInUseByOwner());
+        assertEquals(BlockResult.Reason.WRONG_OWNER, assertInstanceOf(BlockResult.Refused.class, a.free(6, zero)).reason());
+        assertEquals(new BlockAllocator.Reclaimed(1, 64), a.freeAll(6));
+        assertEquals(new BlockResult.Done(zero, 128), a.free(0, zero));
+        a.checkInvariants();
+    }
+
+    @Test
     void resultsSayWhatTheyAre() {
         assertTrue(new AllocationResult.Allocated(0, 64).isAllocated());
         assertFalse(new AllocationResult.Refused(AllocationResult.Reason.INVALID_SIZE, 0, 64).isAllocated());
