@@ -34,10 +34,12 @@ import org.junit.jupiter.api.Test;
 /**
  * Absurd sizes and bad addresses through the API: guest memory sizes, slots at random
  * guest-physical addresses, offsets and sizes, guest-physical reads and writes anywhere, vCPUs
- * with any id. Every call must either work or be refused with {@link IllegalArgumentException}
- * (Java saw the mistake), {@link IndexOutOfBoundsException} (an offset outside a region),
- * {@link IllegalStateException} (a limit reached) or {@link KvmException} (the kernel said no) —
- * and what was refused must leave nothing behind.
+ * with any id, memory accessors at any offset. Each part knows which calls are well-formed (from
+ * the documented rules and KVM's stated limits, and a model of the slots it made) and requires
+ * exactly those to work and do what they say; every other call must be refused with the
+ * documented exception: {@link IllegalArgumentException} (Java saw the mistake),
+ * {@link IndexOutOfBoundsException} (an offset outside a region) or {@link KvmException} naming the
+ * ioctl (the kernel said no) — and what was refused must leave nothing behind.
  *
  * <p>{@code -Dkvmctl.fuzz.seed=N} repeats a run; {@code -Dkvmctl.fuzz.scale=K} multiplies the tries.
  */
