@@ -77,7 +77,7 @@ public class SnapshotBench {
         return Snapshot.write(machine, file, done -> {});
     }
 
-    /** Checks the whole file (checksums), maps the RAM image, builds the VM, restores the contexts. */
+    /** Reads the file once, checking it while copying the RAM image into new guest memory; builds the VM, restores the contexts. */
     @Benchmark
     public long restore() {
         try (Machine m = Snapshot.restore(kvm, file, OutputStream.nullOutputStream())) {

@@ -132,6 +132,11 @@ public final class Sections {
             throw new ContextFormatException("corrupted context: checksum mismatch");
         }
         int count = in.getInt();
+        int room = (bytes.length - HEADER - 4) / 8; // every section takes at least its tag and length
+        if (count < 0 || count > room) {
+            throw new ContextFormatException("corrupted context: it claims " + count + " sections, its "
+                    + bytes.length + " bytes hold at most " + room);
+        }
         Sections s = new Sections();
         for (int i = 0; i < count; i++) {
             if (in.remaining() < 8 + 4) {
@@ -142,6 +147,9 @@ public final class Sections {
             if (length < 0 || length > in.remaining() - 4) {
                 throw new ContextFormatException("truncated context: section " + tag + " claims " + length + " bytes, "
                         + Math.max(0, in.remaining() - 4) + " remain");
+            }
+            if (s.sections.containsKey(tag)) {
+                throw new ContextFormatException("corrupted context: section " + tag + " appears twice");
             }
             byte[] b = new byte[length];
             in.get(b);

@@ -37,6 +37,8 @@ import java.util.List;
 public final class VcpuContext {
     private static final int MSR_IA32_TSC = 0x10;
     private static final int MSR_IA32_TSC_DEADLINE = 0x6e0;
+    /** KVM_SET_MSRS refuses 256 entries or more (the kernel's MAX_IO_MSRS) with E2BIG. */
+    private static final int MAX_MSRS = 255;
 
     private final boolean lapicPresent;
     private final boolean xcrsPresent;
@@ -224,7 +226,15 @@ public final class VcpuContext {
                     : "the context has local APIC state, but this VM has no in-kernel irqchip");
         }
         byte[] msrBytes = s.get(Sections.MSRS);
-        int entries = Msrs.entriesIn(msrBytes.length);
+        int entries;
+        try {
+            entries = Msrs.entriesIn(msrBytes.length);
+        } catch (IllegalArgumentException e) {
+            throw new ContextFormatException("the context's MSR section is malformed: " + e.getMessage());
+        }
+        if (entries > MAX_MSRS) {
+            throw new ContextFormatException("the context lists " + entries + " MSRs; KVM sets at most " + MAX_MSRS + " in one call");
+        }
         Msrs loadedMsrs = new Msrs(entries);
         // Validate everything into scratch structs first, so a bad context changes nothing.
         MpState mp = new MpState();

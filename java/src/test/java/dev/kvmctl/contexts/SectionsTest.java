@@ -44,6 +44,27 @@ class SectionsTest {
         assertMessage("bytes after", Arrays.copyOf(good, good.length + 3));
     }
 
+    /** Counts and tags that pass the checksum (recomputed here) are still bounded by the bytes that hold them. */
+    @Test
+    void aHugeSectionCountOrARepeatedTagIsRefusedEvenWithAGoodChecksum() {
+        byte[] huge = sample();
+        ByteBuffer.wrap(huge).order(ByteOrder.LITTLE_ENDIAN).putInt(16, 0x7fffffff);
+        assertMessage("claims 2147483647 sections", withChecksum(huge));
+        byte[] negative = sample();
+        ByteBuffer.wrap(negative).order(ByteOrder.LITTLE_ENDIAN).putInt(16, -1);
+        assertMessage("claims -1 sections", withChecksum(negative));
+        byte[] twice = new Sections().put(1, new byte[] {1}).put(2, new byte[] {2}).encode();
+        ByteBuffer.wrap(twice).order(ByteOrder.LITTLE_ENDIAN).putInt(20 + 9, 1); // the second section's tag
+        assertMessage("section 1 appears twice", withChecksum(twice));
+    }
+
+    private static byte[] withChecksum(byte[] bytes) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(bytes, 0, bytes.length - 4);
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(bytes.length - 4, (int) crc.getValue());
+        return bytes;
+    }
+
     @Property(tries = 2000)
     void everySingleByteCorruptionIsCaught(@ForAll @IntRange(min = 0, max = 10_000) int where, @ForAll @IntRange(min = 1, max = 255) int xor) {
         byte[] bytes = sample();

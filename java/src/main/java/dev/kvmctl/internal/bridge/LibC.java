@@ -29,6 +29,9 @@ public interface LibC {
     int EFD_CLOEXEC = O_CLOEXEC;
     int EFD_NONBLOCK = O_NONBLOCK;
     int MADV_DONTNEED = 4;
+    /** Linux 5.14+: allocate a range's pages now, as writes would (EINVAL on older kernels). */
+    int MADV_POPULATE_WRITE = 23;
+    int EINVAL = 22;
 
     int open(String path, int flags);
 
