@@ -15,6 +15,7 @@ import dev.kvmctl.guests.devices.Console;
 import dev.kvmctl.guests.shm.SharedMemoryDemo;
 import dev.kvmctl.guests.shm.SharedMemoryHub;
 import dev.kvmctl.memory.SharedRegion;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -114,7 +115,8 @@ final class LaunchCommand implements Callable<Integer> {
     Duration snapshotAfter;
 
     @Option(names = "--snapshot", paramLabel = "FILE",
-            description = "Where --snapshot-after writes the stopped guest (continue it with 'kvmctl restore FILE').")
+            description = "Where --snapshot-after writes the stopped guest (continue it with 'kvmctl restore FILE'). "
+                    + "It replaces FILE atomically; a write that fails leaves FILE as it was and exits with status 1.")
     Path snapshot;
 
     @Option(names = "--irqchip", description = "Give each VM an in-kernel irqchip and PIT (their state joins the contexts).")
@@ -130,6 +132,9 @@ final class LaunchCommand implements Callable<Integer> {
         }
         if (snapshot != null && (images.size() != 1 || oneThread)) {
             throw new IllegalArgumentException("--snapshot takes exactly one --image, without --one-thread");
+        }
+        if (snapshot != null) {
+            Snapshot.checkDestination(snapshot); // a path that cannot take the file fails now, not after the run
         }
         if (images.isEmpty()) {
             return demo();
@@ -305,7 +310,13 @@ final class LaunchCommand implements Callable<Integer> {
             return r.status() != 0 ? Reports.exitStatus(r.status()) : Main.USAGE_ERROR;
         }
         long total = machine.ram().size();
-        long size = Snapshot.write(machine, snapshot, done -> System.err.printf("snapshot: %d/%d MiB%n", done >> 20, total >> 20));
+        long size;
+        try {
+            size = Snapshot.write(machine, snapshot, done -> System.err.printf("snapshot: %d/%d MiB%n", done >> 20, total >> 20));
+        } catch (UncheckedIOException e) {
+            System.err.println("kvmctl: " + e.getMessage()); // names the file and says what became of the old one
+            return Main.KVM_ERROR;
+        }
         System.err.printf("snapshot: %s written (%d MiB of RAM, %d bytes on disk); continue with 'kvmctl restore %s'%n",
                 snapshot, total >> 20, size, snapshot);
         if (common.json) {

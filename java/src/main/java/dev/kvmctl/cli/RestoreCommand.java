@@ -4,6 +4,7 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.RunResult;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +19,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "restore", mixinStandardHelpOptions = true,
         description = {"Continues a guest from a snapshot written by 'launch --snapshot-after D --snapshot FILE'.",
             "The file is checked whole (format version, checksums, sizes) before anything is restored.",
-            "Exit status: as for launch."})
+            "Exit status: as for launch; 2 if the file is missing or not an intact snapshot, 1 if it cannot be read."})
 final class RestoreCommand implements Callable<Integer> {
     @Parameters(paramLabel = "FILE", description = "The snapshot file.")
     Path file;
@@ -33,20 +34,27 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException("no snapshot file " + file);
+        if (!Files.exists(file)) {
+            throw new IllegalArgumentException("no snapshot file " + file + "; give the FILE a 'launch --snapshot' wrote");
         }
-        Snapshot.Info info = Snapshot.inspect(file);
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(file + " is not a regular file (a directory, device or FIFO); "
+                    + "give the FILE a 'launch --snapshot' wrote");
+        }
+        // Snapshot.restore reads the file once, checking it whole before anything is restored.
         try (Kvm kvm = Kvm.open(common.device); Machine machine = Snapshot.restore(kvm, file, System.out)) {
             RunResult r = machine.run(timeout);
             Reports.explain(r);
             if (common.json) {
                 Map<String, Object> m = Reports.of(r);
                 m.put("snapshot", file.toString());
-                m.put("memory_bytes", info.memorySize());
+                m.put("memory_bytes", machine.ram().size());
                 System.out.println(Reports.json(m));
             }
             return Reports.exitStatus(r.status());
+        } catch (UncheckedIOException e) {
+            System.err.println("kvmctl: " + e.getMessage()); // it names the file and the system's reason
+            return Main.KVM_ERROR;
         }
     }
 }
