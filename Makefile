@@ -5,7 +5,8 @@
 #   make test     build and run every test (unit, /dev/kvm integration, container), and check
 #                 that the public API's Javadoc builds
 #   make install  publish the library (with its native code) to ~/.m2
-#   make bench    run the benchmarks in scripts/ (minutes; not part of test)
+#   make bench    run every benchmark in scripts/ (about 15 minutes; not part of test); each
+#                 report, a markdown table, also goes to target/bench/<name>.md
 #   make clean
 
 MVN  ?= mvn
@@ -28,8 +29,14 @@ test:
 install:
 	$(MVN) $(MVNFLAGS) install -DskipTests
 
+BENCHES = exits contexts vm-lifecycle allocator shm
+
 bench: build
-	scripts/bench-exits.sh
+	mkdir -p target/bench
+	for b in $(BENCHES); do \
+	    scripts/bench-$$b.sh >target/bench/$$b.md || exit 1; \
+	    cat target/bench/$$b.md; echo; \
+	done
 
 clean:
 	$(MVN) $(MVNFLAGS) clean

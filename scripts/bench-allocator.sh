@@ -14,6 +14,8 @@
 # The JSON result is copied to $BENCH_OUT (default target/bench-allocator.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Progress (Maven, JMH) goes to stderr; stdout is kept for the report at the end.
+exec 3>&1 1>&2
 
 # Offline first (the usual case: everything cached); online once if a JMH jar or plugin is missing.
 mvn_bench() {
@@ -50,7 +52,8 @@ mvn_bench dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=
 cp="$work/test-classes:$work/classes:$(cat "$work/classpath.txt")"
 
 echo "== checking that the baseline answers exactly like BlockAllocator"
-java -Xmx3g -cp "$cp" dev.kvmctl.memory.LinearScanAllocatorCheck
+CHECK=$(java -Xmx3g -cp "$cp" dev.kvmctl.memory.LinearScanAllocatorCheck)
+echo "$CHECK"
 
 echo "== JMH ($(nproc) cores, $(java -version 2>&1 | head -1))"
 java -cp "$cp" org.openjdk.jmh.Main \
@@ -60,8 +63,10 @@ java -cp "$cp" org.openjdk.jmh.Main \
 out=${BENCH_OUT:-target/bench-allocator.json}
 mkdir -p "$(dirname "$out")"
 cp "$work/result.json" "$out"
-echo
+exec 1>&3
 echo "Command: scripts/bench-allocator.sh $*; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "$CHECK" | sed 's/^/- /'
 echo
 python3 - "$out" <<'PY'
 import json, sys

@@ -63,13 +63,12 @@ for op, ck, jk in (("capture", "capture", "capture"), ("restore", "restore", "re
                    ("warm switch", "warm-switch", "warmSwitch"), ("cold switch", "cold-switch", "coldSwitch")):
     print("- " + goal(j[jk], c[ck], 1.10, f"Goal, {op} within 1.10× of C"))
 print()
-print("Snapshots, ms (JMH single shot: mean ± 99.9 % error):")
-print()
-print("| snapshot | RAM | time (ms) |")
+print("| snapshot | RAM | time (ms), mean ± 99.9 % error |")
 print("| --- | ---: | ---: |")
-for r in json.load(open(sys.argv[4])):
-    name = r["benchmark"].rsplit(".", 1)[1]
-    print(f"| {name} | {r['params']['ramMiB']} MiB | {jmh(r['primaryMetric']).text(0)} |")
+snaps = [(r["benchmark"].rsplit(".", 1)[1], int(r["params"]["ramMiB"]), jmh(r["primaryMetric"]))
+         for r in json.load(open(sys.argv[4]))]
+for name, mib, f in sorted(snaps, key=lambda t: (t[0] != "write", t[1])):
+    print(f"| {name} | {mib} MiB | {f.text(0)} |")
 print()
 facts = {}
 maps = []
@@ -78,15 +77,16 @@ for line in sys.argv[5].splitlines():
     (maps.append(value) if key == "maps" else facts.__setitem__(key, value))
 size, blocks, block = (int(x) for x in sys.argv[6].split())
 ram, on_disk = int(facts["ram-bytes"]), blocks * block
-print(f"Snapshot of a {ram >> 20} MiB guest (a quarter random, a quarter pattern, half zero pages): "
-      f"file length {num(size / 2**20, 0)} MiB, disk use {num(on_disk / 2**20, 0)} MiB "
-      f"({num(100 * on_disk / ram, 0)} % of its RAM; stat blocks × block size).")
+print(f"| snapshot of a {num(ram / 2**20, 0)} MiB guest (a quarter random, a quarter pattern, half zero pages) | |")
+print("| --- | --- |")
+print(f"| disk use | {num(on_disk / 2**20, 0)} MiB, {num(100 * on_disk / ram, 0)} % of its RAM "
+      f"(stat blocks × block size; file length {num(size / 2**20, 0)} MiB) |")
 def mapping(line):
     span, perms, offset = line.split()[:3]
     start, end = (int(x, 16) for x in span.split("-"))
     kind = "private, copy-on-write" if perms.endswith("p") else "shared"
     return f"{num((end - start) / 2**20, 0)} MiB from file offset 0x{offset.lstrip('0') or '0'}, {perms} ({kind})"
-print(f"After a restore, /proc/self/maps shows the file mapped: {'; '.join(map(mapping, maps)) if maps else 'NO'}; "
-      f"the file is unchanged after the restored guest's RAM was overwritten: "
-      f"{'yes' if facts['file-unchanged-after-guest-writes'] == 'true' else 'NO'}.")
+print(f"| restored RAM mapped from the file (/proc/self/maps) | {'; '.join(map(mapping, maps)) if maps else 'NO'} |")
+print(f"| file unchanged after the guest's RAM was overwritten | "
+      f"{'yes' if facts['file-unchanged-after-guest-writes'] == 'true' else 'NO'} |")
 PY
