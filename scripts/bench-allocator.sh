@@ -70,6 +70,7 @@ echo "$CHECK" | sed 's/^/- /'
 echo
 python3 - "$out" <<'PY'
 import json, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, "scripts/bench")
 from stats import jmh, num, ratio
 

@@ -46,6 +46,7 @@ echo "Command: N=$N JMH_OPTS='$JMH_OPTS' SNAP_OPTS='$SNAP_OPTS' SNAP_MIB=$SNAP_M
 echo
 python3 - "$C1" "$C2" "$OUT/contexts.json" "$OUT/snapshots.json" "$FACTS" "$STAT" <<'PY'
 import json, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, "scripts/bench")
 from stats import c_rounds, goal, jmh, jmh_results, num, ratio, runs
 

@@ -33,6 +33,7 @@ echo "Command: ITER=$ITER JMH_OPTS='$JMH_OPTS' scripts/bench-exits.sh; $(date -u
 echo
 python3 - "$C1" "$C2" "$OUT/exits.json" <<'PY'
 import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, "scripts/bench")
 from stats import c_rounds, goal, jmh, jmh_results, ratio, runs
 

@@ -58,6 +58,7 @@ echo "Command: RUNS=$RUNS${MESSAGES:+ MESSAGES=$MESSAGES} scripts/bench-shm.sh; 
 echo
 python3 - "$RESULTS" "$COPY" "$SIZES" <<'PY'
 import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, "scripts/bench")
 from stats import c_rounds, ratio, runs
 

@@ -32,6 +32,7 @@ echo "Command: ROUNDS=$ROUNDS PER_ROUND=$PER_ROUND scripts/bench-vm-lifecycle.sh
 echo
 python3 - "$C1" "$C2" "$J" "$PER_ROUND" <<'PY'
 import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, "scripts/bench")
 from stats import c_rounds, ratio, runs
 
