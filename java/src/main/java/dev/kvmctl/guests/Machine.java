@@ -59,6 +59,7 @@ public final class Machine implements AutoCloseable {
     private final List<Consumer<Vm>> vmSetup = new ArrayList<>();
     private volatile boolean stopRequested;
     private long runNanos;
+    /** When the slice now running began ({@link System#nanoTime()}), or 0 between slices: only slices count as run time. */
     private long sliceStart;
     private CallDevice callDevice;
     private int callPort = -1;
@@ -321,15 +322,13 @@ public final class Machine implements AutoCloseable {
         long deadline = timeout.isZero() || timeout.isNegative() ? Long.MAX_VALUE : start + timeout.toNanos();
         ScheduledFuture<?> watchdog = deadline == Long.MAX_VALUE ? null
                 : WATCHDOG.schedule(this::wake, timeout.toNanos(), TimeUnit.NANOSECONDS);
-        sliceStart = start;
         try {
             while (true) {
                 Slice slice = runSlice();
                 if (slice instanceof Finished f) {
                     return f.result();
                 }
-                sliceStart = System.nanoTime();
-                if (sliceStart - deadline >= 0) {
+                if (System.nanoTime() - deadline >= 0) {
                     return finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS,
                             "no result after " + timeout.toMillis() + " ms; stopped", "");
                 }
@@ -361,11 +360,11 @@ public final class Machine implements AutoCloseable {
         if (blocked) {
             CallDevice.Progress p = callDevice.resume(this);
             if (p == CallDevice.Progress.BLOCKED) {
-                return BLOCKED;
+                return endSlice(BLOCKED);
             }
             blocked = false;
             if (p == CallDevice.Progress.YIELD) {
-                return PREEMPTED;
+                return endSlice(PREEMPTED);
             }
         }
         pendingIo = false;
@@ -381,12 +380,11 @@ public final class Machine implements AutoCloseable {
                     CallDevice.Progress p = callDevice.call(this, out.value());
                     if (p != CallDevice.Progress.DONE) {
                         pendingIo = true;
-                        runNanos += System.nanoTime() - sliceStart;
                         if (p == CallDevice.Progress.BLOCKED) {
                             blocked = true;
-                            return BLOCKED;
+                            return endSlice(BLOCKED);
                         }
-                        return PREEMPTED;
+                        return endSlice(PREEMPTED);
                     }
                     continue;
                 }
@@ -403,8 +401,7 @@ public final class Machine implements AutoCloseable {
                 if (stopRequested) {
                     return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
                 }
-                runNanos += System.nanoTime() - sliceStart;
-                return PREEMPTED;
+                return endSlice(PREEMPTED);
             } else if (exit instanceof VmExit.Hlt) {
                 return new Finished(finish(Outcome.HALTED, 0, "guest halted", ""));
             } else if (exit instanceof VmExit.SystemEvent ev && ev.type() != VmExit.SystemEvent.CRASH) {
@@ -414,6 +411,13 @@ public final class Machine implements AutoCloseable {
                         FaultReport.describe(config.name(), exit, vcpu, ram)));
             }
         }
+    }
+
+    /** Counts the slice's run time; until the next slice the guest is not running. */
+    private Slice endSlice(Slice slice) {
+        runNanos += System.nanoTime() - sliceStart;
+        sliceStart = 0;
+        return slice;
     }
 
     private void count(VmExit exit) {
@@ -428,9 +432,10 @@ public final class Machine implements AutoCloseable {
     }
 
     private RunResult finish(Outcome outcome, int status, String detail, String dump) {
-        long now = System.nanoTime();
-        runNanos += now - sliceStart;
-        sliceStart = now;
+        if (sliceStart != 0) { // a guest timed out between slices (or before its first) ran no more
+            runNanos += System.nanoTime() - sliceStart;
+            sliceStart = 0;
+        }
         config.console().finish();
         Map<String, Long> byKind = new LinkedHashMap<>();
         for (int i = 0; i < KINDS.length; i++) {
