@@ -28,7 +28,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code kvmctl launch}: boots guest images and shows their consoles; with no image, the shared-memory demo. */
 @Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
@@ -36,8 +38,12 @@ import picocli.CommandLine.Option;
             "A guest ends by writing its status to port 0xf4, or by hlt (status 0).",
             "Without --image: the shared-memory demo (a producer VM and a consumer VM exchange messages through one shared region).",
             "Exit status: the guest's status (with several, the first non-zero); 124 on timeout; 125 if a guest faulted;",
-            "1 on a KVM error or a failed demo; 2 on bad input."})
+            "1 on a KVM error, an I/O error or a failed demo; 2 on bad input (refused before anything runs).",
+            "Guest output is shown with control characters escaped (\\xNN) and lines split at 4096 bytes."})
 final class LaunchCommand implements Callable<Integer> {
+    /** --timeout with --image when none is given. */
+    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+
     @Option(names = "--image", paramLabel = "FILE|NAME",
             description = "Guest image: an ELF64 executable or a flat binary, or the name of a built-in image (see 'kvmctl images'). "
                     + "Repeat to run several VMs; their console lines are prefixed with their names.")
@@ -133,8 +139,12 @@ final class LaunchCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
+        LaunchChecks.check(this, spec.commandLine().getParseResult());
         if ((snapshot == null) != (snapshotAfter == null)) {
             throw new IllegalArgumentException("--snapshot and --snapshot-after go together");
         }
@@ -144,15 +154,19 @@ final class LaunchCommand implements Callable<Integer> {
         if (images.isEmpty()) {
             return demo();
         }
-        Duration limit = timeout != null ? timeout : Duration.ofSeconds(60);
+        Duration limit = timeout != null ? timeout : DEFAULT_TIMEOUT;
+        List<GuestConfig.Builder> configs = new ArrayList<>();
+        for (String image : images) {
+            configs.add(config(image, images.size() > 1)); // every image read and checked before anything is created
+        }
         SharedRegion region = sharedSize == null ? null
                 : SharedRegion.create("kvmctl-shared", sharedSize, SharedRegion.DEFAULT_GUEST_ADDRESS);
         SharedMemoryHub hub = region == null ? null : new SharedMemoryHub(region, new Quotas(quotaBlocks, quotaBytes));
         try (Kvm kvm = Kvm.open(common.device)) {
             List<Machine> machines = new ArrayList<>();
             try {
-                for (int i = 0; i < images.size(); i++) {
-                    GuestConfig.Builder b = config(images.get(i), images.size() > 1);
+                for (int i = 0; i < configs.size(); i++) {
+                    GuestConfig.Builder b = configs.get(i);
                     if (region != null) {
                         b.share(region.memory(), region.guestAddress()).vmIndex(i, images.size());
                     }
@@ -168,7 +182,7 @@ final class LaunchCommand implements Callable<Integer> {
                 List<RunResult> results = switching != null ? switching.run(limit)
                         : machines.size() == 1 ? List.of(machines.get(0).run(limit))
                         : ThreadedRunner.runAll(machines, limit);
-                return report(results, switching);
+                return report(results, switching, machines);
             } finally {
                 machines.forEach(Machine::close);
                 if (hub != null) {
@@ -221,7 +235,7 @@ final class LaunchCommand implements Callable<Integer> {
                 if (switching[0] != null) {
                     report.put("switching", switching[0].report());
                 }
-                System.out.println(Reports.json(report));
+                Reports.print(report, List.of()); // the demo's consoles are prefixed: their lines are complete
             }
             return r.ok() ? 0 : Main.KVM_ERROR;
         }
@@ -269,6 +283,7 @@ final class LaunchCommand implements Callable<Integer> {
 
     private GuestConfig.Builder config(String image, boolean prefixed) {
         Path file = Paths.get(image);
+        long ram = memory != null ? memory : GuestConfig.DEFAULT_MEMORY;
         BuiltinImages.Image builtin = Files.exists(file) ? null : BuiltinImages.find(image).orElse(null);
         if (builtin == null && !Files.exists(file)) {
             throw new IllegalArgumentException("no image file '" + image + "' and no built-in image of that name (see 'kvmctl images')");
@@ -282,8 +297,8 @@ final class LaunchCommand implements Callable<Integer> {
         long start = entry != null ? entry : load;
         GuestImage guest = builtin != null
                 ? GuestImage.parse(builtin.file(), BuiltinImages.bytes(builtin), load, start)
-                : GuestImage.read(file, load, start);
-        String name = file.getFileName().toString();
+                : GuestImage.read(file, load, start, ram);
+        String name = file.getFileName() != null ? file.getFileName().toString() : image;
         GuestConfig.Builder b = GuestConfig.builder(guest).name(name).mode(cpuMode).ring(cpuRing)
                 .args(args.stream().mapToLong(Long::longValue).toArray())
                 .console(new Console(System.out, prefixed ? name : null));
@@ -311,7 +326,7 @@ final class LaunchCommand implements Callable<Integer> {
         }
         if (r.outcome() != Outcome.STOPPED) {
             System.err.println("kvmctl: " + r.name() + " ended before --snapshot-after (" + r.detail() + "); no snapshot written");
-            report(List.of(r), null);
+            report(List.of(r), null, List.of(machine));
             return r.status() != 0 ? Reports.exitStatus(r.status()) : Main.USAGE_ERROR;
         }
         long total = machine.ram().size();
@@ -322,7 +337,7 @@ final class LaunchCommand implements Callable<Integer> {
             Map<String, Object> m = Reports.of(r);
             m.put("snapshot", snapshot.toString());
             m.put("snapshot_bytes", size);
-            System.out.println(Reports.json(m));
+            Reports.print(m, List.of(machine));
         }
         return 0;
     }
@@ -335,7 +350,7 @@ final class LaunchCommand implements Callable<Integer> {
         }
     }
 
-    private int report(List<RunResult> results, Switching switching) {
+    private int report(List<RunResult> results, Switching switching, List<Machine> machines) {
         results.forEach(Reports::explain);
         if (common.json) {
             Object report;
@@ -351,7 +366,7 @@ final class LaunchCommand implements Callable<Integer> {
                 }
                 report = m;
             }
-            System.out.println(Reports.json(report));
+            Reports.print(report, machines);
         } else if (switching != null) {
             System.err.println(switching.summary());
         }

@@ -1,7 +1,9 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.KvmException;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -14,7 +16,7 @@ import picocli.CommandLine.Command;
         subcommands = {LaunchCommand.class, RestoreCommand.class, InfoCommand.class, ImagesCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main {
-    /** Exit status for a failed KVM operation or an unusable /dev/kvm. */
+    /** Exit status for a failed KVM operation, an unusable /dev/kvm, or an I/O error on a file. */
     static final int KVM_ERROR = 1;
     /** Exit status for bad input: options, images, sizes. */
     static final int USAGE_ERROR = 2;
@@ -32,6 +34,7 @@ public final class Main {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler(Main::handle);
+        cli.setParameterExceptionHandler(Main::badOption);
         try {
             return cli.execute(args);
         } catch (LinkageError e) {
@@ -43,9 +46,23 @@ public final class Main {
         }
     }
 
+    /** A malformed command line: one line saying what is wrong and where help is, instead of the whole usage. */
+    private static int badOption(CommandLine.ParameterException e, String[] args) {
+        CommandLine cli = e.getCommandLine();
+        String command = cli.getCommandSpec().qualifiedName();
+        cli.getErr().println("kvmctl: " + e.getMessage() + " (see '" + command + " --help')");
+        cli.getErr().flush();
+        return USAGE_ERROR;
+    }
+
     private static int handle(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
         PrintWriter err = cli.getErr();
         if (e instanceof KvmException) {
+            err.println("kvmctl: " + e.getMessage());
+            return KVM_ERROR;
+        }
+        if (e instanceof UncheckedIOException || e instanceof IOException) {
+            // An I/O failure on a file the user named (the message names it), not a bug.
             err.println("kvmctl: " + e.getMessage());
             return KVM_ERROR;
         }

@@ -2,8 +2,10 @@ package dev.kvmctl.cli;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.RunResult;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** The machine-readable reports {@code --json} prints: one JSON object on one line, last on stdout. */
@@ -35,6 +37,17 @@ final class Reports {
 
     static String json(Object report) {
         return GSON.toJson(report);
+    }
+
+    /**
+     * Prints {@code report} as JSON on a line of its own: a console line a guest left unfinished
+     * is ended first, so the report is never glued to guest output.
+     */
+    static void print(Object report, List<Machine> machines) {
+        for (Machine m : machines) {
+            m.config().console().endLine();
+        }
+        System.out.println(json(report));
     }
 
     /** Tells stderr why a guest did not end on its own terms: its fault dump, its time-out, or the host's failure. */

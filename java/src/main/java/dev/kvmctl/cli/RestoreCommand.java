@@ -7,6 +7,7 @@ import dev.kvmctl.guests.RunResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -44,7 +45,7 @@ final class RestoreCommand implements Callable<Integer> {
                 Map<String, Object> m = Reports.of(r);
                 m.put("snapshot", file.toString());
                 m.put("memory_bytes", info.memorySize());
-                System.out.println(Reports.json(m));
+                Reports.print(m, List.of(machine));
             }
             return Reports.exitStatus(r.status());
         }

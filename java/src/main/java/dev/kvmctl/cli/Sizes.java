@@ -55,7 +55,11 @@ final class Sizes {
             default -> 1e9;
         };
         if (nanos > Long.MAX_VALUE) {
-            throw new TypeConversionException("'" + text + "' is too long");
+            throw new TypeConversionException("'" + text + "' is too long; use at most 2562047h");
+        }
+        if (nanos > 0 && nanos < 1) {
+            // It would round to 0, which means "no limit" to --timeout: never turn a tiny limit into none.
+            throw new TypeConversionException("'" + text + "' is less than 1ns, the finest duration kvmctl takes");
         }
         return Duration.ofNanos((long) nanos);
     }
@@ -73,6 +77,18 @@ final class Sizes {
             return ns / 1_000L + "us";
         }
         return ns + "ns";
+    }
+
+    /** A size as the CLI writes it: {@code 16M}, {@code 4K}, {@code 152G}, or bytes. */
+    static String formatSize(long bytes) {
+        String units = "KMGT";
+        for (int i = units.length() - 1; i >= 0; i--) {
+            int shift = 10 * (i + 1);
+            if (bytes != 0 && bytes % (1L << shift) == 0) {
+                return (bytes >> shift) + units.substring(i, i + 1);
+            }
+        }
+        return Long.toString(bytes);
     }
 
     /** A number that may be hexadecimal ({@code 0x100000}). */

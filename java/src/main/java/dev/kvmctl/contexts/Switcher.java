@@ -52,6 +52,9 @@ public final class Switcher {
     /** Whether the quantum ended the last slice (otherwise the guest yielded). */
     private volatile boolean lastSliceKicked;
     private ScheduledFuture<?> tick;
+    /** Whether the current {@link #run} has a time limit, and when it ends ({@link System#nanoTime()}). */
+    private boolean limited;
+    private long deadline;
 
     /** A switcher over {@code machines} with time slices of {@code quantum}. */
     public Switcher(List<Machine> machines, Duration quantum) {
@@ -80,9 +83,14 @@ public final class Switcher {
         return this;
     }
 
-    /** Runs until every machine has ended or {@code timeout} passes (zero: no limit). Results in machine order. */
+    /**
+     * Runs until every machine has ended or {@code timeout} passes (zero: no limit). Results in
+     * machine order. A slice that would run past the time limit is cut at it, so the limit holds
+     * to within a switch whatever the quantum.
+     */
     public List<RunResult> run(Duration timeout) {
-        long deadline = timeout.isZero() || timeout.isNegative() ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
+        limited = !(timeout.isZero() || timeout.isNegative());
+        deadline = limited ? System.nanoTime() + timeout.toNanos() : 0;
         int n = machines.size();
         boolean[] started = new boolean[n];
         boolean[] blocked = new boolean[n];
@@ -95,13 +103,13 @@ public final class Switcher {
                 if (allFinished()) {
                     break;
                 }
-                if (System.nanoTime() - deadline >= 0) {
+                if (pastDeadline()) {
                     break;
                 }
                 idleWait(blocked);
                 continue;
             }
-            if (System.nanoTime() - deadline >= 0) {
+            if (pastDeadline()) {
                 break;
             }
             Machine m = machines.get(next);
@@ -167,16 +175,27 @@ public final class Switcher {
         }
     }
 
+    private boolean pastDeadline() {
+        return limited && System.nanoTime() - deadline >= 0;
+    }
+
+    /** Nanoseconds to the time limit (at least 0), or {@code Long.MAX_VALUE} without one. */
+    private long untilDeadline() {
+        return limited ? Math.max(0, deadline - System.nanoTime()) : Long.MAX_VALUE;
+    }
+
     private void arm(Machine m) {
-        Duration q = quantum;
+        long q = quantum.toNanos();
         if (jitter != null) {
-            q = Duration.ofNanos(quantum.toNanos() / 2 + (long) (jitter.nextDouble() * quantum.toNanos()));
+            q = q / 2 + (long) (jitter.nextDouble() * q);
         }
+        // The timer that ends the quantum also enforces the time limit: a slice never outlasts it.
+        q = Math.min(q, untilDeadline());
         synchronized (timerLock) {
             armed = m.vcpu();
             lastSliceKicked = false;
         }
-        tick = TIMER.schedule(this::fire, q.toNanos(), TimeUnit.NANOSECONDS);
+        tick = TIMER.schedule(this::fire, q, TimeUnit.NANOSECONDS);
     }
 
     private void fire() {
@@ -239,7 +258,7 @@ public final class Switcher {
             }
         }
         if (device != null) {
-            device.awaitAny(waiting, 10);
+            device.awaitAny(waiting, (int) Math.max(1, Math.min(10, untilDeadline() / 1_000_000)));
         }
     }
 

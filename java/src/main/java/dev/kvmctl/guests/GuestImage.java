@@ -1,10 +1,13 @@
 package dev.kvmctl.guests;
 
 import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.internal.InputFile;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,20 +56,47 @@ public final class GuestImage {
         this.entry = entry;
     }
 
-    /** Reads and parses an image file; {@code loadAddress} and {@code entry} apply to flat binaries only. */
+    /**
+     * Reads and parses an image file of at most {@link #MAX_FILE_SIZE} bytes; {@code loadAddress}
+     * and {@code entry} apply to flat binaries only. See {@link #read(Path, long, long, long)}.
+     */
     public static GuestImage read(Path file, long loadAddress, long entry) {
-        if (!Files.isRegularFile(file)) {
-            throw new GuestImageException(file + " is not a regular file (a directory, device or pipe cannot be an image)");
-        }
-        try {
-            long size = Files.size(file);
-            if (size > MAX_FILE_SIZE) {
-                throw new GuestImageException(file + ": " + size + " bytes is larger than the " + MAX_FILE_SIZE + "-byte limit");
+        return read(file, loadAddress, entry, MAX_FILE_SIZE);
+    }
+
+    /**
+     * Reads and parses an image file of at most {@code maxBytes} bytes (and never more than
+     * {@link #MAX_FILE_SIZE}). The file is opened once and read through that one descriptor, so
+     * it cannot be swapped for another between a check and the read; whatever is not a regular
+     * file (a directory, a FIFO, a device such as {@code /dev/zero}, a socket) is refused without
+     * reading a byte, and a file longer than the bound is refused as soon as that shows.
+     * {@code maxBytes} is meant to be the guest's RAM size: an image file larger than the memory
+     * it is loaded into is mostly sections that are never loaded (debug information).
+     *
+     * @throws GuestImageException the file is missing, unreadable, not a regular file, too large
+     *     or malformed (the caller's input to fix)
+     * @throws UncheckedIOException reading failed (an I/O error); the message names the file
+     */
+    public static GuestImage read(Path file, long loadAddress, long entry, long maxBytes) {
+        long limit = Math.min(maxBytes, MAX_FILE_SIZE);
+        byte[] bytes;
+        try (InputFile in = InputFile.open(file)) {
+            if (in.kind() != InputFile.Kind.REGULAR) {
+                throw new GuestImageException(file + " is a " + in.kind().description()
+                        + ", not a regular file; give an image file or the name of a built-in image");
             }
-            return parse(file.toString(), Files.readAllBytes(file), loadAddress, entry);
+            bytes = in.readAll(limit);
+        } catch (InputFile.FileTooLargeException e) {
+            throw new GuestImageException(file + " is larger than " + (limit < MAX_FILE_SIZE
+                    ? "the guest's " + limit + " bytes of RAM; give it more memory (--mem)"
+                    : "the " + limit + " bytes kvmctl reads at most; remove what the guest does not load")
+                    + " or strip the file (strip --strip-debug)");
+        } catch (NoSuchFileException | AccessDeniedException | InputFile.UnusableFileException e) {
+            throw new GuestImageException("cannot open guest image " + file + ": " + e.getReason());
         } catch (IOException e) {
-            throw new GuestImageException("cannot read guest image " + file + ": " + e.getMessage());
+            throw new UncheckedIOException("cannot read guest image " + e.getMessage(), e);
         }
+        return parse(file.toString(), bytes, loadAddress, entry);
     }
 
     /** Parses image bytes; {@code loadAddress} and {@code entry} apply to flat binaries only. */

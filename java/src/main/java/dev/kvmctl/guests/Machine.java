@@ -59,6 +59,7 @@ public final class Machine implements AutoCloseable {
     private final List<Consumer<Vm>> vmSetup = new ArrayList<>();
     private volatile boolean stopRequested;
     private long runNanos;
+    /** When the slice now running began ({@link System#nanoTime()}), or 0 between slices: only slices count as run time. */
     private long sliceStart;
     private CallDevice callDevice;
     private int callPort = -1;
@@ -350,15 +351,13 @@ public final class Machine implements AutoCloseable {
         long deadline = timeout.isZero() || timeout.isNegative() ? Long.MAX_VALUE : start + timeout.toNanos();
         ScheduledFuture<?> watchdog = deadline == Long.MAX_VALUE ? null
                 : WATCHDOG.schedule(this::wake, timeout.toNanos(), TimeUnit.NANOSECONDS);
-        sliceStart = start;
         try {
             while (true) {
                 Slice slice = runSlice();
                 if (slice instanceof Finished f) {
                     return f.result();
                 }
-                sliceStart = System.nanoTime();
-                if (sliceStart - deadline >= 0) {
+                if (System.nanoTime() - deadline >= 0) {
                     return finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS,
                             "no result after " + timeout.toMillis() + " ms; stopped", "");
                 }
@@ -390,11 +389,11 @@ public final class Machine implements AutoCloseable {
         if (blocked) {
             CallDevice.Progress p = callDevice.resume(this);
             if (p == CallDevice.Progress.BLOCKED) {
-                return BLOCKED;
+                return endSlice(BLOCKED);
             }
             blocked = false;
             if (p == CallDevice.Progress.YIELD) {
-                return PREEMPTED;
+                return endSlice(PREEMPTED);
             }
         }
         pendingIo = false;
@@ -410,12 +409,11 @@ public final class Machine implements AutoCloseable {
                     CallDevice.Progress p = callDevice.call(this, out.value());
                     if (p != CallDevice.Progress.DONE) {
                         pendingIo = true;
-                        runNanos += System.nanoTime() - sliceStart;
                         if (p == CallDevice.Progress.BLOCKED) {
                             blocked = true;
-                            return BLOCKED;
+                            return endSlice(BLOCKED);
                         }
-                        return PREEMPTED;
+                        return endSlice(PREEMPTED);
                     }
                     continue;
                 }
@@ -432,8 +430,7 @@ public final class Machine implements AutoCloseable {
                 if (stopRequested) {
                     return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
                 }
-                runNanos += System.nanoTime() - sliceStart;
-                return PREEMPTED;
+                return endSlice(PREEMPTED);
             } else if (exit instanceof VmExit.Hlt) {
                 return new Finished(finish(Outcome.HALTED, 0, "guest halted", ""));
             } else if (exit instanceof VmExit.SystemEvent ev && ev.type() != VmExit.SystemEvent.CRASH) {
@@ -443,6 +440,13 @@ public final class Machine implements AutoCloseable {
                         FaultReport.describe(config.name(), exit, vcpu, ram)));
             }
         }
+    }
+
+    /** Counts the slice's run time; until the next slice the guest is not running. */
+    private Slice endSlice(Slice slice) {
+        runNanos += System.nanoTime() - sliceStart;
+        sliceStart = 0;
+        return slice;
     }
 
     private void count(VmExit exit) {
@@ -466,10 +470,11 @@ public final class Machine implements AutoCloseable {
     }
 
     private RunResult resultOf(Outcome outcome, int status, String detail, String dump) {
-        if (result == null) { // counted once, even when a failure rewrites the detail
-            long now = System.nanoTime();
-            runNanos += now - sliceStart;
-            sliceStart = now;
+        // counted once, even when a failure rewrites the detail; a guest that timed out between
+        // slices (or before its first) ran no more
+        if (result == null && sliceStart != 0) {
+            runNanos += System.nanoTime() - sliceStart;
+            sliceStart = 0;
         }
         Map<String, Long> byKind = new LinkedHashMap<>();
         for (int i = 0; i < KINDS.length; i++) {
