@@ -1,6 +1,5 @@
-package dev.kvmctl.memory;
+package dev.kvmctl;
 
-import dev.kvmctl.KvmException;
 import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.internal.bridge.Memory;

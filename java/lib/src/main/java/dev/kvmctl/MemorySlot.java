@@ -1,6 +1,5 @@
 package dev.kvmctl;
 
-import dev.kvmctl.memory.GuestMemory;
 
 /**
  * One KVM memory slot: a range of guest-physical addresses backed by part of a {@link GuestMemory}.

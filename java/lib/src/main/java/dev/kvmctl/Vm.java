@@ -4,7 +4,6 @@ import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.Layout;
 import dev.kvmctl.internal.bridge.Memory;
 import dev.kvmctl.internal.bridge.Shim;
-import dev.kvmctl.memory.GuestMemory;
 import dev.kvmctl.state.ClockData;
 import dev.kvmctl.state.Irqchip;
 import dev.kvmctl.state.PitState;

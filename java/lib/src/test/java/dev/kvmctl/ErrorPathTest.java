@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.LibC;
-import dev.kvmctl.memory.GuestMemory;
 import dev.kvmctl.state.Regs;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;

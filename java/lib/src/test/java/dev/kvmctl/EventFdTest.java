@@ -3,7 +3,6 @@ package dev.kvmctl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
-import dev.kvmctl.memory.GuestMemory;
 import dev.kvmctl.state.Lapic;
 import dev.kvmctl.state.Segment;
 import org.junit.jupiter.api.BeforeAll;

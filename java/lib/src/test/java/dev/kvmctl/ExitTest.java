@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
-import dev.kvmctl.memory.GuestMemory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 

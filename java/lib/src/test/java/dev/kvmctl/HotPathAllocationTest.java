@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
-import dev.kvmctl.memory.GuestMemory;
 import dev.kvmctl.state.Regs;
 import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.BeforeAll;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kvmctl.memory.GuestMemory;
 import dev.kvmctl.state.Segment;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,6 +1,5 @@
 package dev.kvmctl;
 
-import dev.kvmctl.memory.GuestMemory;
 import dev.kvmctl.state.Segment;
 
 /** Test helper: a VM with RAM at guest-physical 0 and one vCPU in real mode at 0x1000. */

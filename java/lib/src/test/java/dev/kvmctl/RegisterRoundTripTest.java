@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
-import dev.kvmctl.memory.GuestMemory;
 import dev.kvmctl.state.Cpuid;
 import dev.kvmctl.state.DebugRegs;
 import dev.kvmctl.state.Fpu;

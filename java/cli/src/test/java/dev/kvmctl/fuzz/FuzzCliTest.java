@@ -225,7 +225,7 @@ class FuzzCliTest {
      */
     @Test
     void anEndlessDeviceAsImageIsBadInput() throws Exception {
-        Isolated.Outcome o = Isolated.run(Duration.ofSeconds(60), List.of("-Xmx192m"), "cli",
+        Isolated.Outcome o = Isolated.runMain(Duration.ofSeconds(60), List.of("-Xmx192m"), CliMain.class,
                 "launch", "--image", "/dev/zero", "--timeout", "1s");
         assertFalse(o.timedOut(), o.describe());
         assertEquals(2, o.status(), "bad input: " + o.describe());
@@ -241,7 +241,7 @@ class FuzzCliTest {
         Path fifo = dir.resolve("pipe");
         Process mk = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
         org.junit.jupiter.api.Assumptions.assumeTrue(mk.waitFor() == 0, "mkfifo is not available");
-        Isolated.Outcome o = Isolated.run(Duration.ofSeconds(10), List.of(), "cli",
+        Isolated.Outcome o = Isolated.runMain(Duration.ofSeconds(10), List.of(), CliMain.class,
                 "launch", "--image", fifo.toString(), "--timeout", "1s");
         assertFalse(o.timedOut(), "a FIFO as image hangs: " + o.describe());
         assertEquals(2, o.status(), o.describe());

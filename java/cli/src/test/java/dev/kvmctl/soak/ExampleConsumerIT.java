@@ -27,9 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
  * and run a guest with no extra set-up: no native library to install, no
  * {@code -Djava.library.path}, no JVM flags.
  *
- * <p>The just-built library ({@code target/kvmctl-VERSION.jar} with the project's pom) is installed
- * into a <em>fresh, empty</em> local repository, so nothing stale from {@code ~/.m2} can stand in
- * for it and {@code ~/.m2} is left untouched. Third-party artifacts (kvmctl's own dependencies and
+ * <p>The just-built library ({@code java/lib/target/kvmctl-VERSION.jar} with its flattened pom,
+ * which names no parent) is installed into a <em>fresh, empty</em> local repository, so nothing
+ * stale from {@code ~/.m2} can stand in for it and {@code ~/.m2} is left untouched. Third-party artifacts (kvmctl's own dependencies and
  * the Maven plugins) are found through a settings file that lists the outer build's local
  * repository as a {@code file://} repository ahead of Maven Central: after kvmctl's own build they
  * are all there, so no network is needed; on a machine where something is missing, Maven Central
@@ -57,7 +57,8 @@ class ExampleConsumerIT {
         KvmAvailable.assumeKvm();
         String version = property("kvmctl.version");
         Path basedir = Paths.get(property("kvmctl.basedir"));
-        Path thinJar = basedir.resolve("target/kvmctl-" + version + ".jar");
+        Path thinJar = Paths.get(property("kvmctl.library.jar"));
+        Path libraryPom = Paths.get(property("kvmctl.library.pom"));
         Path shadedJar = Paths.get(System.getProperty("kvmctl.jar", basedir.resolve("target/kvmctl.jar").toString()));
         Path mvn = onPath("mvn");
         assumeTrue(mvn != null, "skipped: no 'mvn' on PATH to build the example project with");
@@ -72,7 +73,7 @@ class ExampleConsumerIT {
         Path repo = tmp.resolve("repo");
         Path settings = writeSettings(outerRepository());
         List<String> maven = List.of(mvn.toString(), "-B", "-ntp", "-gs", settings.toString(), "-Dmaven.repo.local=" + repo);
-        Proc install = run(tmp, concat(maven, INSTALL_FILE, "-Dfile=" + thinJar, "-DpomFile=" + basedir.resolve("pom.xml")));
+        Proc install = run(tmp, concat(maven, INSTALL_FILE, "-Dfile=" + thinJar, "-DpomFile=" + libraryPom));
         assertEquals(0, install.status, "install-file failed:\n" + install.tail());
         Path installed = repo.resolve("dev/kvmctl/kvmctl/" + version + "/kvmctl-" + version + ".jar");
         assertTrue(Files.isRegularFile(installed), "installed " + installed);

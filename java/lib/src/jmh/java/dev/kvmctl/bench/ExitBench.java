@@ -9,7 +9,7 @@ import dev.kvmctl.guests.BootSetup;
 import dev.kvmctl.internal.bridge.Layout;
 import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.internal.bridge.Memory;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.Regs;
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;

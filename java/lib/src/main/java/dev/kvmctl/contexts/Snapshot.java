@@ -5,7 +5,7 @@ import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.internal.bridge.Memory;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;

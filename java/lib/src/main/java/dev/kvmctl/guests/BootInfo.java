@@ -1,6 +1,6 @@
 package dev.kvmctl.guests;
 
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 
 /**
  * The boot-info page kvmctl writes for long-mode guests (see {@code docs/guest-contract.md} and

@@ -1,7 +1,7 @@
 package dev.kvmctl.guests;
 
 import dev.kvmctl.Vcpu;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.Cpuid;
 import dev.kvmctl.state.DescriptorTable;
 import dev.kvmctl.state.Regs;

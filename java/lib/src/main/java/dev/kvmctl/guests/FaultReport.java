@@ -2,7 +2,7 @@ package dev.kvmctl.guests;
 
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.VmExit;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.Regs;
 import dev.kvmctl.state.SRegs;
 import dev.kvmctl.state.Translation;

@@ -1,7 +1,7 @@
 package dev.kvmctl.guests;
 
 import dev.kvmctl.guests.devices.Console;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;

@@ -1,6 +1,6 @@
 package dev.kvmctl.guests;
 
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

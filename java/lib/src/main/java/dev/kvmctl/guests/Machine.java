@@ -8,7 +8,7 @@ import dev.kvmctl.guests.devices.DebugPort;
 import dev.kvmctl.guests.devices.MmioBus;
 import dev.kvmctl.guests.devices.PortBus;
 import dev.kvmctl.guests.devices.Serial8250;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

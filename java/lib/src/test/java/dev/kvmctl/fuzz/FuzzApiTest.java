@@ -13,7 +13,7 @@ import dev.kvmctl.KvmException;
 import dev.kvmctl.MemorySlot;
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.Vm;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.soak.ProcessResources;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -12,7 +12,7 @@ import dev.kvmctl.VmExit;
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
 import dev.kvmctl.guests.BuiltinImages;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.soak.ProcessResources;
 import dev.kvmctl.state.Cpuid;
 import dev.kvmctl.state.DebugRegs;

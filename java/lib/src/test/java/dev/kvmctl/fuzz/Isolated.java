@@ -4,8 +4,7 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmException;
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.Vm;
-import dev.kvmctl.cli.Main;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.Msrs;
 import dev.kvmctl.state.Xsave;
 import java.io.IOException;
@@ -55,12 +54,20 @@ final class Isolated {
         }
     }
 
-    /**
-     * Runs {@code main(scenario, args)} of this class in a new JVM with this JVM's classpath, in a
-     * scratch directory (its {@code java.io.tmpdir}) that is deleted afterwards; a crash report
-     * the JVM wrote there is appended to the output.
-     */
+    /** Runs {@code main(scenario, args)} of this class in a new JVM, as {@link #runMain} does. */
     static Outcome run(Duration limit, List<String> jvmFlags, String scenario, String... args)
+            throws IOException, InterruptedException {
+        List<String> all = new ArrayList<>(List.of(scenario));
+        all.addAll(Arrays.asList(args));
+        return runMain(limit, jvmFlags, Isolated.class, all.toArray(String[]::new));
+    }
+
+    /**
+     * Runs {@code main(args)} of {@code main} in a new JVM with this JVM's classpath, in a scratch
+     * directory (its {@code java.io.tmpdir}) that is deleted afterwards; a crash report the JVM
+     * wrote there is appended to the output. The class should print a {@code RESULT} line.
+     */
+    static Outcome runMain(Duration limit, List<String> jvmFlags, Class<?> main, String... args)
             throws IOException, InterruptedException {
         Path work = Files.createTempDirectory("kvmctl-isolated");
         try {
@@ -74,8 +81,7 @@ final class Isolated {
             cmd.addAll(jvmFlags);
             cmd.add("-cp");
             cmd.add(System.getProperty("java.class.path"));
-            cmd.add(Isolated.class.getName());
-            cmd.add(scenario);
+            cmd.add(main.getName());
             cmd.addAll(Arrays.asList(args));
             Path log = work.resolve("output.txt");
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -108,11 +114,6 @@ final class Isolated {
             case "xsave-small" -> xsaveSmall(Integer.parseInt(rest[0]));
             case "msrs-count" -> msrsCount(Integer.parseInt(rest[0]));
             case "mapfile-beyond-eof" -> mapFileBeyondEof();
-            case "cli" -> {
-                int status = Main.run(rest);
-                System.out.println("RESULT status " + status);
-                System.exit(status);
-            }
             default -> throw new IllegalArgumentException(args[0]);
         }
     }

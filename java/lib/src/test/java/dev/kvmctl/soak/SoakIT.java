@@ -17,7 +17,7 @@ import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.guests.devices.Console;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.Segment;
 import java.io.OutputStream;
 import java.io.PrintWriter;

@@ -1,4 +1,4 @@
-package dev.kvmctl.guests.shm;
+package dev.kvmctl.cli.demo;
 
 import dev.kvmctl.Kvm;
 import dev.kvmctl.guests.BuiltinImages;
@@ -9,8 +9,9 @@ import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.guests.ThreadedRunner;
 import dev.kvmctl.guests.devices.Console;
+import dev.kvmctl.guests.shm.SharedMemoryHub;
+import dev.kvmctl.guests.shm.SharedRegion;
 import dev.kvmctl.memory.AllocatorStats;
-import dev.kvmctl.memory.SharedRegion;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,16 +1,18 @@
-package dev.kvmctl.memory;
+package dev.kvmctl.guests.shm;
 
-import dev.kvmctl.MemorySlot;
-import dev.kvmctl.Vm;
+import dev.kvmctl.GuestMemory;
+import dev.kvmctl.memory.BlockAllocator;
 
 /**
  * One memfd-backed region that several VMs map at the same guest-physical address, with the
- * {@link BlockAllocator} that hands out its blocks. Any number of VMs may attach.
+ * {@link BlockAllocator} that hands out its blocks: the memory the {@link SharedMemoryHub} serves.
+ * Each VM maps {@link #memory()} at {@link #guestAddress()} (a {@code GuestConfig} does it with
+ * {@code share(region.memory(), region.guestAddress())}).
  *
  * <pre>{@code
  * try (SharedRegion shared = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS)) {
- *     shared.attach(vmA);
- *     shared.attach(vmB);                              // both see the same bytes at 4 GiB
+ *     vmA.mapMemory(shared.guestAddress(), shared.memory());
+ *     vmB.mapMemory(shared.guestAddress(), shared.memory());   // both see the same bytes at 4 GiB
  *     AllocationResult r = shared.allocator().allocate(0, 4096);
  * }
  * }</pre>
@@ -36,11 +38,6 @@ public final class SharedRegion implements AutoCloseable {
         }
         GuestMemory memory = GuestMemory.memfd(name, size);
         return new SharedRegion(memory, new BlockAllocator(size), guestAddress);
-    }
-
-    /** Maps the region into {@code vm} at {@link #guestAddress()}. */
-    public MemorySlot attach(Vm vm) {
-        return vm.mapMemory(guestAddress, memory);
     }
 
     public GuestMemory memory() {
