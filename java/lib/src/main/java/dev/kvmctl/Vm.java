@@ -1,5 +1,8 @@
 package dev.kvmctl;
 
+import com.google.common.collect.Range;
+import com.google.common.collect.RangeMap;
+import com.google.common.collect.TreeRangeMap;
 import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.Layout;
 import dev.kvmctl.internal.bridge.Memory;
@@ -52,8 +55,8 @@ public final class Vm implements AutoCloseable {
     private final int maxSlots;
     private final int xsaveSize;
     private final List<Vcpu> vcpus = new ArrayList<>();
-    /** Slots by guest address, for overlap checks and guest-physical access. */
-    private final TreeMap<Long, MemorySlot> slotsByAddress = new TreeMap<>();
+    /** Slots by guest-physical range, for overlap checks and guest-physical access. */
+    private final RangeMap<Long, MemorySlot> slotsByAddress = TreeRangeMap.create();
     private final Map<Integer, MemorySlot> slotsById = new TreeMap<>();
     private boolean irqchip;
     private boolean pit;
@@ -146,7 +149,7 @@ public final class Vm implements AutoCloseable {
             throw e;
         }
         MemorySlot slot = new MemorySlot(id, guestAddress, size, memory, memoryOffset, flags);
-        slotsByAddress.put(guestAddress, slot);
+        slotsByAddress.put(guestRange(slot), slot);
         slotsById.put(id, slot);
         return slot;
     }
@@ -163,37 +166,40 @@ public final class Vm implements AutoCloseable {
     public synchronized MemorySlot moveMemory(MemorySlot slot, long newGuestAddress) {
         MemorySlot known = requireSlot(slot);
         checkAligned("guest address", newGuestAddress);
-        slotsByAddress.remove(known.guestAddress());
+        if (newGuestAddress < 0 || newGuestAddress + known.size() < newGuestAddress) {
+            throw new IllegalArgumentException(String.format("guest address 0x%x + 0x%x overflows", newGuestAddress, known.size()));
+        }
+        slotsByAddress.remove(guestRange(known));
         MemorySlot overlap = overlapping(newGuestAddress, known.size());
         if (overlap != null) {
-            slotsByAddress.put(known.guestAddress(), known);
+            slotsByAddress.put(guestRange(known), known);
             throw new IllegalArgumentException(String.format("cannot move %s to 0x%x: overlaps %s", known, newGuestAddress, overlap));
         }
         int rc = Shim.setUserMemoryRegion(fd.get(), known.id(), known.flags(), newGuestAddress, known.size(),
                 known.memory().hostAddress() + known.memoryOffset());
         if (rc < 0) {
-            slotsByAddress.put(known.guestAddress(), known);
+            slotsByAddress.put(guestRange(known), known);
             throw new KvmException("KVM_SET_USER_MEMORY_REGION", -rc);
         }
         MemorySlot moved = new MemorySlot(known.id(), newGuestAddress, known.size(), known.memory(), known.memoryOffset(), known.flags());
-        slotsByAddress.put(newGuestAddress, moved);
+        slotsByAddress.put(guestRange(moved), moved);
         slotsById.put(moved.id(), moved);
         return moved;
     }
 
     /** The current slots, by guest address. */
     public synchronized List<MemorySlot> memorySlots() {
-        return List.copyOf(slotsByAddress.values());
+        return List.copyOf(slotsByAddress.asMapOfRanges().values());
     }
 
     /** The slot holding {@code [gpa, gpa+length)}, or {@link IllegalArgumentException}. */
     public synchronized MemorySlot slotFor(long gpa, long length) {
-        Map.Entry<Long, MemorySlot> e = slotsByAddress.floorEntry(gpa);
-        if (e == null || !e.getValue().contains(gpa, length)) {
+        MemorySlot slot = slotsByAddress.get(gpa);
+        if (slot == null || !slot.contains(gpa, length)) {
             throw new IllegalArgumentException(String.format(
                     "guest-physical range [0x%x, +0x%x) is not inside one memory slot of this VM", gpa, length));
         }
-        return e.getValue();
+        return slot;
     }
 
     /** Writes {@code data} at guest-physical {@code gpa} (inside one slot). */
@@ -224,16 +230,14 @@ public final class Vm implements AutoCloseable {
         return BitSet.valueOf(bitmap);
     }
 
+    /** A slot overlapping {@code [gpa, gpa+size)}, or null. */
     private MemorySlot overlapping(long gpa, long size) {
-        Map.Entry<Long, MemorySlot> below = slotsByAddress.floorEntry(gpa);
-        if (below != null && below.getValue().guestEnd() > gpa) {
-            return below.getValue();
-        }
-        Map.Entry<Long, MemorySlot> above = slotsByAddress.ceilingEntry(gpa);
-        if (above != null && above.getKey() < gpa + size) {
-            return above.getValue();
-        }
-        return null;
+        return slotsByAddress.subRangeMap(Range.closedOpen(gpa, gpa + size)).asMapOfRanges().values().stream()
+                .findFirst().orElse(null);
+    }
+
+    private static Range<Long> guestRange(MemorySlot slot) {
+        return Range.closedOpen(slot.guestAddress(), slot.guestEnd());
     }
 
     private int freeSlotId() {
@@ -254,7 +258,7 @@ public final class Vm implements AutoCloseable {
     }
 
     private void forget(MemorySlot slot) {
-        slotsByAddress.remove(slot.guestAddress());
+        slotsByAddress.remove(guestRange(slot));
         slotsById.remove(slot.id());
         slot.memory().detach();
     }

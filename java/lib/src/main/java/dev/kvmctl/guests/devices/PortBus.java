@@ -1,5 +1,11 @@
 package dev.kvmctl.guests.devices;
 
+import com.google.common.collect.Range;
+import com.google.common.collect.RangeMap;
+import com.google.common.collect.TreeRangeMap;
+import java.util.Arrays;
+import java.util.Map;
+
 /**
  * Dispatches port I/O to devices in O(1): one slot per port. Ports nobody claimed are counted:
  * writes are ignored and reads return all ones, as on a PC.
@@ -11,22 +17,31 @@ package dev.kvmctl.guests.devices;
  * }</pre>
  */
 public final class PortBus {
-    private final PortDevice[] devices = new PortDevice[0x10000];
+    private static final int PORTS = 0x10000;
+
+    /** Who claims which ports: what a new range is checked against. */
+    private final RangeMap<Integer, PortDevice> claims = TreeRangeMap.create();
+    /**
+     * The claims by port, written on register: every port-I/O exit indexes it, with no search and
+     * no boxing of the port number.
+     */
+    private final PortDevice[] devices = new PortDevice[PORTS];
     private final UnclaimedAccesses unclaimed = new UnclaimedAccesses();
 
     /** Claims {@code count} ports from {@code first} for {@code device}; refuses ports already claimed. */
-    public void register(int first, int count, PortDevice device) {
-        if (first < 0 || count <= 0 || first + count > devices.length) {
+    public synchronized void register(int first, int count, PortDevice device) {
+        if (first < 0 || count <= 0 || first > PORTS - count) {
             throw new IllegalArgumentException(String.format("port range 0x%x+%d is outside 0..0xffff", first, count));
         }
-        for (int p = first; p < first + count; p++) {
-            if (devices[p] != null) {
-                throw new IllegalArgumentException(String.format("port 0x%x is already claimed by %s", p, devices[p]));
-            }
+        Range<Integer> range = Range.closedOpen(first, first + count);
+        Map<Range<Integer>, PortDevice> overlaps = claims.subRangeMap(range).asMapOfRanges();
+        if (!overlaps.isEmpty()) {
+            Map.Entry<Range<Integer>, PortDevice> e = overlaps.entrySet().iterator().next();
+            throw new IllegalArgumentException(String.format("port 0x%x is already claimed by %s",
+                    e.getKey().lowerEndpoint(), e.getValue()));
         }
-        for (int p = first; p < first + count; p++) {
-            devices[p] = device;
-        }
+        claims.put(range, device);
+        Arrays.fill(devices, first, first + count, device);
     }
 
     public void out(int port, int size, int value) {
