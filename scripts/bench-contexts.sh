@@ -3,7 +3,7 @@
 # cost of one vCPU ioctl on this machine; then snapshot write/restore for 64 MiB and 1 GiB guests.
 # Prints markdown tables with Java/C ratios.
 #
-#   scripts/bench-contexts.sh          # after 'make' (needs target/classes)
+#   scripts/bench-contexts.sh          # compiles what it needs (java/lib, profile 'bench')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}

@@ -2,7 +2,7 @@
 # Cost per port-I/O exit and per register get+set: plain C vs kvmctl's Java API vs JNR-FFI ioctl,
 # on the same ring-3 guest, in one run. Prints a markdown table with Java/C ratios.
 #
-#   scripts/bench-exits.sh            # after 'make' (needs target/kvmctl.jar)
+#   scripts/bench-exits.sh            # compiles what it needs (java/lib, profile 'bench')
 #
 # The C loop runs before and after the Java runs; its two medians are averaged, so drift on this
 # shared machine shows up as a difference between them (printed too).
