@@ -3,10 +3,12 @@ package dev.kvmctl;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
-import com.tngtech.archunit.core.importer.ImportOption;
+import dev.kvmctl.memory.BlockAllocator;
+import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -18,10 +20,12 @@ import org.junit.jupiter.api.Test;
 class ArchitectureTest {
     private static JavaClasses library;
 
+    /** The library's classes, from where {@link Kvm} was loaded (target/classes or the jar). */
     @BeforeAll
-    static void importLibrary() {
-        library = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-                .importPackages("dev.kvmctl");
+    static void importLibrary() throws Exception {
+        Path classes = Path.of(Kvm.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        library = new ClassFileImporter().importPath(classes);
+        assertTrue(library.contain(Vm.class) && library.contain(BlockAllocator.class), "imported " + classes);
     }
 
     /**
