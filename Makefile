@@ -6,7 +6,8 @@
 #                 modules, and check that the library's public API Javadoc builds
 #   make install  publish the library dev.kvmctl:kvmctl (with its native code; java/lib) to ~/.m2,
 #                 with the parent pom and the CLI module (dev.kvmctl:kvmctl-cli; java/cli)
-#   make bench    run the benchmarks in scripts/ (minutes; not part of test)
+#   make bench    run every benchmark in scripts/ (about 15 minutes; not part of test); each
+#                 report, a markdown table, also goes to target/bench/<name>.md
 #   make clean
 #
 # The Maven build is a parent pom (pom.xml) with two modules: java/lib, the library, and java/cli,
@@ -32,8 +33,14 @@ test:
 install:
 	$(MVN) $(MVNFLAGS) install -DskipTests
 
+BENCHES = exits contexts vm-lifecycle allocator shm
+
 bench: build
-	scripts/bench-exits.sh
+	mkdir -p target/bench
+	for b in $(BENCHES); do \
+	    scripts/bench-$$b.sh >target/bench/$$b.md || exit 1; \
+	    cat target/bench/$$b.md; echo; \
+	done
 
 clean:
 	$(MVN) $(MVNFLAGS) clean

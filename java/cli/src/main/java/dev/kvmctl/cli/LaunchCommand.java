@@ -13,6 +13,7 @@ import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.guests.ThreadedRunner;
 import dev.kvmctl.guests.devices.Console;
 import dev.kvmctl.cli.demo.SharedMemoryDemo;
+import dev.kvmctl.guests.shm.Quotas;
 import dev.kvmctl.guests.shm.SharedMemoryHub;
 import dev.kvmctl.guests.shm.SharedRegion;
 import java.nio.file.Files;
@@ -82,6 +83,15 @@ final class LaunchCommand implements Callable<Integer> {
                     + "every VM at 4 GiB and serve the shared-memory ABI (docs/shared-memory-abi.md).")
     Long sharedSize;
 
+    @Option(names = "--quota-blocks", paramLabel = "N", description = "Shared region: blocks one VM may have allocated and "
+            + "not yet freed; beyond it ALLOC answers QUOTA (default: " + Quotas.DEFAULT_BLOCKS + ").")
+    long quotaBlocks;
+
+    @Option(names = "--quota-bytes", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
+            description = "Shared region: bytes of blocks one VM may have allocated and not yet freed "
+                    + "(default: the region's size divided by the number of VMs).")
+    long quotaBytes;
+
     @Option(names = "--max-message", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
             description = "Demo: largest message payload (default: 256K).")
     Long maxMessage;
@@ -137,7 +147,7 @@ final class LaunchCommand implements Callable<Integer> {
         Duration limit = timeout != null ? timeout : Duration.ofSeconds(60);
         SharedRegion region = sharedSize == null ? null
                 : SharedRegion.create("kvmctl-shared", sharedSize, SharedRegion.DEFAULT_GUEST_ADDRESS);
-        SharedMemoryHub hub = region == null ? null : new SharedMemoryHub(region);
+        SharedMemoryHub hub = region == null ? null : new SharedMemoryHub(region, new Quotas(quotaBlocks, quotaBytes));
         try (Kvm kvm = Kvm.open(common.device)) {
             List<Machine> machines = new ArrayList<>();
             try {
@@ -180,7 +190,7 @@ final class LaunchCommand implements Callable<Integer> {
         if (memory != null) {
             o = o.withMemorySize(memory);
         }
-        o = o.withFixedSize(fixedSize).withConsumerPolls(poll);
+        o = o.withFixedSize(fixedSize).withConsumerPolls(poll).withQuotas(new Quotas(quotaBlocks, quotaBytes));
         if (timeout != null) {
             o = o.withTimeout(timeout);
         }

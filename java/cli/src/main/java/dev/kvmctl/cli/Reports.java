@@ -37,11 +37,11 @@ final class Reports {
         return GSON.toJson(report);
     }
 
-    /** Tells stderr why a guest did not end on its own terms: its fault dump, or its time-out. */
+    /** Tells stderr why a guest did not end on its own terms: its fault dump, its time-out, or the host's failure. */
     static void explain(RunResult r) {
         if (r.outcome() == dev.kvmctl.guests.Outcome.FAULTED) {
             System.err.print(r.faultDump());
-        } else if (r.outcome() == dev.kvmctl.guests.Outcome.TIMED_OUT) {
+        } else if (r.outcome() == dev.kvmctl.guests.Outcome.TIMED_OUT || r.outcome() == dev.kvmctl.guests.Outcome.FAILED) {
             System.err.println("kvmctl: " + r.name() + ": " + r.detail());
         }
     }

@@ -16,6 +16,8 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarFile;
 import java.util.stream.Stream;
@@ -32,9 +34,10 @@ import org.junit.jupiter.api.io.TempDir;
  * stale from {@code ~/.m2} can stand in for it and {@code ~/.m2} is left untouched. Third-party artifacts (kvmctl's own dependencies and
  * the Maven plugins) are found through a settings file that lists the outer build's local
  * repository as a {@code file://} repository ahead of Maven Central: after kvmctl's own build they
- * are all there, so no network is needed; on a machine where something is missing, Maven Central
- * supplies it. The example project {@code examples/consumer} is copied to a temporary directory and
- * then
+ * are all there. The install step may still fetch its own plugin from Maven Central; the consumer's
+ * builds run offline with only {@code file://} repositories allowed, and the test asserts that
+ * every artifact they resolved came from the outer repository. The example project
+ * {@code examples/consumer} is copied to a temporary directory and then
  * <ol>
  *   <li>built and run with {@code mvn compile exec:java}, as its README tells a user;
  *   <li>run again in a fresh JVM on the classpath Maven resolved ({@code exec:exec} with
@@ -77,11 +80,13 @@ class ExampleConsumerIT {
         assertEquals(0, install.status, "install-file failed:\n" + install.tail());
         Path installed = repo.resolve("dev/kvmctl/kvmctl/" + version + "/kvmctl-" + version + ".jar");
         assertTrue(Files.isRegularFile(installed), "installed " + installed);
+        Set<String> fetchedByInstall = notFromOuterRepository(repo);
 
-        // 2. The example, as a user runs it.
+        // 2. The example, as a user runs it. Offline, with only file:// repositories allowed: the
+        //    build can reach the outer build's local repository and never Maven Central.
         Path project = tmp.resolve("consumer");
         copyProject(basedir.resolve("examples/consumer"), project);
-        List<String> consumer = concat(maven, "-Dkvmctl.version=" + version);
+        List<String> consumer = concat(maven, "-o", "-Daether.offline.protocols=file", "-Dkvmctl.version=" + version);
         Proc hello = run(project, concat(consumer, "compile", "exec:java"));
         assertEquals(0, hello.status, "mvn compile exec:java failed:\n" + hello.tail());
         assertTrue(hello.output.contains("guest says: hello from a library user\n"), hello.tail());
@@ -109,6 +114,33 @@ class ExampleConsumerIT {
         System.out.printf("example consumer: install %.1f s, compile+exec:java %.1f s, exec:exec %.1f s, jar alone %.1f s + %.1f s%n",
                 install.seconds, hello.seconds, builtin.seconds, alone.seconds, faulted.seconds);
         System.out.println("example consumer: artifacts in the fresh repository by source: " + sources(repo));
+
+        // Nothing the consumer's builds resolved came from anywhere but the outer build's local
+        // repository (what the install step fetched for itself is the harness's, not the consumer's).
+        Set<String> fetched = notFromOuterRepository(repo);
+        fetched.removeAll(fetchedByInstall);
+        assertEquals(Set.of(), fetched, "the consumer's builds resolved artifacts from outside the outer build's local "
+                + "repository " + outerRepository() + " (Maven Central?); by source: " + sources(repo));
+    }
+
+    /**
+     * The artifact files of the fresh repository that came from a remote repository other than the
+     * outer build's local one, as {@code _remote.repositories} records them ("dir/file>source").
+     */
+    private static Set<String> notFromOuterRepository(Path repo) throws IOException {
+        Set<String> elsewhere = new TreeSet<>();
+        try (Stream<Path> files = Files.walk(repo)) {
+            for (Path f : files.filter(p -> p.getFileName().toString().equals("_remote.repositories")).toList()) {
+                for (String line : Files.readAllLines(f)) {
+                    int gt = line.indexOf('>');
+                    String source = gt > 0 && line.endsWith("=") ? line.substring(gt + 1, line.length() - 1) : null;
+                    if (!line.startsWith("#") && source != null && !source.isEmpty() && !source.equals("outer-local")) {
+                        elsewhere.add(repo.relativize(f.getParent()) + "/" + line);
+                    }
+                }
+            }
+        }
+        return elsewhere;
     }
 
     /** How many artifact files the fresh repository got from each repository ({@code _remote.repositories}). */

@@ -26,7 +26,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * The Java side of scripts/bench-exits.sh: the same ring-3 guest as scripts/bench/exit-bench.c
  * (a loop of {@code out dx, al} to port 0x500), driven three ways:
  * through kvmctl's API ({@code kvmctl*}), and through JNR-FFI calling ioctl(2) directly
- * ({@code jnr*}), to show what the JavaCPP shim buys.
+ * ({@code jnr*}), to show what the JavaCPP shim buys. Guest RAM is a shared memfd mapping, as in
+ * the C baseline and in kvmctl's {@code Machine}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -50,7 +51,7 @@ public class ExitBench {
     @Setup
     public void setUp() {
         kvm = Kvm.open();
-        ram = GuestMemory.anonymous(4 << 20);
+        ram = GuestMemory.memfd("exit-bench", 4 << 20);
         vm = kvm.createVm();
         vm.mapMemory(0, ram);
         ram.write(0x100000, LOOP);

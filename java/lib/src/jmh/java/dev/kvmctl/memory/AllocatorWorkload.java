@@ -13,6 +13,15 @@ final class AllocatorWorkload {
     static final long ALIGNMENT = BlockAllocator.DEFAULT_ALIGNMENT;
     static final int OWNERS = 4;
 
+    // One JMH set-up for every contender (BlockAllocator, the linear-scan baseline, the TreeMap
+    // yardstick), so their error bars are comparable: the same warm-up, iterations and forks.
+    static final int WARMUP_ITERATIONS = 5;
+    static final int MEASUREMENT_ITERATIONS = 5;
+    static final int ITERATION_SECONDS = 1;
+    static final int FORKS = 2;
+    static final String HEAP_MIN = "-Xms3g";
+    static final String HEAP_MAX = "-Xmx3g";
+
     final int live;
     final long regionSize;
     private final long[] requests;

@@ -21,9 +21,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 4, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms3g", "-Xmx3g"})
+@Warmup(iterations = AllocatorWorkload.WARMUP_ITERATIONS, time = AllocatorWorkload.ITERATION_SECONDS)
+@Measurement(iterations = AllocatorWorkload.MEASUREMENT_ITERATIONS, time = AllocatorWorkload.ITERATION_SECONDS)
+@Fork(value = AllocatorWorkload.FORKS, jvmArgsAppend = {AllocatorWorkload.HEAP_MIN, AllocatorWorkload.HEAP_MAX})
 public class BlockAllocatorBenchmark {
     /** How many blocks are live throughout. */
     @Param({"100", "10000", "1000000"})

@@ -16,16 +16,15 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The same steady-state operation as {@link BlockAllocatorBenchmark}, on the linear-scan baseline and
- * the same starting state. At a million live blocks one operation takes milliseconds, so every
- * iteration is short and only a few hundred operations are measured there; the mean is still stable
- * because each operation scans the whole list.
+ * the same starting state and with the same JMH set-up. At a million live blocks one operation
+ * takes milliseconds, so an iteration holds only a few hundred of them.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms3g", "-Xmx3g"})
+@Warmup(iterations = AllocatorWorkload.WARMUP_ITERATIONS, time = AllocatorWorkload.ITERATION_SECONDS)
+@Measurement(iterations = AllocatorWorkload.MEASUREMENT_ITERATIONS, time = AllocatorWorkload.ITERATION_SECONDS)
+@Fork(value = AllocatorWorkload.FORKS, jvmArgsAppend = {AllocatorWorkload.HEAP_MIN, AllocatorWorkload.HEAP_MAX})
 public class LinearScanAllocatorBenchmark {
     /** How many blocks are live throughout. */
     @Param({"100", "10000", "1000000"})

@@ -24,9 +24,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms3g", "-Xmx3g"})
+@Warmup(iterations = AllocatorWorkload.WARMUP_ITERATIONS, time = AllocatorWorkload.ITERATION_SECONDS)
+@Measurement(iterations = AllocatorWorkload.MEASUREMENT_ITERATIONS, time = AllocatorWorkload.ITERATION_SECONDS)
+@Fork(value = AllocatorWorkload.FORKS, jvmArgsAppend = {AllocatorWorkload.HEAP_MIN, AllocatorWorkload.HEAP_MAX})
 public class TreeMapReferenceBenchmark {
     /** How many keys the map holds throughout. */
     @Param({"100", "10000", "1000000"})

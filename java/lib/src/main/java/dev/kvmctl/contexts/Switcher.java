@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the vCPUs of several machines on one host thread (the thread that calls {@link #run}).
+ * A machine whose slice or switch throws anything ({@link Error}s included) ends as
+ * {@link dev.kvmctl.guests.Outcome#FAILED}, releasing what its call device holds; the others run on.
  * A machine runs until its time quantum ends (a timer kicks its vCPU out of KVM_RUN), it yields,
  * or it waits for another VM; then the switcher switches: hooks see the outgoing machine, then the
  * next runnable one, round robin. With {@link ContextSwitchHook} each switch stores the outgoing
@@ -104,8 +106,8 @@ public final class Switcher {
             }
             Machine m = machines.get(next);
             SwitchEvent in = new SwitchEvent(m, ++switches, started[next] ? reason : SwitchEvent.Reason.START);
-            for (SwitchHook h : hooks) {
-                h.afterSwitchIn(in);
+            if (!switchIn(m, in)) {
+                continue;
             }
             if (started[next] && sliceEnd != 0) {
                 switchLatency.record(System.nanoTime() - sliceEnd);
@@ -115,6 +117,8 @@ public final class Switcher {
             Machine.Slice slice;
             try {
                 slice = m.runSlice();
+            } catch (Throwable t) { // an Error too: this machine fails, the others run on
+                slice = new Machine.Finished(m.fail(t));
             } finally {
                 disarm(m);
             }
@@ -135,8 +139,12 @@ public final class Switcher {
                 reason = SwitchEvent.Reason.QUANTUM;
             }
             SwitchEvent out = new SwitchEvent(m, switches, reason);
-            for (SwitchHook h : hooks) {
-                h.beforeSwitchOut(out);
+            try {
+                for (SwitchHook h : hooks) {
+                    h.beforeSwitchOut(out);
+                }
+            } catch (Throwable t) { // its context could not be kept: it cannot go on
+                m.fail(t);
             }
         }
         List<RunResult> results = new ArrayList<>();
@@ -146,6 +154,18 @@ public final class Switcher {
         return results;
     }
 
+    /** Runs the switch-in hooks; a machine they fail for (its context cannot be loaded) ends as failed. */
+    private boolean switchIn(Machine m, SwitchEvent in) {
+        try {
+            for (SwitchHook h : hooks) {
+                h.afterSwitchIn(in);
+            }
+            return true;
+        } catch (Throwable t) {
+            m.fail(t);
+            return false;
+        }
+    }
 
     private void arm(Machine m) {
         Duration q = quantum;

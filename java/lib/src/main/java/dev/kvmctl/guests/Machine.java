@@ -302,6 +302,35 @@ public final class Machine implements AutoCloseable {
         return result != null ? result : finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS, detail, "");
     }
 
+    /**
+     * Ends a guest whose driver failed while running it ({@code cause}: anything thrown on its
+     * thread, {@link Error}s included): it finishes as {@link Outcome#FAILED}, and its call device
+     * releases what it holds and wakes its peers, as for any other end. Never throws; a guest that
+     * had already ended keeps its result.
+     */
+    public RunResult fail(Throwable cause) {
+        if (result != null) {
+            return result;
+        }
+        StringBuilder detail = new StringBuilder("the host failed while running it: ").append(cause);
+        try {
+            config.console().finish();
+        } catch (Throwable t) { // the console may be what failed; the result matters more
+            detail.append("; the console failed too: ").append(t);
+        }
+        result = resultOf(Outcome.FAILED, Outcome.FAILED_STATUS, detail.toString(), "");
+        if (callDevice != null) {
+            try {
+                callDevice.ended(this);
+            } catch (Throwable t) {
+                // Nothing more can be done for the peers; closing the machine retries nothing either.
+                result = resultOf(Outcome.FAILED, Outcome.FAILED_STATUS,
+                        detail + "; releasing its shared resources failed: " + t, "");
+            }
+        }
+        return result;
+    }
+
     /** The result once the guest has ended, or null while it runs. */
     public RunResult result() {
         return result;
@@ -428,22 +457,28 @@ public final class Machine implements AutoCloseable {
     }
 
     private RunResult finish(Outcome outcome, int status, String detail, String dump) {
-        long now = System.nanoTime();
-        runNanos += now - sliceStart;
-        sliceStart = now;
         config.console().finish();
+        result = resultOf(outcome, status, detail, dump);
+        if (callDevice != null) {
+            callDevice.ended(this);
+        }
+        return result;
+    }
+
+    private RunResult resultOf(Outcome outcome, int status, String detail, String dump) {
+        if (result == null) { // counted once, even when a failure rewrites the detail
+            long now = System.nanoTime();
+            runNanos += now - sliceStart;
+            sliceStart = now;
+        }
         Map<String, Long> byKind = new LinkedHashMap<>();
         for (int i = 0; i < KINDS.length; i++) {
             if (exitCounts[i] > 0) {
                 byKind.put(KINDS[i], exitCounts[i]);
             }
         }
-        result = new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimed().reads(), ports.unclaimed().writes(),
+        return new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimed().reads(), ports.unclaimed().writes(),
                 mmio.unclaimed().reads(), mmio.unclaimed().writes(), Duration.ofNanos(runNanos), dump);
-        if (callDevice != null) {
-            callDevice.ended(this);
-        }
-        return result;
     }
 
     /** Closes the VM, then the RAM. Shared regions are left to their owner. */

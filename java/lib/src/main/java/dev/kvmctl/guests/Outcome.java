@@ -20,10 +20,17 @@ public enum Outcome {
     /** The run exceeded its time limit: status {@link #TIMEOUT_STATUS}. */
     TIMED_OUT,
     /** The host stopped it (for example to take a snapshot). */
-    STOPPED;
+    STOPPED,
+    /**
+     * The host could not go on running it: an exception or error on the thread that drove it (a
+     * KVM call that failed, a device model that threw): status {@link #FAILED_STATUS}.
+     */
+    FAILED;
 
     /** Exit status for {@link #FAULTED}. */
     public static final int FAULT_STATUS = 125;
     /** Exit status for {@link #TIMED_OUT}, as GNU {@code timeout} uses. */
     public static final int TIMEOUT_STATUS = 124;
+    /** Exit status for {@link #FAILED}: kvmctl's status for a KVM or host error. */
+    public static final int FAILED_STATUS = 1;
 }

@@ -54,6 +54,14 @@ import java.util.SplittableRandom;
  *
  * <p>Limits: at most {@link #MAX_BLOCKS} blocks (idle and in use together) at once; owner ids must be
  * non-negative and are expected to be few (their bookkeeping is never discarded).
+ *
+ * <p>Memory: every block is at least one alignment unit, so there are never more than
+ * {@link #maxBlocks()} = size / alignment of them, and the internal arrays never grow past what that
+ * many blocks need: at most about {@value #FOOTPRINT_PER_BLOCK} bytes of heap per alignment unit plus
+ * {@value #FOOTPRINT_FIXED} bytes ({@link #footprintBytes()} says how much now), whatever the
+ * sequence of calls. Whoever lets untrusted code allocate picks the alignment as a granule that
+ * bounds this ({@link #granuleFor}): the heap then depends on the region's size, not on the
+ * callers' behaviour.
  */
 public final class BlockAllocator {
     /** The alignment used by {@link #BlockAllocator(long)}: one x86 cache line. */
@@ -78,6 +86,15 @@ public final class BlockAllocator {
     /** The most blocks one allocator can hold at once; a split beyond it throws IllegalStateException. */
     public static final int MAX_BLOCKS = (Integer.MAX_VALUE - 16) / STRIDE;
 
+    /**
+     * Heap bytes per alignment unit that {@link #footprintBytes()} never exceeds (beyond
+     * {@link #FOOTPRINT_FIXED}): 40 for the block array, under 52 for the address hash (kept at most
+     * 5/8 full, so under 3.2 slots of 16 bytes per block), 4 for recycled ids.
+     */
+    public static final long FOOTPRINT_PER_BLOCK = 96;
+    /** Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins and minimum array sizes (owners not counted). */
+    public static final long FOOTPRINT_FIXED = 48 * 1024;
+
     private static final int NIL = -1;
     /** Sizes below this many alignment units get an exact-size bin (4096 x 64 bytes = 256 KiB). */
     private static final int MAX_BINS = 4096;
@@ -91,6 +108,8 @@ public final class BlockAllocator {
     private final long alignMask;
     private final int alignShift;
     private final int prioritySeed;
+    /** The most block ids ever needed: one per alignment unit (each block is at least one), capped at MAX_BLOCKS. */
+    private final int maxIds;
 
     private long[] blocks;
     private int idLimit;
@@ -167,6 +186,7 @@ public final class BlockAllocator {
         this.alignMask = alignment - 1;
         this.alignShift = Long.numberOfTrailingZeros(alignment);
         this.prioritySeed = new SplittableRandom().nextInt();
+        this.maxIds = (int) Math.min(MAX_BLOCKS, size >>> alignShift);
         this.blocks = new long[16 * STRIDE];
         this.table = new long[2 * 16];
         Arrays.fill(table, EMPTY);
@@ -199,6 +219,52 @@ public final class BlockAllocator {
     /** The alignment of every block's offset and size, in bytes. */
     public long alignment() {
         return alignment;
+    }
+
+    /**
+     * The most blocks (idle and in use) this allocator can ever hold: one per alignment unit, since
+     * every block is at least one unit (and at most {@link #MAX_BLOCKS}).
+     */
+    public long maxBlocks() {
+        return maxIds;
+    }
+
+    /**
+     * The heap bytes the allocator's arrays take now (block table, address hash, recycled ids,
+     * size bins, owner tables). Never more than {@link #FOOTPRINT_PER_BLOCK} &times;
+     * {@link #maxBlocks()} + {@link #FOOTPRINT_FIXED} + a few bytes per owner.
+     */
+    public long footprintBytes() {
+        synchronized (lock) {
+            return 8L * blocks.length + 8L * table.length + 4L * freeIds.length + 4L * roots.length
+                    + 4L * mins.length + 8L * binBits.length + 4L * ownerKeys.length + 4L * ownerKeySlots.length
+                    + 4L * slotOwner.length + 8L * slotBytes.length + 4L * slotBlocks.length + 4L * slotHead.length;
+        }
+    }
+
+    /**
+     * The smallest alignment (a power of two, at least {@link #DEFAULT_ALIGNMENT}) that divides a
+     * region of {@code size} bytes into at most {@code maxBlocks} units: used as a granule, it caps
+     * the number of blocks, and so the heap, whatever the callers do.
+     *
+     * @param size the region's size; positive
+     * @param maxBlocks the most blocks to allow; positive
+     * @return the granule; a region of {@code size} bytes must also be a multiple of it to be used with it
+     * @throws IllegalArgumentException if either is not positive, or no power of two up to 2^62 is enough
+     */
+    public static long granuleFor(long size, long maxBlocks) {
+        if (size <= 0 || maxBlocks <= 0) {
+            throw new IllegalArgumentException("size and maxBlocks must be positive, got " + size + " and " + maxBlocks);
+        }
+        long granule = DEFAULT_ALIGNMENT;
+        // ceil(size / granule) > maxBlocks, written so that nothing overflows.
+        while ((size - 1) / granule >= maxBlocks) {
+            if (granule == 1L << 62) {
+                throw new IllegalArgumentException("no granule splits " + size + " bytes into at most " + maxBlocks + " blocks");
+            }
+            granule <<= 1;
+        }
+        return granule;
     }
 
     /**
@@ -649,11 +715,12 @@ public final class BlockAllocator {
         if (freeIdCount > 0) {
             return freeIds[--freeIdCount];
         }
-        if (idLimit >= MAX_BLOCKS) {
-            throw new IllegalStateException("a BlockAllocator holds at most " + MAX_BLOCKS + " blocks");
+        if (idLimit >= maxIds) {
+            throw new IllegalStateException("a BlockAllocator holds at most " + maxIds + " blocks");
         }
         if ((idLimit + 1) * STRIDE > blocks.length) {
-            int capacity = (int) Math.min(MAX_BLOCKS, 2L * idLimit);
+            // Never beyond maxIds: the block count, and so the heap, is bounded by the region's size.
+            int capacity = (int) Math.min(maxIds, 2L * idLimit);
             blocks = Arrays.copyOf(blocks, capacity * STRIDE);
         }
         return idLimit++;
@@ -661,7 +728,8 @@ public final class BlockAllocator {
 
     private void freeId(int id) {
         if (freeIdCount == freeIds.length) {
-            freeIds = Arrays.copyOf(freeIds, 2 * freeIds.length);
+            // Recycled ids plus live blocks never exceed maxIds, so neither does this array.
+            freeIds = Arrays.copyOf(freeIds, (int) Math.min(maxIds, 2L * freeIds.length));
         }
         freeIds[freeIdCount++] = id;
     }

@@ -9,6 +9,7 @@ import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.guests.ThreadedRunner;
 import dev.kvmctl.guests.devices.Console;
+import dev.kvmctl.guests.shm.Quotas;
 import dev.kvmctl.guests.shm.SharedMemoryHub;
 import dev.kvmctl.guests.shm.SharedRegion;
 import dev.kvmctl.memory.AllocatorStats;
@@ -30,31 +31,38 @@ import java.util.function.Function;
  * }</pre>
  */
 public final class SharedMemoryDemo {
+    /** Bytes of a message's header before its payload (vm-images/src/shm-message.h). */
+    private static final long MESSAGE_HEADER = 16;
+
     private SharedMemoryDemo() {}
 
     /**
      * Demo parameters. {@code runner} runs the machines (threads by default; the switcher for
      * one-thread mode). {@code fixedSize}: every payload is {@code maxMessage} bytes instead of
      * log-uniform in [1, maxMessage]. {@code consumerPolls}: the consumer polls (and yields)
-     * instead of waiting for the producer's doorbell.
+     * instead of waiting for the producer's doorbell. {@code quotas}: each VM's limits on the
+     * shared region (the producer pays for every message until the consumer frees it).
      */
     public record Options(long messages, long seed, long sharedSize, long maxMessage, long memorySize, Duration timeout,
-                          Function<List<Machine>, List<RunResult>> runner, boolean fixedSize, boolean consumerPolls) {
+                          Function<List<Machine>, List<RunResult>> runner, boolean fixedSize, boolean consumerPolls,
+                          Quotas quotas) {
         public static Options defaults() {
-            return new Options(1000, 1, 8L << 20, 256L << 10, 16L << 20, Duration.ofSeconds(120), null, false, false);
+            return new Options(1000, 1, 8L << 20, 256L << 10, 16L << 20, Duration.ofSeconds(120), null, false, false,
+                    Quotas.defaults());
         }
 
-        public Options withMessages(long v) { return new Options(v, seed, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls); }
-        public Options withSeed(long v) { return new Options(messages, v, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls); }
-        public Options withSharedSize(long v) { return new Options(messages, seed, v, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls); }
-        public Options withMaxMessage(long v) { return new Options(messages, seed, sharedSize, v, memorySize, timeout, runner, fixedSize, consumerPolls); }
-        public Options withMemorySize(long v) { return new Options(messages, seed, sharedSize, maxMessage, v, timeout, runner, fixedSize, consumerPolls); }
-        public Options withTimeout(Duration v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, v, runner, fixedSize, consumerPolls); }
+        public Options withMessages(long v) { return new Options(v, seed, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls, quotas); }
+        public Options withSeed(long v) { return new Options(messages, v, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls, quotas); }
+        public Options withSharedSize(long v) { return new Options(messages, seed, v, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls, quotas); }
+        public Options withMaxMessage(long v) { return new Options(messages, seed, sharedSize, v, memorySize, timeout, runner, fixedSize, consumerPolls, quotas); }
+        public Options withMemorySize(long v) { return new Options(messages, seed, sharedSize, maxMessage, v, timeout, runner, fixedSize, consumerPolls, quotas); }
+        public Options withTimeout(Duration v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, v, runner, fixedSize, consumerPolls, quotas); }
         public Options withRunner(Function<List<Machine>, List<RunResult>> v) {
-            return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, v, fixedSize, consumerPolls);
+            return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, v, fixedSize, consumerPolls, quotas);
         }
-        public Options withFixedSize(boolean v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, runner, v, consumerPolls); }
-        public Options withConsumerPolls(boolean v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, v); }
+        public Options withFixedSize(boolean v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, runner, v, consumerPolls, quotas); }
+        public Options withConsumerPolls(boolean v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, v, quotas); }
+        public Options withQuotas(Quotas v) { return new Options(messages, seed, sharedSize, maxMessage, memorySize, timeout, runner, fixedSize, consumerPolls, v); }
     }
 
     /**
@@ -80,7 +88,8 @@ public final class SharedMemoryDemo {
         GuestImage producer = BuiltinImages.load("producer.elf");
         GuestImage consumer = BuiltinImages.load("consumer.elf");
         try (SharedRegion region = SharedRegion.create("kvmctl-shared", o.sharedSize(), SharedRegion.DEFAULT_GUEST_ADDRESS);
-             SharedMemoryHub hub = new SharedMemoryHub(region)) {
+             SharedMemoryHub hub = new SharedMemoryHub(region, o.quotas())) {
+            checkQuota(o, region);
             List<Machine> machines = new ArrayList<>();
             try {
                 long sizeArg = o.maxMessage() | (o.fixedSize() ? Long.MIN_VALUE : 0);
@@ -99,6 +108,19 @@ public final class SharedMemoryDemo {
                     m.close();
                 }
             }
+        }
+    }
+
+    /** The largest message must fit the producer's byte quota, or it would wait for space that never comes. */
+    private static void checkQuota(Options o, SharedRegion region) {
+        long granule = region.granule();
+        long quota = o.quotas().resolve(region.size(), granule, 2).bytes();
+        long largest = MESSAGE_HEADER + o.maxMessage();
+        long block = largest > Long.MAX_VALUE - granule ? Long.MAX_VALUE : (largest + granule - 1) / granule * granule;
+        if (block > quota) {
+            throw new IllegalArgumentException("a message of up to " + o.maxMessage() + " bytes takes a block of " + block
+                    + " bytes, more than the producer's quota of " + quota + " bytes (by default half of the shared region); "
+                    + "lower the largest message or raise the byte quota");
         }
     }
 

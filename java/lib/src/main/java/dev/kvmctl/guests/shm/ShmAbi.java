@@ -22,10 +22,10 @@ public final class ShmAbi {
             OP_REPORT = 7, OP_YIELD = 8;
 
     public static final int OK = 0, BAD_OP = 1, BAD_SIZE = 2, NO_SPACE = 3, BAD_ADDRESS = 4, NOT_OWNER = 5,
-            BAD_LENGTH = 6, NO_SUCH_VM = 7, EMPTY = 8, NO_MORE_SENDERS = 9, BAD_MAILBOX = 10;
+            BAD_LENGTH = 6, NO_SUCH_VM = 7, EMPTY = 8, NO_MORE_SENDERS = 9, BAD_MAILBOX = 10, QUOTA = 11;
 
     private static final String[] STATUS_NAMES = {"OK", "BAD_OP", "BAD_SIZE", "NO_SPACE", "BAD_ADDRESS", "NOT_OWNER",
-        "BAD_LENGTH", "NO_SUCH_VM", "EMPTY", "NO_MORE_SENDERS", "BAD_MAILBOX"};
+        "BAD_LENGTH", "NO_SUCH_VM", "EMPTY", "NO_MORE_SENDERS", "BAD_MAILBOX", "QUOTA"};
     private static final String[] OP_NAMES = {"?", "ALLOC", "FREE", "SEND", "RECV", "POLL", "WAIT", "REPORT", "YIELD"};
 
     public static String statusName(int status) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmAvailable;
 import dev.kvmctl.VmExit;
+import dev.kvmctl.contexts.Switcher;
 import dev.kvmctl.guests.BuiltinImages;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.GuestImage;
@@ -15,6 +16,7 @@ import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.guests.ThreadedRunner;
 import dev.kvmctl.guests.devices.Console;
+import dev.kvmctl.memory.BlockAllocator;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.time.Duration;
@@ -60,11 +62,17 @@ class SharedMemoryTest {
                         assertEquals(Outcome.EXITED, results.get(i).outcome(), out);
                         assertEquals(0, results.get(i).status(), "failed checks in VM " + i + ":\n" + out);
                         assertTrue(out.contains(" checks, 0 failures"), out);
+                        assertTrue(out.contains("ok hoard-quota\nok hoard-again\nok hoard-free\nok after-hoard\n"), out);
+                        assertTrue(out.contains(vms == 1 ? " 37 checks" : " 40 checks"), out);
                     }
                     for (SharedMemoryHub.VmStats s : hub.stats()) {
                         assertEquals(7, s.reclaimedBlocks(), "the blocks it left behind were reclaimed");
                         assertTrue(s.refusals() > 10, "its hostile requests were refused: " + s.statuses());
                         assertTrue(s.badMailboxAddresses() >= 1);
+                        assertTrue(s.statuses().getOrDefault("QUOTA", 0L) >= 2, "its hoarding met its quota: " + s.statuses());
+                        assertEquals(null, s.statuses().get("NO_SPACE"), "never the region's end: " + s.statuses());
+                        assertTrue(s.peakChargedBlocks() <= Quotas.DEFAULT_BLOCKS);
+                        assertTrue(s.peakChargedBytes() <= hub.quotas().bytes());
                     }
                     assertEquals(0, region.allocator().stats().blocksInUse());
                     region.allocator().checkInvariants();
@@ -136,6 +144,142 @@ class SharedMemoryTest {
         consoles.add(out);
         return Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load(image)).name(image).ring(3).args(args)
                 .console(new Console(out, null)).share(region.memory(), region.guestAddress()).vmIndex(index, 2).build());
+    }
+
+    /** A console sink that keeps the guest's output and acts once when it ends with {@code trigger}. */
+    private static final class Tap extends OutputStream {
+        private final StringBuilder text = new StringBuilder();
+        private final String trigger;
+        private final Runnable action;
+        private boolean fired;
+
+        Tap(String trigger, Runnable action) {
+            this.trigger = trigger;
+            this.action = action;
+        }
+
+        @Override
+        public synchronized void write(int b) {
+            text.append((char) (b & 0xff));
+            if (!fired && text.length() >= trigger.length()
+                    && text.indexOf(trigger, text.length() - trigger.length()) >= 0) {
+                fired = true;
+                action.run();
+            }
+        }
+
+        @Override
+        public synchronized String toString() {
+            return text.toString();
+        }
+    }
+
+    private static Machine vm(Kvm kvm, SharedRegion region, String image, int index, int count, OutputStream out,
+                              long... args) {
+        return Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load(image)).name(image + index).ring(3).args(args)
+                .console(new Console(out, null)).share(region.memory(), region.guestAddress()).vmIndex(index, count).build());
+    }
+
+    /**
+     * Issue 8: a guest that allocates 64-byte blocks, 127 per call, and never frees them gets QUOTA
+     * once it holds its block quota; the host's bookkeeping stays bounded, and a producer and a
+     * consumer started only then exchange every message. When everyone ends its blocks come back.
+     */
+    @Test
+    void aHoardingGuestGetsQuotaAndItsPeersStillComplete() throws Exception {
+        try (Kvm kvm = Kvm.open();
+             SharedRegion region = SharedRegion.create("hoard", 4 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
+             SharedMemoryHub hub = new SharedMemoryHub(region)) {
+            ByteArrayOutputStream producerOut = new ByteArrayOutputStream();
+            ByteArrayOutputStream consumerOut = new ByteArrayOutputStream();
+            java.util.concurrent.CountDownLatch hoarding = new java.util.concurrent.CountDownLatch(1);
+            Tap hoarderOut = new Tap("until no peer is left\n", hoarding::countDown);
+            List<Machine> machines = new ArrayList<>();
+            try {
+                machines.add(vm(kvm, region, "producer.elf", 0, 3, producerOut, 300, 11, 64 << 10, 0));
+                machines.add(vm(kvm, region, "consumer.elf", 1, 3, consumerOut, 300, 11));
+                machines.add(vm(kvm, region, "shm-hostile.elf", 2, 3, hoarderOut, 1));
+                hub.connect(machines);
+                Quotas q = hub.quotas();
+                assertEquals(new Quotas(Quotas.DEFAULT_BLOCKS, (4 << 20) / 3 / 64 * 64), q);
+                Machine hoarder = machines.get(2);
+                RunResult[] hoarderResult = new RunResult[1];
+                Thread t = new Thread(() -> hoarderResult[0] = hoarder.run(Duration.ofSeconds(60)), "hoarder");
+                t.start();
+                assertTrue(hoarding.await(60, java.util.concurrent.TimeUnit.SECONDS), hoarderOut.toString());
+
+                assertEquals(q.blocks(), region.allocator().stats().blocksInUse(), "it holds exactly its block quota");
+                SharedMemoryHub.VmStats h = hub.stats().get(2);
+                assertTrue(h.statuses().get("QUOTA") >= 1, h.statuses().toString());
+                assertEquals(null, h.statuses().get("NO_SPACE"));
+                assertTrue(region.allocator().footprintBytes() <= BlockAllocator.FOOTPRINT_PER_BLOCK
+                        * region.allocator().maxBlocks() + BlockAllocator.FOOTPRINT_FIXED + 1024);
+
+                List<RunResult> peers = ThreadedRunner.runAll(machines.subList(0, 2), Duration.ofSeconds(60));
+                t.join(60_000);
+                assertEquals(Outcome.EXITED, peers.get(0).outcome(), producerOut.toString());
+                assertEquals(0, peers.get(0).status(), producerOut.toString());
+                assertEquals(0, peers.get(1).status(), consumerOut.toString());
+                assertTrue(consumerOut.toString().contains("verified=300 "), consumerOut.toString());
+                assertEquals(0, hub.stats().get(0).refusals(), hub.stats().get(0).statuses().toString());
+
+                assertEquals(Outcome.EXITED, hoarderResult[0].outcome(), hoarderOut.toString());
+                assertEquals(0, hoarderResult[0].status(), hoarderOut.toString());
+                assertTrue(hoarderOut.toString().contains("ok hoard-quota\n"), hoarderOut.toString());
+                assertTrue(hoarderOut.toString().contains("ok hoard-until-alone\n"), hoarderOut.toString());
+                h = hub.stats().get(2);
+                assertEquals(q.blocks(), h.peakChargedBlocks());
+                assertEquals(q.blocks(), h.reclaimedBlocks(), "everything it hoarded came back when it ended");
+                assertEquals(0, region.allocator().stats().blocksInUse());
+                region.allocator().checkInvariants();
+            } finally {
+                machines.forEach(Machine::close);
+            }
+        }
+    }
+
+    /**
+     * Issue 8: a vCPU thread that dies of an Error (here the producer's console device, which
+     * throws OutOfMemoryError once the guest holds blocks) ends that VM as FAILED, its blocks are
+     * reclaimed, the consumer is told and finishes, and the runner returns a result for each.
+     */
+    @Test
+    void aVcpuThreadDyingOfAnErrorEndsOnlyItsVm() {
+        for (boolean oneThread : new boolean[] {false, true}) {
+            try (Kvm kvm = Kvm.open();
+                 SharedRegion region = SharedRegion.create("error", 4 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
+                 SharedMemoryHub hub = new SharedMemoryHub(region)) {
+                Tap producerOut = new Tap("faulting", () -> {
+                    throw new OutOfMemoryError("injected by the test's console sink");
+                });
+                ByteArrayOutputStream consumerOut = new ByteArrayOutputStream();
+                List<Machine> machines = new ArrayList<>();
+                try {
+                    // The producer prints "faulting after 50 messages" while it holds the next block.
+                    machines.add(vm(kvm, region, "producer.elf", 0, 2, producerOut, 200, 3, 16 << 10, 50));
+                    machines.add(vm(kvm, region, "consumer.elf", 1, 2, consumerOut, 200, 3));
+                    hub.connect(machines);
+                    List<RunResult> results = oneThread
+                            ? new Switcher(machines, Duration.ofMillis(1)).run(Duration.ofSeconds(60))
+                            : ThreadedRunner.runAll(machines, Duration.ofSeconds(60));
+                    String how = oneThread ? "one thread: " : "threads: ";
+                    RunResult producer = results.get(0);
+                    assertEquals(Outcome.FAILED, producer.outcome(), how + producer);
+                    assertEquals(Outcome.FAILED_STATUS, producer.status());
+                    assertTrue(producer.detail().contains("OutOfMemoryError: injected"), producer.detail());
+                    RunResult consumer = results.get(1);
+                    assertEquals(Outcome.EXITED, consumer.outcome(), how + consumerOut);
+                    assertEquals(1, consumer.status(), "it verified 50 of 200: " + consumerOut);
+                    assertTrue(consumerOut.toString().contains("verified=50 bytes="), consumerOut.toString());
+                    assertTrue(consumerOut.toString().contains("errors=0"), consumerOut.toString());
+                    assertTrue(hub.stats().get(0).reclaimedBlocks() > 0, how + "the producer died holding blocks");
+                    assertEquals(0, region.allocator().stats().blocksInUse());
+                    region.allocator().checkInvariants();
+                } finally {
+                    machines.forEach(Machine::close);
+                }
+            }
+        }
     }
 
     @Test
