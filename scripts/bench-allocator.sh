@@ -18,33 +18,35 @@ cd "$(dirname "$0")/.."
 exec 3>&1 1>&2
 
 # Offline first (the usual case: everything cached); online once if a JMH jar or plugin is missing.
+# The benchmarks are the library module's (java/lib/src/jmh/java).
+LIB=java/lib
 mvn_bench() {
-    mvn -o -q -Pbench "$@" || mvn -q -Pbench "$@"
+    mvn -o -q -Pbench -pl "$LIB" "$@" || mvn -q -Pbench -pl "$LIB" "$@"
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-allocator.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # Run from a private copy of the classes, so a concurrent mvn build in this tree cannot swap or
-# delete them while the benchmark forks load them. If another build rebuilt target/ without the
-# bench profile between our compile and the copy, or clobbered it mid-compile, try again.
+# delete them while the benchmark forks load them. If another build rebuilt $LIB/target/ without
+# the bench profile between our compile and the copy, or clobbered it mid-compile, try again.
 for attempt in 1 2 3; do
     echo "== compiling with the bench profile"
     if ! mvn_bench test-compile; then
         [ "$attempt" = 3 ] && exit 1
-        echo "(compile failed; retrying in case another build was writing target/)" >&2
+        echo "(compile failed; retrying in case another build was writing $LIB/target/)" >&2
         sleep 10
         continue
     fi
     rm -rf "$work/classes" "$work/test-classes"
-    cp -r target/classes "$work/classes"
-    cp -r target/test-classes "$work/test-classes"
+    cp -r "$LIB/target/classes" "$work/classes"
+    cp -r "$LIB/target/test-classes" "$work/test-classes"
     if grep -q BlockAllocatorBenchmark "$work/test-classes/META-INF/BenchmarkList" 2>/dev/null \
             && [ -f "$work/test-classes/dev/kvmctl/memory/LinearScanAllocatorCheck.class" ]; then
         break
     fi
     if [ "$attempt" = 3 ]; then
-        echo "the benchmark classes keep disappearing from target/ (another build running?)" >&2
+        echo "the benchmark classes keep disappearing from $LIB/target/ (another build running?)" >&2
         exit 1
     fi
 done

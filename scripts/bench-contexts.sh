@@ -5,7 +5,7 @@
 # the median (min–max) of its rounds, Java as JMH's mean ± 99.9 % error, comparisons by the rule of
 # scripts/bench/stats.py (overlapping intervals: "no measurable difference").
 #
-#   scripts/bench-contexts.sh          # after 'make' (needs target/classes); about 4 minutes
+#   scripts/bench-contexts.sh          # compiles what it needs (java/lib, profile 'bench'); about 4 minutes
 #   N=200 JMH_OPTS='-f 1 -wi 0 -i 1 -r 200ms' SNAP_OPTS='-f 1 -wi 0 -i 1 -p ramMiB=64' SNAP_MIB=64 \
 #       scripts/bench-contexts.sh      # smoke run
 #

@@ -4,7 +4,7 @@
 # median (min–max) of its rounds, Java as JMH's mean ± 99.9 % error, and each comparison by the
 # rule of scripts/bench/stats.py (overlapping intervals: "no measurable difference").
 #
-#   scripts/bench-exits.sh            # after 'make' (needs target/classes); about 2 minutes
+#   scripts/bench-exits.sh            # compiles what it needs (java/lib, profile 'bench'); about 2 minutes
 #   ITER=2000 JMH_OPTS='-f 1 -wi 0 -i 1 -r 200ms' scripts/bench-exits.sh     # smoke run
 #
 # The C loop (7 rounds of ITER after a warm-up round) runs before and after the Java runs, and its

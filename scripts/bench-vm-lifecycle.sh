@@ -9,7 +9,7 @@
 # kvmctl's own Java code adds. Each figure is the median (min–max) of the per-round means; the
 # comparisons follow scripts/bench/stats.py (overlapping intervals: "no measurable difference").
 #
-#   scripts/bench-vm-lifecycle.sh     # after 'make' (needs target/classes); about 1 minute
+#   scripts/bench-vm-lifecycle.sh     # compiles what it needs (java/lib, profile 'bench'); about 1 minute
 #   ROUNDS=3 PER_ROUND=5 scripts/bench-vm-lifecycle.sh     # smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
