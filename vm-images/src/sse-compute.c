@@ -31,16 +31,17 @@
  *
  * Run until stopped (arg2 = STOP_WORD, a guest-physical address, 8-byte aligned,
  * inside RAM and below the image, e.g. 0xff000): the guest reads the u64 there
- * before each iteration and ends the loop once the host has written a non-zero
+ * after each iteration and ends the loop once the host has written a non-zero
  * value (arg0 0 then means no other limit), so a test can let it compute until
  * it has been preempted, switched or stopped as often as the test needs, on a
  * CPU of any speed. Once its data is generated it prints
  *
  *   sse-compute: computing until stopped, simd=<avx|sse2>
  *
- * and when stopped after n iterations exactly the three lines a run with
- * arg0 = n prints (iterations=<n>, dot/matmul, checksum), so a plain run of n
- * iterations checks it. A bad STOP_WORD ends the run with status 2.
+ * and when stopped after n iterations (n >= 1: the iteration under way when the
+ * word is set is finished) exactly the three lines a run with arg0 = n prints
+ * (iterations=<n>, dot/matmul, checksum), so a plain run of n iterations checks
+ * it. A bad STOP_WORD ends the run with status 2.
  *
  * RING 3 ONLY: KVM's PVM backend runs ring-0 code in its instruction emulator,
  * which rejects SSE/AVX. Started at ring 0 it prints
@@ -267,10 +268,8 @@ static __attribute__((noinline)) int compute(const struct kvmctl_boot_info *info
     uint64_t h = 0xcbf29ce484222325ull;
     float dot = 0.0f;
     double msum = 0.0;
-    uint64_t it;
-    for (it = 0; it < iterations; it++) {
-        if (stop && *stop)
-            break;
+    uint64_t it = 0;
+    while (it < iterations) {
         float lanes[8];
         if (avx)
             rotate_dot_avx(lanes);
@@ -289,6 +288,9 @@ static __attribute__((noinline)) int compute(const struct kvmctl_boot_info *info
 
         h = hash_mix(h, float_bits(dot));
         h = hash_mix(h, double_bits(msum));
+        it++;
+        if (stop && *stop)
+            break;
     }
 
     if (stop)
