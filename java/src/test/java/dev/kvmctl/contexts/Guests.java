@@ -1,6 +1,7 @@
 package dev.kvmctl.contexts;
 
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.Kvm;
 import dev.kvmctl.guests.BuiltinImages;
@@ -63,8 +64,10 @@ final class Guests {
      */
     static void runIntoLoop(Machine m, ByteArrayOutputStream console, String marker) {
         Thread kicker = new Thread(() -> {
+            long giveUp = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             try {
-                while (!inLoop(console, marker)) {
+                // A guest that never gets there is kicked anyway (a safety net), and fails below.
+                while (!inLoop(console, marker) && System.nanoTime() - giveUp < 0) {
                     Thread.sleep(1);
                 }
             } catch (InterruptedException e) {
@@ -75,6 +78,7 @@ final class Guests {
         kicker.start();
         try {
             assertInstanceOf(Machine.Preempted.class, m.runSlice(), () -> "still computing when stopped: " + console);
+            assertTrue(inLoop(console, marker), () -> "stopped inside the loop: " + console);
         } finally {
             kicker.interrupt();
             try {
