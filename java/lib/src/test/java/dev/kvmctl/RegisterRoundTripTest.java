@@ -2,6 +2,8 @@ package dev.kvmctl;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.guests.BootInfo;
@@ -18,11 +20,15 @@ import dev.kvmctl.state.Translation;
 import dev.kvmctl.state.VcpuEvents;
 import dev.kvmctl.state.Xcrs;
 import dev.kvmctl.state.Xsave;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Each part of a vCPU's state survives set-then-get unchanged. */
+/**
+ * Each part of a vCPU's state survives set-then-get: every setter is given a value different from
+ * what the vCPU held, so a setter that did nothing would fail.
+ */
 class RegisterRoundTripTest {
     private Kvm kvm;
     private GuestMemory ram;
@@ -90,14 +96,41 @@ class RegisterRoundTripTest {
         assertEquals(0x1fa0, back.mxcsr());
         assertEquals(xsave, back);
 
-        Xcrs xcrs = vcpu.getXcrs(new Xcrs());
-        vcpu.setXcrs(xcrs);
-        Xcrs xcrsBack = vcpu.getXcrs(new Xcrs());
-        assertEquals(xcrs.count(), xcrsBack.count());
-        for (int i = 0; i < xcrs.count(); i++) {
-            assertEquals(xcrs.value(i), xcrsBack.value(i));
+        // XCR0 may only enable what the vCPU's CPUID offers: give it XSAVE (KVM's PVM backend leaves
+        // the bit out of its supported CPUID) and the x87/SSE components, then switch between two
+        // values, each different from the one before.
+        vcpu.setCpuid(withXsave(kvm.supportedCpuid()));
+        long current = vcpu.getXcrs(new Xcrs()).value(0);
+        for (long xcr0 : current == 0x3 ? new long[] {0x1, 0x3} : new long[] {0x3, 0x1}) {
+            vcpu.setXcrs(new Xcrs().xcr0(xcr0));
+            Xcrs xcrsBack = vcpu.getXcrs(new Xcrs());
+            assertEquals(1, xcrsBack.count());
+            assertEquals(0, xcrsBack.xcr(0));
+            assertEquals(xcr0, xcrsBack.value(0), "XCR0 written");
         }
     }
+
+    /** {@code cpuid} with CPUID.1:ECX.XSAVE set. */
+    private static Cpuid withXsave(Cpuid cpuid) {
+        Cpuid copy = new Cpuid(Cpuid.MAX_ENTRIES);
+        copy.copyFrom(cpuid);
+        for (int i = 0; i < copy.count(); i++) {
+            Cpuid.Entry e = copy.entry(i);
+            if (e.function() == 1) {
+                copy.entry(i, new Cpuid.Entry(e.function(), e.index(), e.flags(), e.eax(), e.ebx(), e.ecx() | 1 << 26, e.edx()));
+            }
+        }
+        return copy;
+    }
+
+    /** MSRs the test changes, with values every x86-64 vCPU accepts (canonical addresses, valid selectors). */
+    private static final Map<Integer, Long> CHANGED_MSRS = Map.of(
+            0x174, 0x10L,                           // IA32_SYSENTER_CS
+            0x175, 0xffff_8000_0000_1000L,          // IA32_SYSENTER_ESP
+            0x176, 0xffff_ffff_8100_0040L,          // IA32_SYSENTER_EIP
+            0xc000_0082, 0xffff_ffff_8120_0000L,    // IA32_LSTAR
+            0xc000_0084, 0x4_7700L,                 // IA32_FMASK
+            0xc000_0102, 0xffff_8880_0000_0000L);   // IA32_KERNEL_GS_BASE
 
     @Test
     void everySaveableMsr() {
@@ -105,11 +138,21 @@ class RegisterRoundTripTest {
         assertTrue(indices.length > 10, "KVM reports saveable MSRs");
         Msrs msrs = Msrs.of(indices);
         int read = vcpu.getMsrs(msrs);
-        assertTrue(read > 0);
-        msrs.count(read);
+        assertEquals(indices.length, read, "every saveable MSR reads (with an in-kernel irqchip)");
+        int changed = 0;
+        for (int i = 0; i < read; i++) {
+            Long value = CHANGED_MSRS.get(msrs.index(i));
+            if (value != null) {
+                assertNotEquals(value, msrs.value(i), String.format("MSR 0x%x already holds the test's value", msrs.index(i)));
+                msrs.value(i, value);
+                changed++;
+            }
+        }
+        assertTrue(msrs.find(0x176).isPresent(), "IA32_SYSENTER_EIP is among the saveable MSRs");
         int written = vcpu.setMsrs(msrs);
-        Msrs back = Msrs.of(indices).count(written);
-        vcpu.getMsrs(back);
+        assertEquals(read, written, "every saveable MSR writes");
+        Msrs back = Msrs.of(indices);
+        assertEquals(read, vcpu.getMsrs(back));
         for (int i = 0; i < written; i++) {
             int index = msrs.index(i);
             if (index == 0x10 || index == 0x6e0) {
@@ -117,6 +160,8 @@ class RegisterRoundTripTest {
             }
             assertEquals(msrs.value(i), back.value(i), String.format("MSR 0x%x", index));
         }
+        assertTrue(changed >= 3, "changed " + changed + " MSRs");
+        assertEquals(0xffff_ffff_8100_0040L, back.find(0x176).orElseThrow(), "IA32_SYSENTER_EIP as written");
         assertTrue(msrs.find(0x10).isPresent(), "the TSC is among the saveable MSRs");
     }
 
@@ -129,14 +174,23 @@ class RegisterRoundTripTest {
 
         MpState mp = vcpu.getMpState(new MpState());
         assertEquals(MpState.RUNNABLE, mp.state());
-        vcpu.setMpState(mp);
-        assertEquals(mp, vcpu.getMpState(new MpState()));
+        vcpu.setMpState(mp.state(MpState.HALTED));
+        assertEquals(MpState.HALTED, vcpu.getMpState(new MpState()).state(), "MP state written");
+        vcpu.setMpState(mp.state(MpState.RUNNABLE));
+        assertEquals(MpState.RUNNABLE, vcpu.getMpState(new MpState()).state(), "and written back");
 
+        // An NMI made pending, then replaced by an injected #UD (vector 6): each comes back.
         VcpuEvents events = vcpu.getVcpuEvents(new VcpuEvents());
-        vcpu.setVcpuEvents(events);
+        assertFalse(events.nmiPending() || events.exceptionInjected(), "nothing pending at boot");
+        vcpu.setVcpuEvents(events.nmiPending(true));
         VcpuEvents eventsBack = vcpu.getVcpuEvents(new VcpuEvents());
-        assertEquals(events.nmiPending(), eventsBack.nmiPending());
-        assertEquals(events.exceptionInjected(), eventsBack.exceptionInjected());
+        assertTrue(eventsBack.nmiPending(), "NMI pending written");
+        assertFalse(eventsBack.exceptionInjected());
+        vcpu.setVcpuEvents(eventsBack.nmiPending(false).exceptionInjected(true).exceptionVector(6));
+        VcpuEvents injected = vcpu.getVcpuEvents(new VcpuEvents());
+        assertFalse(injected.nmiPending(), "NMI no longer pending");
+        assertTrue(injected.exceptionInjected(), "exception injected");
+        assertEquals(6, injected.exceptionVector());
 
         DebugRegs dr = vcpu.getDebugRegs(new DebugRegs());
         dr.db(0, 0x100000).db(3, 0x200000).dr7(0x401);

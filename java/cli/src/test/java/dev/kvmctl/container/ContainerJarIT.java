@@ -131,7 +131,7 @@ class ContainerJarIT {
         ExecResult r = kvmctl("launch", "--image", "sse-compute", "--timeout", "60s");
         assertEquals(0, r.getExitCode(), describe(r));
         assertTrue(r.getStdout().contains("sse-compute: iterations=1000"), describe(r));
-        assertTrue(r.getStdout().matches("(?s).*sse-compute: checksum=0x[0-9a-f]{16}\\R.*"), describe(r));
+        assertTrue(r.getStdout().contains("sse-compute: checksum=0xbb5642981824dbe8\n"), describe(r));
     }
 
     @Test

@@ -3,7 +3,6 @@ package dev.kvmctl.soak;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kvmctl.KvmAvailable;
 import java.io.File;
@@ -64,7 +63,7 @@ class ExampleConsumerIT {
         Path libraryPom = Paths.get(property("kvmctl.library.pom"));
         Path shadedJar = Paths.get(System.getProperty("kvmctl.jar", basedir.resolve("target/kvmctl.jar").toString()));
         Path mvn = onPath("mvn");
-        assumeTrue(mvn != null, "skipped: no 'mvn' on PATH to build the example project with");
+        KvmAvailable.require(mvn != null, "there is no 'mvn' on PATH to build the example project with");
         assertTrue(Files.isRegularFile(thinJar), thinJar + " is missing: run after 'package'");
 
         try (JarFile jar = new JarFile(thinJar.toFile())) {
@@ -164,7 +163,7 @@ class ExampleConsumerIT {
 
     private static String property(String name) {
         String v = System.getProperty(name);
-        assumeTrue(v != null, "skipped: -D" + name + " is not set (run through failsafe: mvn verify)");
+        KvmAvailable.require(v != null, "-D" + name + " is not set (run through failsafe: mvn verify)");
         return v;
     }
 

@@ -29,6 +29,15 @@ public final class VcpuEvents extends KvmStruct {
     public int interruptVector() { return Byte.toUnsignedInt(buffer.get(INTERRUPT_NR)); }
     public boolean nmiInjected() { return buffer.get(NMI_INJECTED) != 0; }
     public boolean nmiPending() { return buffer.get(NMI_PENDING) != 0; }
+    /** Marks an exception as injected (being delivered), so the next entry delivers it. */
+    public VcpuEvents exceptionInjected(boolean v) { buffer.put(EXCEPTION_INJECTED, (byte) (v ? 1 : 0)); return this; }
+    /** The vector of the injected exception (e.g. 6 for #UD). */
+    public VcpuEvents exceptionVector(int v) { buffer.put(EXCEPTION_NR, (byte) v); return this; }
+    /**
+     * Marks an NMI as pending; KVM_SET_VCPU_EVENTS applies it only with KVM_VCPUEVENT_VALID_NMI_PENDING
+     * in the {@link #flags()}, which a struct filled by KVM_GET_VCPU_EVENTS already has.
+     */
+    public VcpuEvents nmiPending(boolean v) { buffer.put(NMI_PENDING, (byte) (v ? 1 : 0)); return this; }
     /** KVM_VCPUEVENT_VALID_* flags: which parts KVM_SET_VCPU_EVENTS applies. */
     public int flags() { return buffer.getInt(FLAGS); }
     public VcpuEvents flags(int v) { buffer.putInt(FLAGS, v); return this; }

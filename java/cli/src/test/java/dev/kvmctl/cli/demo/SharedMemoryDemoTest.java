@@ -33,7 +33,8 @@ class SharedMemoryDemoTest {
             assertTrue(r.ok(), r.problems().toString());
             assertEquals(300, r.messages());
             assertEquals(300, r.messagesSent());
-            assertTrue(r.bytes() > 300, "payload bytes verified");
+            assertEquals(payloadBytes(7, 300, SharedMemoryDemo.Options.defaults().maxMessage()), r.bytes(),
+                    "payload bytes verified: every message's size as shm-message.h draws it");
             assertEquals(0, r.errors());
             assertEquals(0, r.blocksInUseAtEnd());
             assertEquals(0, r.allocator().blocksInUse());
@@ -45,16 +46,48 @@ class SharedMemoryDemoTest {
     void theDemoRunsOnOneThreadWithColdSwitches() {
         try (Kvm kvm = Kvm.open()) {
             List<Switcher> used = new ArrayList<>();
+            List<ContextSwitchHook> hooks = new ArrayList<>();
             SharedMemoryDemo.Options o = SharedMemoryDemo.Options.defaults().withMessages(150).withSharedSize(1 << 20)
                     .withMaxMessage(64 << 10).withRunner(machines -> {
-                        Switcher s = new Switcher(machines, Duration.ofMillis(1)).addHook(new ContextSwitchHook(SwitchMode.COLD));
+                        ContextSwitchHook cold = new ContextSwitchHook(SwitchMode.COLD);
+                        Switcher s = new Switcher(machines, Duration.ofMillis(1)).addHook(cold);
                         used.add(s);
+                        hooks.add(cold);
                         return s.run(Duration.ofSeconds(120));
                     });
             SharedMemoryDemo.Report r = SharedMemoryDemo.run(kvm, o, OutputStream.nullOutputStream());
             assertTrue(r.ok(), r.problems().toString());
             assertEquals(150, r.messages());
-            assertTrue(used.get(0).switches() > 2, "the VMs took turns");
+            long seed = SharedMemoryDemo.Options.defaults().seed();
+            assertEquals(payloadBytes(seed, 150, 64 << 10), r.bytes(), "payload bytes verified");
+            // The 150 messages (headers included) do not fit in the 1 MiB region at once, so the
+            // producer, which runs first, cannot send them all before the consumer frees some: the
+            // consumer runs, the producer runs again, and the consumer runs again for the last
+            // messages. At least four switch-ins, each after the first two a cold restore.
+            assertTrue(payloadBytes(seed, 150, 64 << 10) + 150 * 16 > 1 << 20, "the messages exceed the region");
+            Switcher s = used.get(0);
+            assertTrue(s.switches() >= 4, "the VMs took turns: " + s.switches() + " switches");
+            assertEquals(s.switches() - 2, hooks.get(0).restoreLatency().count(), "each switch-in after the first two restored a context");
         }
+    }
+
+    /** Total payload bytes of messages 0..n-1: shm-message.h's msg_payload_size, in Java. */
+    static long payloadBytes(long seed, int n, long max) {
+        long total = 0;
+        int buckets = 32 - Integer.numberOfLeadingZeros((int) max);
+        for (int seq = 0; seq < n; seq++) {
+            long r = mix(mix(seed ^ 0x5a5a5a5a5a5a5a5aL) + seq);
+            long e = Long.remainderUnsigned(r, buckets);
+            long lo = 1L << e;
+            long hi = Math.min(2 * lo - 1, max);
+            total += lo + Long.remainderUnsigned(r >>> 32, hi - lo + 1);
+        }
+        return total;
+    }
+
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
     }
 }
