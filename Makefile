@@ -2,11 +2,16 @@
 #
 #   make          build the native shim, the guest images and target/kvmctl.jar
 #   make run      build, then run the default demo (two VMs sharing memory)
-#   make test     build and run every test (unit, /dev/kvm integration, container), and check
-#                 that the public API's Javadoc builds
-#   make install  publish the library (with its native code) to ~/.m2
-#   make bench    run the benchmarks in scripts/ (minutes; not part of test)
+#   make test     build and run every test (unit, /dev/kvm integration, container) of both
+#                 modules, and check that the library's public API Javadoc builds
+#   make install  publish the library dev.kvmctl:kvmctl (with its native code; java/lib) to ~/.m2,
+#                 with the parent pom and the CLI module (dev.kvmctl:kvmctl-cli; java/cli)
+#   make bench    run every benchmark in scripts/ (about 15 minutes; not part of test); each
+#                 report, a markdown table, also goes to target/bench/<name>.md
 #   make clean
+#
+# The Maven build is a parent pom (pom.xml) with two modules: java/lib, the library, and java/cli,
+# the command line, which writes target/kvmctl.jar here. See docs/architecture.md.
 
 MVN  ?= mvn
 JAVA ?= java
@@ -28,8 +33,14 @@ test:
 install:
 	$(MVN) $(MVNFLAGS) install -DskipTests
 
+BENCHES = exits contexts vm-lifecycle allocator shm
+
 bench: build
-	scripts/bench-exits.sh
+	mkdir -p target/bench
+	for b in $(BENCHES); do \
+	    scripts/bench-$$b.sh >target/bench/$$b.md || exit 1; \
+	    cat target/bench/$$b.md; echo; \
+	done
 
 clean:
 	$(MVN) $(MVNFLAGS) clean

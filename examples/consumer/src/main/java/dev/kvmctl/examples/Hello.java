@@ -4,7 +4,7 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.Vm;
 import dev.kvmctl.VmExit;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.Segment;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;

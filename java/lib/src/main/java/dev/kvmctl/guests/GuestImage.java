@@ -1,0 +1,262 @@
+package dev.kvmctl.guests;
+
+import dev.kvmctl.GuestMemory;
+import dev.kvmctl.internal.InputFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A guest program ready to be copied into guest memory: an ELF64 executable (each {@code PT_LOAD}
+ * at its physical address, entry from the header) or a flat binary (loaded and entered at given
+ * addresses). The two are told apart by the ELF magic.
+ *
+ * <pre>{@code
+ * GuestImage image = GuestImage.read(Path.of("hello-long.elf"), 0x100000, 0x100000);
+ * image.loadInto(ram);
+ * vcpu.setRegs(vcpu.getRegs().rip(image.entry()));
+ * }</pre>
+ */
+public final class GuestImage {
+    /** The largest image file kvmctl reads: 1 GiB. */
+    public static final long MAX_FILE_SIZE = 1L << 30;
+
+    private static final int PT_LOAD = 1;
+    private static final int EM_X86_64 = 62;
+    private static final int ET_EXEC = 2;
+
+    /** One region to copy: {@code fileSize} bytes from the file, then zeros up to {@code memorySize}. */
+    public record Segment(long address, long memorySize, int fileOffset, int fileSize) {
+        public long end() {
+            return address + memorySize;
+        }
+    }
+
+    /** Whether it was an ELF file or a flat binary. */
+    public enum Format { ELF, FLAT }
+
+    private final String name;
+    private final Format format;
+    private final byte[] bytes;
+    private final List<Segment> segments;
+    private final long entry;
+
+    private GuestImage(String name, Format format, byte[] bytes, List<Segment> segments, long entry) {
+        this.name = name;
+        this.format = format;
+        this.bytes = bytes;
+        this.segments = List.copyOf(segments);
+        this.entry = entry;
+    }
+
+    /**
+     * Reads and parses an image file of at most {@link #MAX_FILE_SIZE} bytes; {@code loadAddress}
+     * and {@code entry} apply to flat binaries only. See {@link #read(Path, long, long, long)}.
+     */
+    public static GuestImage read(Path file, long loadAddress, long entry) {
+        return read(file, loadAddress, entry, MAX_FILE_SIZE);
+    }
+
+    /**
+     * Reads and parses an image file of at most {@code maxBytes} bytes (and never more than
+     * {@link #MAX_FILE_SIZE}). The file is opened once and read through that one descriptor, so
+     * it cannot be swapped for another between a check and the read; whatever is not a regular
+     * file (a directory, a FIFO, a device such as {@code /dev/zero}, a socket) is refused without
+     * reading a byte, and a file longer than the bound is refused as soon as that shows.
+     * {@code maxBytes} is meant to be the guest's RAM size: an image file larger than the memory
+     * it is loaded into is mostly sections that are never loaded (debug information).
+     *
+     * @throws GuestImageException the file is missing, unreadable, not a regular file, too large
+     *     or malformed (the caller's input to fix)
+     * @throws UncheckedIOException reading failed (an I/O error); the message names the file
+     */
+    public static GuestImage read(Path file, long loadAddress, long entry, long maxBytes) {
+        long limit = Math.min(maxBytes, MAX_FILE_SIZE);
+        byte[] bytes;
+        try (InputFile in = InputFile.open(file)) {
+            if (in.kind() != InputFile.Kind.REGULAR) {
+                throw new GuestImageException(file + " is a " + in.kind().description()
+                        + ", not a regular file; give an image file or the name of a built-in image");
+            }
+            bytes = in.readAll(limit);
+        } catch (InputFile.FileTooLargeException e) {
+            throw new GuestImageException(file + " is larger than " + (limit < MAX_FILE_SIZE
+                    ? "the guest's " + limit + " bytes of RAM; give it more memory (--mem)"
+                    : "the " + limit + " bytes kvmctl reads at most; remove what the guest does not load")
+                    + " or strip the file (strip --strip-debug)");
+        } catch (NoSuchFileException | AccessDeniedException | InputFile.UnusableFileException e) {
+            throw new GuestImageException("cannot open guest image " + file + ": " + e.getReason());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read guest image " + e.getMessage(), e);
+        }
+        return parse(file.toString(), bytes, loadAddress, entry);
+    }
+
+    /** Parses image bytes; {@code loadAddress} and {@code entry} apply to flat binaries only. */
+    public static GuestImage parse(String name, byte[] bytes, long loadAddress, long entry) {
+        Objects.requireNonNull(bytes, "bytes");
+        if (bytes.length == 0) {
+            throw new GuestImageException(name + ": the image is empty");
+        }
+        if (isElf(bytes)) {
+            return parseElf(name, bytes);
+        }
+        if (loadAddress < 0 || entry < 0) {
+            throw new GuestImageException(name + ": negative load or entry address");
+        }
+        return new GuestImage(name, Format.FLAT, bytes,
+                List.of(new Segment(loadAddress, bytes.length, 0, bytes.length)), entry);
+    }
+
+    private static boolean isElf(byte[] b) {
+        return b.length >= 4 && b[0] == 0x7f && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
+    }
+
+    private static GuestImage parseElf(String name, byte[] bytes) {
+        ByteBuffer elf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        if (bytes.length < 64) {
+            throw new GuestImageException(name + ": truncated ELF header (" + bytes.length + " of 64 bytes)");
+        }
+        if (bytes[4] != 2) {
+            throw new GuestImageException(name + ": not a 64-bit ELF file (EI_CLASS " + bytes[4] + ")");
+        }
+        if (bytes[5] != 1) {
+            throw new GuestImageException(name + ": not a little-endian ELF file");
+        }
+        int type = Short.toUnsignedInt(elf.getShort(16));
+        int machine = Short.toUnsignedInt(elf.getShort(18));
+        if (machine != EM_X86_64) {
+            throw new GuestImageException(name + ": ELF machine " + machine + " is not x86-64 (62)");
+        }
+        if (type != ET_EXEC) {
+            throw new GuestImageException(name + ": ELF type " + type + " is not an executable (ET_EXEC); link with -static -no-pie");
+        }
+        long entry = elf.getLong(24);
+        long phoff = elf.getLong(32);
+        int phentsize = Short.toUnsignedInt(elf.getShort(54));
+        int phnum = Short.toUnsignedInt(elf.getShort(56));
+        if (phnum == 0) {
+            throw new GuestImageException(name + ": ELF file has no program headers");
+        }
+        if (phentsize < 56) {
+            throw new GuestImageException(name + ": ELF program header size " + phentsize + " is too small");
+        }
+        if (phoff < 0 || phoff > bytes.length || (long) phentsize * phnum > bytes.length - phoff) {
+            throw new GuestImageException(name + ": ELF program headers [" + phoff + ", +" + (long) phentsize * phnum
+                    + ") lie outside the " + bytes.length + "-byte file");
+        }
+        List<Segment> segments = new ArrayList<>();
+        for (int i = 0; i < phnum; i++) {
+            int at = (int) (phoff + (long) i * phentsize);
+            if (elf.getInt(at) != PT_LOAD) {
+                continue;
+            }
+            long offset = elf.getLong(at + 8);
+            long paddr = elf.getLong(at + 24);
+            long filesz = elf.getLong(at + 32);
+            long memsz = elf.getLong(at + 40);
+            if (offset < 0 || filesz < 0 || offset > bytes.length || filesz > bytes.length - offset) {
+                throw new GuestImageException(String.format("%s: segment %d's file range [0x%x, +0x%x) lies outside the %d-byte file",
+                        name, i, offset, filesz, bytes.length));
+            }
+            if (memsz < filesz) {
+                throw new GuestImageException(String.format("%s: segment %d is smaller in memory (0x%x) than in the file (0x%x)",
+                        name, i, memsz, filesz));
+            }
+            if (paddr < 0 || paddr + memsz < paddr) {
+                throw new GuestImageException(String.format("%s: segment %d at 0x%x + 0x%x overflows the address space", name, i, paddr, memsz));
+            }
+            if (memsz > 0) {
+                segments.add(new Segment(paddr, memsz, (int) offset, (int) filesz));
+            }
+        }
+        if (segments.isEmpty()) {
+            throw new GuestImageException(name + ": ELF file has no PT_LOAD segment");
+        }
+        segments.sort((a, b) -> Long.compare(a.address(), b.address()));
+        for (int i = 1; i < segments.size(); i++) {
+            if (segments.get(i).address() < segments.get(i - 1).end()) {
+                throw new GuestImageException(String.format("%s: segments at 0x%x and 0x%x overlap",
+                        name, segments.get(i - 1).address(), segments.get(i).address()));
+            }
+        }
+        return new GuestImage(name, Format.ELF, bytes, segments, entry);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Format format() {
+        return format;
+    }
+
+    /** Where execution starts. */
+    public long entry() {
+        return entry;
+    }
+
+    /** The regions the image occupies, by address. */
+    public List<Segment> segments() {
+        return segments;
+    }
+
+    /** The lowest address the image occupies. */
+    public long lowestAddress() {
+        return segments.get(0).address();
+    }
+
+    /** One past the highest address the image occupies. */
+    public long highestAddress() {
+        return segments.stream().mapToLong(Segment::end).max().orElseThrow();
+    }
+
+    /**
+     * Checks that the image fits in {@code [0, ramSize)} without touching {@code [reservedStart,
+     * reservedEnd)} (kvmctl's boot area), and that the entry point lies inside a segment.
+     */
+    public void checkFits(long ramSize, long reservedStart, long reservedEnd) {
+        for (Segment s : segments) {
+            if (s.end() > ramSize) {
+                throw new GuestImageException(String.format(
+                        "%s: segment [0x%x, 0x%x) does not fit in %d bytes of guest memory; use a larger --mem", name,
+                        s.address(), s.end(), ramSize));
+            }
+            if (s.address() < reservedEnd && s.end() > reservedStart) {
+                throw new GuestImageException(String.format(
+                        "%s: segment [0x%x, 0x%x) overlaps kvmctl's boot area [0x%x, 0x%x); load it at 0x100000 or above",
+                        name, s.address(), s.end(), reservedStart, reservedEnd));
+            }
+        }
+        boolean entryInside = segments.stream().anyMatch(s -> entry >= s.address() && entry < s.end());
+        if (!entryInside) {
+            throw new GuestImageException(String.format("%s: entry point 0x%x is outside the loaded image", name, entry));
+        }
+    }
+
+    /** Copies the image into {@code ram} (guest-physical address = offset in {@code ram}). */
+    public void loadInto(GuestMemory ram) {
+        for (Segment s : segments) {
+            if (s.end() > ram.size()) {
+                throw new GuestImageException(String.format("%s: segment [0x%x, 0x%x) is outside %d bytes of guest memory",
+                        name, s.address(), s.end(), ram.size()));
+            }
+            ram.write(s.address(), bytes, s.fileOffset(), s.fileSize());
+            if (s.memorySize() > s.fileSize()) {
+                ram.fill(s.address() + s.fileSize(), s.memorySize() - s.fileSize(), (byte) 0);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return String.format("%s (%s, %d segment(s), entry 0x%x)", name, format, segments.size(), entry);
+    }
+}

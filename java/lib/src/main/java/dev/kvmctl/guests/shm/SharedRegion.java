@@ -1,0 +1,92 @@
+package dev.kvmctl.guests.shm;
+
+import dev.kvmctl.GuestMemory;
+import dev.kvmctl.memory.BlockAllocator;
+
+/**
+ * One memfd-backed region that several VMs map at the same guest-physical address, with the
+ * {@link BlockAllocator} that hands out its blocks: the memory the {@link SharedMemoryHub} serves.
+ * Each VM maps {@link #memory()} at {@link #guestAddress()} (a {@code GuestConfig} does it with
+ * {@code share(region.memory(), region.guestAddress())}).
+ *
+ * <pre>{@code
+ * try (SharedRegion shared = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS)) {
+ *     vmA.mapMemory(shared.guestAddress(), shared.memory());
+ *     vmB.mapMemory(shared.guestAddress(), shared.memory());   // both see the same bytes at 4 GiB
+ *     AllocationResult r = shared.allocator().allocate(0, 4096);
+ * }
+ * }</pre>
+ */
+public final class SharedRegion implements AutoCloseable {
+    /** Where {@code kvmctl launch} maps the shared region: 4 GiB, above any guest's RAM. */
+    public static final long DEFAULT_GUEST_ADDRESS = 1L << 32;
+
+    /**
+     * The most blocks a region's allocator ever tracks (2^18): its granule, the smallest block,
+     * is 64 bytes up to 16 MiB and grows with larger regions, so guests cannot make the host's
+     * bookkeeping grow past about {@code MAX_GRANULES * BlockAllocator.FOOTPRINT_PER_BLOCK} bytes
+     * (24 MiB) however they allocate.
+     */
+    public static final long MAX_GRANULES = 1L << 18;
+
+    private final GuestMemory memory;
+    private final BlockAllocator allocator;
+    private final long guestAddress;
+
+    private SharedRegion(GuestMemory memory, BlockAllocator allocator, long guestAddress) {
+        this.memory = memory;
+        this.allocator = allocator;
+        this.guestAddress = guestAddress;
+    }
+
+    /**
+     * A new region of {@code size} bytes (a multiple of 4 KiB, and of its {@link #granule()} when
+     * over 1 GiB) to be mapped at {@code guestAddress}.
+     */
+    public static SharedRegion create(String name, long size, long guestAddress) {
+        if (guestAddress % GuestMemory.PAGE_SIZE != 0 || guestAddress < 0) {
+            throw new IllegalArgumentException(String.format("shared region address 0x%x is not 4 KiB aligned", guestAddress));
+        }
+        GuestMemory memory = GuestMemory.memfd(name, size); // checks the size first
+        long granule = BlockAllocator.granuleFor(size, MAX_GRANULES);
+        if (size % granule != 0) {
+            memory.close();
+            throw new IllegalArgumentException(String.format("a shared region of %d bytes has blocks of at least %d bytes "
+                    + "(at most %d blocks per region) and must be a multiple of that; use %d or %d bytes",
+                    size, granule, MAX_GRANULES, size / granule * granule, (size / granule + 1) * granule));
+        }
+        return new SharedRegion(memory, new BlockAllocator(size, granule), guestAddress);
+    }
+
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    public BlockAllocator allocator() {
+        return allocator;
+    }
+
+    public long guestAddress() {
+        return guestAddress;
+    }
+
+    public long size() {
+        return memory.size();
+    }
+
+    /** The smallest block and the unit of every block's size and offset: 64 bytes up to 16 MiB, more beyond. */
+    public long granule() {
+        return allocator.alignment();
+    }
+
+    /** Whether guest-physical {@code gpa} lies inside the region. */
+    public boolean contains(long gpa) {
+        return gpa >= guestAddress && gpa - guestAddress < memory.size();
+    }
+
+    /** Closes the memory; refused while a VM still maps it. */
+    @Override
+    public void close() {
+        memory.close();
+    }
+}

@@ -1,0 +1,44 @@
+package dev.kvmctl.state;
+
+import dev.kvmctl.internal.bridge.Layout;
+
+/**
+ * Pending and injected exceptions, interrupts, NMIs and SMIs ({@code struct kvm_vcpu_events}).
+ *
+ * <pre>{@code
+ * VcpuEvents ev = vcpu.getVcpuEvents(new VcpuEvents());
+ * boolean nmiPending = ev.nmiPending();
+ * }</pre>
+ */
+public final class VcpuEvents extends KvmStruct {
+    private static final int EXCEPTION_INJECTED = Layout.offsetOf("kvm_vcpu_events", "exception.injected");
+    private static final int EXCEPTION_NR = Layout.offsetOf("kvm_vcpu_events", "exception.nr");
+    private static final int INTERRUPT_INJECTED = Layout.offsetOf("kvm_vcpu_events", "interrupt.injected");
+    private static final int INTERRUPT_NR = Layout.offsetOf("kvm_vcpu_events", "interrupt.nr");
+    private static final int NMI_INJECTED = Layout.offsetOf("kvm_vcpu_events", "nmi.injected");
+    private static final int NMI_PENDING = Layout.offsetOf("kvm_vcpu_events", "nmi.pending");
+    private static final int FLAGS = Layout.offsetOf("kvm_vcpu_events", "flags");
+
+    public VcpuEvents() {
+        super(Layout.sizeOf("kvm_vcpu_events"));
+    }
+
+    public boolean exceptionInjected() { return buffer.get(EXCEPTION_INJECTED) != 0; }
+    public int exceptionVector() { return Byte.toUnsignedInt(buffer.get(EXCEPTION_NR)); }
+    public boolean interruptInjected() { return buffer.get(INTERRUPT_INJECTED) != 0; }
+    public int interruptVector() { return Byte.toUnsignedInt(buffer.get(INTERRUPT_NR)); }
+    public boolean nmiInjected() { return buffer.get(NMI_INJECTED) != 0; }
+    public boolean nmiPending() { return buffer.get(NMI_PENDING) != 0; }
+    /** Marks an exception as injected (being delivered), so the next entry delivers it. */
+    public VcpuEvents exceptionInjected(boolean v) { buffer.put(EXCEPTION_INJECTED, (byte) (v ? 1 : 0)); return this; }
+    /** The vector of the injected exception (e.g. 6 for #UD). */
+    public VcpuEvents exceptionVector(int v) { buffer.put(EXCEPTION_NR, (byte) v); return this; }
+    /**
+     * Marks an NMI as pending; KVM_SET_VCPU_EVENTS applies it only with KVM_VCPUEVENT_VALID_NMI_PENDING
+     * in the {@link #flags()}, which a struct filled by KVM_GET_VCPU_EVENTS already has.
+     */
+    public VcpuEvents nmiPending(boolean v) { buffer.put(NMI_PENDING, (byte) (v ? 1 : 0)); return this; }
+    /** KVM_VCPUEVENT_VALID_* flags: which parts KVM_SET_VCPU_EVENTS applies. */
+    public int flags() { return buffer.getInt(FLAGS); }
+    public VcpuEvents flags(int v) { buffer.putInt(FLAGS, v); return this; }
+}
