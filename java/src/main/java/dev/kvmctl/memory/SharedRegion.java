@@ -7,6 +7,11 @@ import dev.kvmctl.Vm;
  * One memfd-backed region that several VMs map at the same guest-physical address, with the
  * {@link BlockAllocator} that hands out its blocks. Any number of VMs may attach.
  *
+ * <p>Closing the region closes its {@link GuestMemory}, in any order with the VMs: VMs that still
+ * map it keep it until they let go (see {@link GuestMemory#close()}). A closed region (or one whose
+ * {@link #memory()} was closed) refuses every call with {@link IllegalStateException} except
+ * {@link #close()}, {@link #isClosed()} and {@code toString()}.
+ *
  * <pre>{@code
  * try (SharedRegion shared = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS)) {
  *     shared.attach(vmA);
@@ -40,33 +45,61 @@ public final class SharedRegion implements AutoCloseable {
 
     /** Maps the region into {@code vm} at {@link #guestAddress()}. */
     public MemorySlot attach(Vm vm) {
+        ensureOpen();
         return vm.mapMemory(guestAddress, memory);
     }
 
+    /** The memfd-backed memory. */
     public GuestMemory memory() {
+        ensureOpen();
         return memory;
     }
 
+    /** The allocator of the region's blocks. */
     public BlockAllocator allocator() {
+        ensureOpen();
         return allocator;
     }
 
+    /** Where VMs map the region. */
     public long guestAddress() {
+        ensureOpen();
         return guestAddress;
     }
 
+    /** Bytes in the region. */
     public long size() {
-        return memory.size();
+        return memory.size(); // refuses once closed
     }
 
     /** Whether guest-physical {@code gpa} lies inside the region. */
     public boolean contains(long gpa) {
-        return gpa >= guestAddress && gpa - guestAddress < memory.size();
+        long size = memory.size(); // refuses once closed
+        return gpa >= guestAddress && gpa - guestAddress < size;
     }
 
-    /** Closes the memory; refused while a VM still maps it. */
+    private void ensureOpen() {
+        if (memory.isClosed()) {
+            throw new IllegalStateException("shared region (" + memory + ") is closed");
+        }
+    }
+
+    /** Whether {@link #close()} was called (or the memory closed directly). */
+    public boolean isClosed() {
+        return memory.isClosed();
+    }
+
+    /**
+     * Closes the memory; idempotent. VMs that still map it keep it until their slot is removed or
+     * they are closed (see {@link GuestMemory#close()}).
+     */
     @Override
     public void close() {
         memory.close();
+    }
+
+    @Override
+    public String toString() {
+        return String.format("SharedRegion[0x%x, %s]", guestAddress, memory);
     }
 }
