@@ -323,6 +323,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalArgumentException if {@code into} is smaller than {@link Kvm#xsaveSize()}
      */
     public Xsave getXsave(Xsave into) {
+        ensureOpen();
         checkXsave(into);
         if (into.size() > Xsave.MIN_SIZE) {
             struct(Shim::getXsave2, into, "KVM_GET_XSAVE2");
@@ -334,6 +335,7 @@ public final class Vcpu implements AutoCloseable {
 
     /** {@code KVM_SET_XSAVE}; {@code from} must be {@link Kvm#xsaveSize()} bytes or more. */
     public void setXsave(Xsave from) {
+        ensureOpen();
         checkXsave(from);
         struct(Shim::setXsave, from, "KVM_SET_XSAVE");
     }
@@ -411,6 +413,7 @@ public final class Vcpu implements AutoCloseable {
 
     /** {@code KVM_GET_CPUID2}: what this vCPU was told by {@link #setCpuid(Cpuid)}. */
     public Cpuid getCpuid(Cpuid into) {
+        ensureOpen();
         into.count(into.capacity());
         struct(Shim::getCpuid2, into, "KVM_GET_CPUID2");
         return into;
@@ -428,6 +431,7 @@ public final class Vcpu implements AutoCloseable {
 
     /** Turns single-stepping on (each {@link #run()} returns {@link VmExit.Debug} after one instruction) or off. */
     public void singleStep(boolean enabled) {
+        ensureOpen();
         setGuestDebug(new GuestDebug().control(enabled ? GuestDebug.ENABLE | GuestDebug.SINGLESTEP : 0));
     }
 
