@@ -5,7 +5,8 @@ import dev.kvmctl.internal.bridge.LibC;
 
 /**
  * A Linux eventfd: a counter the kernel can signal (an ioeventfd, when the guest writes a doorbell)
- * or wait on (an irqfd, to inject an interrupt). Owns its descriptor.
+ * or wait on (an irqfd, to inject an interrupt). Owns its descriptor; once closed, every call
+ * but {@link #close()} and {@code toString()} refuses with {@link IllegalStateException}.
  *
  * <pre>{@code
  * try (EventFd doorbell = EventFd.create(false)) {
@@ -39,14 +40,30 @@ public final class EventFd implements AutoCloseable {
         return fd.get();
     }
 
+    /** The owned descriptor, for calls that hold it open while the kernel uses it. */
+    OwnedFd handle() {
+        return fd;
+    }
+
     /** Adds {@code value} to the counter, waking a reader. */
     public void write(long value) {
         synchronized (writeBuffer) {
             for (int i = 0; i < 8; i++) {
                 writeBuffer[i] = (byte) (value >>> (8 * i));
             }
-            if (LibC.INSTANCE.write(fd.get(), writeBuffer, 8) != 8) {
-                throw new KvmException("write(eventfd)", LibC.errno());
+            long n;
+            int errno = 0;
+            int efd = fd.acquire();
+            try {
+                n = LibC.INSTANCE.write(efd, writeBuffer, 8);
+                if (n != 8) {
+                    errno = LibC.errno(); // before release(), whose close(2) would replace it
+                }
+            } finally {
+                fd.release();
+            }
+            if (n != 8) {
+                throw new KvmException("write(eventfd)", errno);
             }
         }
     }
@@ -84,9 +101,18 @@ public final class EventFd implements AutoCloseable {
      */
     public long read() {
         synchronized (readBuffer) {
-            long n = LibC.INSTANCE.read(fd.get(), readBuffer, 8);
+            long n;
+            int errno = 0;
+            int efd = fd.acquire();
+            try {
+                n = LibC.INSTANCE.read(efd, readBuffer, 8);
+                if (n != 8) {
+                    errno = LibC.errno(); // before release(), whose close(2) would replace it
+                }
+            } finally {
+                fd.release();
+            }
             if (n != 8) {
-                int errno = LibC.errno();
                 if (errno == 11) { // EAGAIN: nothing signalled on a non-blocking eventfd
                     return 0;
                 }
@@ -100,8 +126,19 @@ public final class EventFd implements AutoCloseable {
         }
     }
 
+    /** Closes the descriptor (once no call on it is in flight); idempotent. */
     @Override
     public void close() {
         fd.close();
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return fd.isClosed();
+    }
+
+    @Override
+    public String toString() {
+        return "EventFd[" + fd + "]";
     }
 }

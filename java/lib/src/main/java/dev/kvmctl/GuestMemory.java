@@ -1,18 +1,28 @@
 package dev.kvmctl;
 
+import dev.kvmctl.internal.Mapping;
 import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.internal.bridge.Memory;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Host memory to give to guests: an anonymous mapping, or a memfd mapping that several VMs (or
- * processes) can share. It owns its mapping and its memfd; {@link #close()} releases both, and is
- * refused while a VM still has the memory in a slot.
+ * processes) can share. It owns its mapping and its memfd; {@link #close()} releases both, at
+ * once, or when the last VM slot that maps the memory goes.
  *
  * <p>Offsets are relative to the start of the region, bounds-checked, and may exceed 2 GiB.
+ *
+ * <p><b>After close.</b> Closed memory refuses every call with {@link IllegalStateException}
+ * except {@link #close()} (idempotent), {@link #isClosed()} and {@code toString()}, and any close
+ * order is safe: memory a VM still maps in a slot stays mapped for that VM (the guest keeps
+ * running on it) until the slot is removed or the VM closed, and is released then. Released
+ * memory is not unmapped: its range is swapped for zero pages (see {@code Mapping}), so an access
+ * racing with the close on another thread reads zeros or lands in a page nobody reads, and a
+ * {@link #slice} view kept past the close reads zeros; the range is unmapped once this object and
+ * every such view are unreachable. No access can reach an unmapped address.
  *
  * <pre>{@code
  * try (GuestMemory ram = GuestMemory.anonymous(2 << 20)) {
@@ -26,18 +36,22 @@ public final class GuestMemory implements AutoCloseable {
     /** The page size KVM slots are aligned to. */
     public static final long PAGE_SIZE = 4096;
 
+    private final Mapping mapping;
     private final long address;
     private final long size;
     private final OwnedFd memfd;
     private final String name;
-    private final AtomicInteger attachments = new AtomicInteger();
+    /** VM slots that map this memory; guarded by {@code this}. */
+    private int pins;
     private volatile boolean closed;
 
     private GuestMemory(long address, long size, OwnedFd memfd, String name) {
+        this.mapping = new Mapping(address, size);
         this.address = address;
         this.size = size;
         this.memfd = memfd;
         this.name = name;
+        mapping.anchor(this); // the accessors reach the range through this object
     }
 
     /** Private anonymous memory of {@code size} bytes (a multiple of 4 KiB), zero-filled, reserved lazily. */
@@ -112,8 +126,8 @@ public final class GuestMemory implements AutoCloseable {
      * own duplicate of the descriptor, so either can be closed first.
      */
     public GuestMemory mapAgain() {
-        int fd = requireMemfd().get();
-        int dup = LibC.INSTANCE.dup(fd);
+        OwnedFd source = requireMemfd();
+        int dup = source.call((fd, unused) -> LibC.INSTANCE.dup(fd), 0);
         if (dup < 0) {
             throw new KvmException("dup", LibC.errno());
         }
@@ -143,10 +157,15 @@ public final class GuestMemory implements AutoCloseable {
 
     /** Size in bytes. */
     public long size() {
+        ensureOpen();
         return size;
     }
 
-    /** The host virtual address of the first byte, as given to {@code KVM_SET_USER_MEMORY_REGION}. */
+    /**
+     * The host virtual address of the first byte, for callers that issue their own ioctls (a
+     * {@link dev.kvmctl.Vm} needs no help). The number is the caller's to guard: it stays valid
+     * only while this memory is open and reachable.
+     */
     public long hostAddress() {
         ensureOpen();
         return address;
@@ -154,10 +173,14 @@ public final class GuestMemory implements AutoCloseable {
 
     /** Whether this memory is backed by a memfd that other VMs or processes can map. */
     public boolean isShareable() {
+        ensureOpen();
         return memfd != null;
     }
 
-    /** The memfd's descriptor; {@link IllegalStateException} for anonymous memory. */
+    /**
+     * The memfd's descriptor; {@link IllegalStateException} for anonymous memory. The number is
+     * the caller's to guard: after {@link #close()} it may name another file.
+     */
     public int fd() {
         return requireMemfd().get();
     }
@@ -172,23 +195,96 @@ public final class GuestMemory implements AutoCloseable {
 
     // ---- bounds-checked access ----
 
-    public byte getByte(long offset) { return Memory.getByte(at(offset, 1)); }
-    public short getShort(long offset) { return Memory.getShort(at(offset, 2)); }
-    public int getInt(long offset) { return Memory.getInt(at(offset, 4)); }
-    public long getLong(long offset) { return Memory.getLong(at(offset, 8)); }
-    public void putByte(long offset, byte v) { Memory.putByte(at(offset, 1), v); }
-    public void putShort(long offset, short v) { Memory.putShort(at(offset, 2), v); }
-    public void putInt(long offset, int v) { Memory.putInt(at(offset, 4), v); }
-    public void putLong(long offset, long v) { Memory.putLong(at(offset, 8), v); }
+    // Every access ends with a reachability fence on this object: the range may be unmapped only
+    // once it is unreachable (see the class comment), and without the fence the JIT may consider
+    // it unreachable while the access it started is still running.
+
+    /** The byte at {@code offset}. */
+    public byte getByte(long offset) {
+        try {
+            return Memory.getByte(at(offset, 1));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The little-endian short at {@code offset}. */
+    public short getShort(long offset) {
+        try {
+            return Memory.getShort(at(offset, 2));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The little-endian int at {@code offset}. */
+    public int getInt(long offset) {
+        try {
+            return Memory.getInt(at(offset, 4));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The little-endian long at {@code offset}. */
+    public long getLong(long offset) {
+        try {
+            return Memory.getLong(at(offset, 8));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Writes a byte at {@code offset}. */
+    public void putByte(long offset, byte v) {
+        try {
+            Memory.putByte(at(offset, 1), v);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Writes a little-endian short at {@code offset}. */
+    public void putShort(long offset, short v) {
+        try {
+            Memory.putShort(at(offset, 2), v);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Writes a little-endian int at {@code offset}. */
+    public void putInt(long offset, int v) {
+        try {
+            Memory.putInt(at(offset, 4), v);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Writes a little-endian long at {@code offset}. */
+    public void putLong(long offset, long v) {
+        try {
+            Memory.putLong(at(offset, 8), v);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
 
     /** Copies {@code data} to {@code offset}. */
     public void write(long offset, byte[] data) {
         write(offset, data, 0, data.length);
     }
 
+    /** Copies {@code length} bytes of {@code data} from index {@code from} to {@code offset}. */
     public void write(long offset, byte[] data, int from, int length) {
+        ensureOpen();
         Objects.checkFromIndexSize(from, length, data.length);
-        Memory.copyIn(at(offset, length), data, from, length);
+        try {
+            Memory.copyIn(at(offset, length), data, from, length);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Reads {@code length} bytes at {@code offset}. */
@@ -199,41 +295,71 @@ public final class GuestMemory implements AutoCloseable {
         return out;
     }
 
+    /** Reads {@code length} bytes at {@code offset} into {@code dst} from index {@code from}. */
     public void read(long offset, byte[] dst, int from, int length) {
+        ensureOpen();
         Objects.checkFromIndexSize(from, length, dst.length);
-        Memory.copyOut(at(offset, length), dst, from, length);
+        try {
+            Memory.copyOut(at(offset, length), dst, from, length);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Sets {@code length} bytes at {@code offset} to {@code value}. */
     public void fill(long offset, long length, byte value) {
-        Memory.fill(at(offset, length), length, value);
+        try {
+            Memory.fill(at(offset, length), length, value);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Copies {@code length} bytes from {@code source} at {@code sourceOffset} to this memory at {@code offset}. */
     public void copyFrom(GuestMemory source, long sourceOffset, long offset, long length) {
-        Memory.copy(source.at(sourceOffset, length), at(offset, length), length);
+        ensureOpen();
+        try {
+            Memory.copy(source.at(sourceOffset, length), at(offset, length), length);
+        } finally {
+            Reference.reachabilityFence(source);
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Whether {@code length} bytes at {@code offset} are all zero. */
     public boolean isZero(long offset, long length) {
-        return Memory.isZero(at(offset, length), length);
+        try {
+            return Memory.isZero(at(offset, length), length);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /**
-     * A little-endian view of {@code length} bytes at {@code offset} (at most 2 GiB), valid while
-     * this memory is open. Touching it after {@link #close()} is undefined, as with any mapping.
+     * A little-endian view of {@code length} bytes at {@code offset} (at most 2 GiB). Once this
+     * memory is released (see the class comment) a kept view reads zeros and its writes go
+     * nowhere; it never reaches an unmapped address.
      */
     public ByteBuffer slice(long offset, int length) {
-        return Memory.wrap(at(offset, length), length);
+        try {
+            return mapping.anchor(Memory.wrap(at(offset, length), length));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Gives pages back to the host: they read as zero afterwards (page-aligned range). */
     public void discard(long offset, long length) {
+        ensureOpen();
         if (offset % PAGE_SIZE != 0 || length % PAGE_SIZE != 0) {
             throw new IllegalArgumentException("discard needs a page-aligned range");
         }
-        if (LibC.INSTANCE.madvise(at(offset, length), length, LibC.MADV_DONTNEED) < 0) {
-            throw new KvmException("madvise", LibC.errno());
+        try {
+            if (LibC.INSTANCE.madvise(at(offset, length), length, LibC.MADV_DONTNEED) < 0) {
+                throw new KvmException("madvise", LibC.errno());
+            }
+        } finally {
+            Reference.reachabilityFence(this);
         }
     }
 
@@ -270,39 +396,61 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Records that a VM slot uses this memory; {@link #close()} is refused until it is detached. */
-    public void attach() {
+    // ---- lifetime: pinned by VM slots (only Vm, in this package, pins: a public unpin would let a
+    // caller unmap memory a VM still maps), closed by the owner ----
+
+    /** Records one more VM slot over this memory and returns its host address; refused once closed. */
+    synchronized long pin() {
         ensureOpen();
-        attachments.incrementAndGet();
+        pins++;
+        return address;
     }
 
-    /** Undoes one {@link #attach()}. */
-    public void detach() {
-        attachments.decrementAndGet();
+    /** The host address of memory a VM slot still pins (closed or not). */
+    synchronized long pinnedAddress() {
+        if (pins == 0) {
+            throw new IllegalStateException(this + " is not mapped into a VM");
+        }
+        return address;
     }
 
+    /** Undoes one {@link #pin}; memory closed meanwhile is released with its last pin. */
+    synchronized void unpin() {
+        if (pins == 0) {
+            throw new IllegalStateException(this + " is not mapped into a VM");
+        }
+        pins--;
+        if (pins == 0 && closed) {
+            release();
+        }
+    }
+
+    /** Whether {@link #close()} was called (the memory stays mapped while a VM slot still uses it). */
     public boolean isClosed() {
         return closed;
     }
 
     /**
-     * Unmaps the memory and closes its memfd.
-     *
-     * @throws IllegalStateException while a VM still maps it: close the VM or remove the slot first,
-     *     or the guest would run on unmapped memory
+     * Closes the memory; idempotent, and safe in any order with the VMs that map it. From now on
+     * every call refuses with {@link IllegalStateException}. If no VM slot maps the memory, its
+     * mapping and memfd are released now; otherwise the guests keep running on it and it is
+     * released when the last such slot is removed ({@link dev.kvmctl.Vm#unmapMemory}) or its VM
+     * closed. Nothing is ever unmapped under a VM.
      */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
-        int users = attachments.get();
-        if (users > 0) {
-            throw new IllegalStateException("guest memory (" + name + ") is still mapped into " + users
-                    + " VM slot(s); close those VMs or remove the slots first");
-        }
         closed = true;
-        LibC.INSTANCE.munmap(address, size);
+        if (pins == 0) {
+            release();
+        }
+    }
+
+    /** Lets go of the pages and the memfd; the range reads as zeros until it is unreachable (see {@link Mapping}). */
+    private void release() {
+        mapping.retire();
         if (memfd != null) {
             memfd.close();
         }

@@ -15,7 +15,9 @@ import java.nio.file.Paths;
 /**
  * The KVM subsystem: an open {@code /dev/kvm}. It answers system-wide questions (API version,
  * capabilities, limits, supported CPUID and MSRs) and creates {@link Vm}s. Closing it does not
- * close the VMs it created.
+ * close the VMs it created, which keep working. A closed {@code Kvm} refuses every call with
+ * {@link IllegalStateException} except {@link #close()} (idempotent), {@link #isClosed()} and
+ * {@code toString()}, including the answers it had cached.
  *
  * <pre>{@code
  * try (Kvm kvm = Kvm.open()) {
@@ -44,7 +46,7 @@ public final class Kvm implements AutoCloseable {
     private Kvm(OwnedFd fd, Path device) {
         this.fd = fd;
         this.device = device;
-        int version = Shim.getApiVersion(fd.get());
+        int version = fd.call(Kvm::apiVersion, 0);
         if (version < 0) {
             fd.close();
             throw new KvmException("KVM_GET_API_VERSION", -version, device + " is not a KVM device");
@@ -54,7 +56,7 @@ public final class Kvm implements AutoCloseable {
             throw new KvmException("KVM_GET_API_VERSION", KvmException.NO_ERRNO,
                     "the kernel reports KVM API version " + version + ", kvmctl needs " + API_VERSION);
         }
-        this.vcpuMmapSize = KvmException.check(Shim.getVcpuMmapSize(fd.get()), "KVM_GET_VCPU_MMAP_SIZE");
+        this.vcpuMmapSize = KvmException.check(fd.call((kvm, unused) -> Shim.getVcpuMmapSize(kvm), 0), "KVM_GET_VCPU_MMAP_SIZE");
         int slots = checkExtension(Capability.NR_MEMSLOTS);
         this.memslots = slots > 0 ? slots : 32;
         this.xsaveSize = Math.max(checkExtension(Capability.XSAVE2), Layout.sizeOf("kvm_xsave"));
@@ -100,19 +102,28 @@ public final class Kvm implements AutoCloseable {
         }
     }
 
+    private static int apiVersion(int kvm, long unused) {
+        return Shim.getApiVersion(kvm);
+    }
+
+    private void ensureOpen() {
+        fd.get(); // refuses with "<device> is closed"
+    }
+
     /** The device this was opened from. */
     public Path device() {
+        ensureOpen();
         return device;
     }
 
     /** {@code KVM_GET_API_VERSION}: always 12 on any kernel kvmctl accepts. */
     public int apiVersion() {
-        return KvmException.check(Shim.getApiVersion(fd.get()), "KVM_GET_API_VERSION");
+        return KvmException.check(fd.call(Kvm::apiVersion, 0), "KVM_GET_API_VERSION");
     }
 
     /** {@code KVM_CHECK_EXTENSION}: 0 when absent, otherwise 1 or a capability-specific number. */
     public int checkExtension(Capability cap) {
-        return KvmException.check(Shim.checkExtension(fd.get(), cap.number()), "KVM_CHECK_EXTENSION");
+        return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
     }
 
     /** Whether the capability is present. */
@@ -122,6 +133,7 @@ public final class Kvm implements AutoCloseable {
 
     /** Throws a {@link KvmException} that names the first capability this kernel lacks. */
     public void require(Capability... caps) {
+        ensureOpen();
         for (Capability cap : caps) {
             if (!has(cap)) {
                 throw new KvmException(cap.kernelName(), KvmException.NO_ERRNO,
@@ -132,6 +144,7 @@ public final class Kvm implements AutoCloseable {
 
     /** Size of the region to mmap from a vCPU fd: the {@code kvm_run} page and what follows it. */
     public int vcpuMmapSize() {
+        ensureOpen();
         return vcpuMmapSize;
     }
 
@@ -149,11 +162,13 @@ public final class Kvm implements AutoCloseable {
 
     /** The most memory slots a VM may have ({@code KVM_CAP_NR_MEMSLOTS}; 32 when the kernel does not say). */
     public int memslots() {
+        ensureOpen();
         return memslots;
     }
 
     /** Bytes of a vCPU's XSAVE area: {@code KVM_CAP_XSAVE2}'s answer, at least the 4 KiB of {@code struct kvm_xsave}. */
     public int xsaveSize() {
+        ensureOpen();
         return xsaveSize;
     }
 
@@ -168,9 +183,9 @@ public final class Kvm implements AutoCloseable {
     }
 
     private Cpuid cpuid(boolean emulated) {
+        ensureOpen();
         Cpuid cpuid = new Cpuid(Cpuid.MAX_ENTRIES);
-        int rc = emulated ? Shim.getEmulatedCpuid(fd.get(), cpuid.address())
-                : Shim.getSupportedCpuid(fd.get(), cpuid.address());
+        int rc = fd.call(emulated ? Shim::getEmulatedCpuid : Shim::getSupportedCpuid, cpuid.address());
         KvmException.check(rc, emulated ? "KVM_GET_EMULATED_CPUID" : "KVM_GET_SUPPORTED_CPUID");
         return cpuid;
     }
@@ -186,6 +201,7 @@ public final class Kvm implements AutoCloseable {
     }
 
     private int[] msrList(boolean features) {
+        ensureOpen();
         int header = Layout.sizeOf("kvm_msr_list");
         int nmsrs = Layout.offsetOf("kvm_msr_list", "nmsrs");
         int indices = Layout.offsetOf("kvm_msr_list", "indices");
@@ -195,7 +211,7 @@ public final class Kvm implements AutoCloseable {
             ByteBuffer list = Memory.allocate(header + 4 * capacity);
             list.putInt(nmsrs, capacity);
             long address = Memory.addressOf(list);
-            int rc = features ? Shim.getMsrFeatureIndexList(fd.get(), address) : Shim.getMsrIndexList(fd.get(), address);
+            int rc = fd.call(features ? Shim::getMsrFeatureIndexList : Shim::getMsrIndexList, address);
             int n = list.getInt(nmsrs);
             if (rc == -7 /* E2BIG: the kernel wrote the count it needs */ && n > capacity) {
                 capacity = n;
@@ -216,12 +232,13 @@ public final class Kvm implements AutoCloseable {
      * instruction emulator.
      */
     public Backend backend() {
+        ensureOpen();
         return Backend.detect();
     }
 
     /** Creates a VM of the default type. */
     public Vm createVm() {
-        int vm = Shim.createVm(fd.get(), 0);
+        int vm = fd.call(Shim::createVm, 0);
         if (vm < 0) {
             throw new KvmException("KVM_CREATE_VM", -vm, -vm == 12 || -vm == 24
                     ? "the host is out of memory or file descriptors; close unused VMs" : null);
@@ -234,6 +251,7 @@ public final class Kvm implements AutoCloseable {
         return fd.isClosed();
     }
 
+    /** Closes {@code /dev/kvm} (not the VMs made from it); idempotent. */
     @Override
     public void close() {
         fd.close();

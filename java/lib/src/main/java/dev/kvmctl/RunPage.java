@@ -1,11 +1,20 @@
 package dev.kvmctl;
 
+import dev.kvmctl.internal.Mapping;
 import dev.kvmctl.internal.bridge.Layout;
+import dev.kvmctl.internal.bridge.Memory;
 import java.nio.ByteBuffer;
 
 /**
  * The mapped {@code struct kvm_run} of one vCPU, read and written in place. Offsets come from the
  * native layout table once, here.
+ *
+ * <p>Every read and write goes through this class and checks that the vCPU is open, so a
+ * {@link VmExit} kept past {@link Vcpu#close()} refuses with {@link IllegalStateException}. The check
+ * alone would leave a window (checked, then the page unmapped by another thread, then read): the
+ * page is a {@link Mapping}, which on close is replaced by a zero page rather than unmapped and is
+ * unmapped only when this object (and every buffer derived from it) is unreachable. A reader that
+ * loses the race reads zeros; nothing can read an unmapped address.
  */
 final class RunPage {
     static final int IMMEDIATE_EXIT = Layout.offsetOf("kvm_run", "immediate_exit");
@@ -58,18 +67,85 @@ final class RunPage {
     static final int EXIT_IO_OUT = Layout.intValue("KVM_EXIT_IO_OUT");
     static final int INTERNAL_ERROR_EMULATION = Layout.intValue("KVM_INTERNAL_ERROR_EMULATION");
 
-    final ByteBuffer page;
+    private final Mapping mapping;
+    /** The whole mapped region; its views keep it reachable, and it keeps the mapping. */
+    private final ByteBuffer page;
+    private final String owner;
+    private volatile boolean closed;
 
-    RunPage(ByteBuffer page) {
-        this.page = page;
+    /** Takes over the {@code size} bytes mapped at {@code address} from the vCPU fd of {@code owner}. */
+    RunPage(long address, int size, String owner) {
+        this.mapping = new Mapping(address, size);
+        this.page = mapping.anchor(Memory.wrap(address, size));
+        this.owner = owner;
+    }
+
+    /** Refuses every later access, then lets go of the page (see the class comment). */
+    void close() {
+        closed = true;
+        mapping.retire();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    private void check() {
+        if (closed) {
+            throw new IllegalStateException(owner + " is closed: its exits and kvm_run page can no longer be read");
+        }
     }
 
     int exitReason() {
-        return page.getInt(EXIT_REASON);
+        return getInt(EXIT_REASON);
+    }
+
+    byte get(int offset) {
+        check();
+        return page.get(offset);
+    }
+
+    short getShort(int offset) {
+        check();
+        return page.getShort(offset);
+    }
+
+    int getInt(int offset) {
+        check();
+        return page.getInt(offset);
+    }
+
+    long getLong(int offset) {
+        check();
+        return page.getLong(offset);
+    }
+
+    void put(int offset, byte value) {
+        check();
+        page.put(offset, value);
+    }
+
+    /** Copies {@code dst.length} bytes at {@code offset}. */
+    void get(int offset, byte[] dst) {
+        check();
+        page.get(offset, dst);
+    }
+
+    /** A little-endian view of {@code length} bytes at {@code offset} (reads zeros once closed). */
+    ByteBuffer slice(int offset, int length) {
+        check();
+        return page.slice(offset, length).order(page.order());
+    }
+
+    /** A read-only little-endian view of the whole region (reads zeros once closed). */
+    ByteBuffer readOnlyView() {
+        check();
+        return page.asReadOnlyBuffer().order(page.order());
     }
 
     /** Reads {@code size} (1, 2, 4 or 8) bytes at {@code offset}, little-endian, zero-extended. */
     long read(int offset, int size) {
+        check();
         switch (size) {
             case 1: return Byte.toUnsignedLong(page.get(offset));
             case 2: return Short.toUnsignedLong(page.getShort(offset));
@@ -87,6 +163,7 @@ final class RunPage {
 
     /** Writes the low {@code size} bytes of {@code value} at {@code offset}, little-endian. */
     void write(int offset, int size, long value) {
+        check();
         switch (size) {
             case 1: page.put(offset, (byte) value); break;
             case 2: page.putShort(offset, (short) value); break;

@@ -2,7 +2,6 @@ package dev.kvmctl;
 
 import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.LibC;
-import dev.kvmctl.internal.bridge.Memory;
 import dev.kvmctl.internal.bridge.Shim;
 import dev.kvmctl.state.Cpuid;
 import dev.kvmctl.state.DebugRegs;
@@ -17,7 +16,9 @@ import dev.kvmctl.state.Translation;
 import dev.kvmctl.state.VcpuEvents;
 import dev.kvmctl.state.Xcrs;
 import dev.kvmctl.state.Xsave;
+import dev.kvmctl.state.KvmStruct;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 
 /**
@@ -29,6 +30,22 @@ import java.nio.ByteBuffer;
  * writes straight back. The {@code get*(X into)} forms fill a struct the caller owns.
  *
  * <p>Run a vCPU from one thread at a time; {@link #kick()} is the one call meant for other threads.
+ *
+ * <p><b>After close.</b> A closed vCPU refuses every call with {@link IllegalStateException}
+ * except {@link #close()} (idempotent), {@link #isClosed()}, {@code toString()} and {@link #kick()}
+ * (a no-op: there is no run left to stop, so a watchdog racing with the close needs no catch).
+ * The {@link VmExit} objects it returned refuse too. Closing is safe from any thread at any time:
+ * it marks the vCPU closed, stops a {@link #run()} in progress on another thread (which then
+ * throws {@link IllegalStateException}) and waits until no call on the vCPU is in flight, so once
+ * {@code close()} returns nothing is inside {@code KVM_RUN} and the guest's memory can go. Then the
+ * {@code kvm_run} mapping is swapped for a zero page instead of being unmapped: a reader that
+ * passed its closed check just before (a race no flag can close) reads zeros, never an unmapped
+ * address, and the real mapping, which holds the kernel's vCPU and VM, is released at once. The
+ * zero page is unmapped once the exits and every {@link #runPage()} view are unreachable.
+ *
+ * <p>The structs ({@link Regs}, {@link SRegs} and the rest of {@code dev.kvmctl.state}) are the
+ * caller's own memory, not views of the vCPU: one kept past the close keeps the values last read
+ * into it and stays fully usable.
  *
  * <pre>{@code
  * Vcpu vcpu = vm.createVcpu(0);
@@ -46,8 +63,6 @@ public final class Vcpu implements AutoCloseable {
     private final Vm vm;
     private final int id;
     private final OwnedFd fd;
-    private final long runAddress;
-    private final int runSize;
     private final RunPage run;
 
     private final int xsaveSize;
@@ -74,7 +89,7 @@ public final class Vcpu implements AutoCloseable {
     /** Guards {@link #runningThread} against a kick signalling a thread that left KVM_RUN and died. */
     private final Object kickLock = new Object();
     private volatile long runningThread;
-    /** Set under {@link #kickLock}, so a kick never writes into an unmapped kvm_run page. */
+    /** Set under {@link #kickLock}, so a kick never writes into a kvm_run page that is going away. */
     private volatile boolean closed;
 
     Vcpu(Vm vm, int id, OwnedFd fd, int mmapSize, int xsaveSize) {
@@ -82,15 +97,13 @@ public final class Vcpu implements AutoCloseable {
         this.vm = vm;
         this.id = id;
         this.fd = fd;
-        this.runSize = mmapSize;
         long address = LibC.map(mmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd.get());
         if (address == LibC.MAP_FAILED) {
             int errno = LibC.errno();
             fd.close();
             throw new KvmException("mmap(kvm_run)", errno);
         }
-        this.runAddress = address;
-        this.run = new RunPage(Memory.wrap(address, mmapSize));
+        this.run = new RunPage(address, mmapSize, "vCPU " + id);
         this.ioOut = new VmExit.IoOut(run);
         this.ioIn = new VmExit.IoIn(run);
         this.mmioRead = new VmExit.MmioRead(run);
@@ -106,17 +119,28 @@ public final class Vcpu implements AutoCloseable {
 
     /** The vCPU id given at creation. */
     public int id() {
+        ensureOpen();
         return id;
     }
 
     /** The VM it belongs to. */
     public Vm vm() {
+        ensureOpen();
         return vm;
     }
 
-    /** The vCPU's file descriptor, for callers that issue their own ioctls. */
+    /**
+     * The vCPU's file descriptor, for callers that issue their own ioctls. The number is the
+     * caller's to guard: after {@link #close()} it may name another file.
+     */
     public int fd() {
         return fd.get();
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("vCPU " + id + " is closed");
+        }
     }
 
     // ---- running ----
@@ -127,30 +151,43 @@ public final class Vcpu implements AutoCloseable {
      *
      * @return {@link VmExit.Interrupted} when {@link #kick()} or a signal stopped the run
      * @throws KvmException when KVM_RUN itself fails (for example EFAULT when guest memory vanished)
+     * @throws IllegalStateException when the vCPU is closed, or was closed by another thread while it ran
      */
     public VmExit run() {
-        int vcpu = fd.get();
-        runningThread = Shim.threadSelf();
-        int rc = Shim.run(vcpu);
-        synchronized (kickLock) {
-            runningThread = 0;
-        }
-        if (rc < 0) {
-            if (rc == -EINTR || rc == -EAGAIN) {
-                run.page.put(RunPage.IMMEDIATE_EXIT, (byte) 0);
-                return interrupted;
+        int vcpu = fd.acquire(); // held across the decode: close() waits for it before the page goes
+        try {
+            runningThread = Shim.threadSelf();
+            int rc = Shim.run(vcpu);
+            synchronized (kickLock) {
+                runningThread = 0;
             }
-            throw new KvmException("KVM_RUN", -rc, -rc == 14
-                    ? "guest memory behind a slot is no longer mapped, or a slot points outside it" : null);
+            if (closed) {
+                throw new IllegalStateException("vCPU " + id + " was closed while it ran");
+            }
+            if (rc < 0) {
+                if (rc == -EINTR || rc == -EAGAIN) {
+                    run.put(RunPage.IMMEDIATE_EXIT, (byte) 0);
+                    return interrupted;
+                }
+                throw new KvmException("KVM_RUN", -rc, -rc == 14
+                        ? "guest memory behind a slot is no longer mapped, or a slot points outside it" : null);
+            }
+            return decode(run.exitReason());
+        } finally {
+            fd.release();
+            if (closed) {
+                synchronized (kickLock) {
+                    kickLock.notifyAll(); // a close() waiting for this call to end
+                }
+            }
         }
-        return decode(run.exitReason());
     }
 
     private VmExit decode(int reason) {
         if (reason == RunPage.EXIT_IO) {
-            return run.page.get(RunPage.IO_DIRECTION) == RunPage.EXIT_IO_OUT ? ioOut : ioIn;
+            return run.get(RunPage.IO_DIRECTION) == RunPage.EXIT_IO_OUT ? ioOut : ioIn;
         } else if (reason == RunPage.EXIT_MMIO) {
-            return run.page.get(RunPage.MMIO_IS_WRITE) != 0 ? mmioWrite : mmioRead;
+            return run.get(RunPage.MMIO_IS_WRITE) != 0 ? mmioWrite : mmioRead;
         } else if (reason == RunPage.EXIT_HLT) {
             return hlt;
         } else if (reason == RunPage.EXIT_SHUTDOWN) {
@@ -172,50 +209,63 @@ public final class Vcpu implements AutoCloseable {
         } else if (reason == RunPage.EXIT_IRQ_WINDOW_OPEN) {
             return irqWindowOpen;
         }
-        return unknown;
+        return unknown.reason(reason);
     }
 
     /**
      * Makes the current or next {@link #run()} return {@link VmExit.Interrupted} soon. Safe from
      * any thread: sets {@code immediate_exit} (for a run about to start) and signals the thread
-     * inside KVM_RUN (for one in progress).
+     * inside KVM_RUN (for one in progress). A no-op once the vCPU is closed.
      */
     public void kick() {
         synchronized (kickLock) {
             if (closed) {
-                return; // the kvm_run page is unmapped: nothing to stop
+                return; // no run can start any more, and close() stops the one in progress
             }
-            run.page.put(RunPage.IMMEDIATE_EXIT, (byte) 1);
-            VarHandle.fullFence();
-            if (runningThread != 0) {
-                Kick.signal(runningThread);
-            }
+            stopRun();
+        }
+    }
+
+    /** Under {@link #kickLock}, so the thread signalled is still inside {@link #run()}. */
+    private void stopRun() {
+        run.put(RunPage.IMMEDIATE_EXIT, (byte) 1);
+        VarHandle.fullFence();
+        if (runningThread != 0) {
+            Kick.signal(runningThread);
         }
     }
 
     /** Sets or clears {@code immediate_exit} directly (cleared again by the run it stops). */
     public void immediateExit(boolean value) {
-        run.page.put(RunPage.IMMEDIATE_EXIT, (byte) (value ? 1 : 0));
+        ensureOpen();
+        run.put(RunPage.IMMEDIATE_EXIT, (byte) (value ? 1 : 0));
     }
 
     /** Asks KVM to exit with {@link VmExit.IrqWindowOpen} as soon as the guest can take an interrupt. */
     public void requestInterruptWindow(boolean value) {
-        run.page.put(RunPage.REQUEST_INTERRUPT_WINDOW, (byte) (value ? 1 : 0));
+        ensureOpen();
+        run.put(RunPage.REQUEST_INTERRUPT_WINDOW, (byte) (value ? 1 : 0));
     }
 
     /** Whether the guest can take an injected interrupt now (valid after an exit). */
     public boolean readyForInterruptInjection() {
-        return run.page.get(RunPage.READY_FOR_INTERRUPT) != 0;
+        ensureOpen();
+        return run.get(RunPage.READY_FOR_INTERRUPT) != 0;
     }
 
     /** The guest's RFLAGS.IF at the last exit. */
     public boolean interruptsEnabled() {
-        return run.page.get(RunPage.IF_FLAG) != 0;
+        ensureOpen();
+        return run.get(RunPage.IF_FLAG) != 0;
     }
 
-    /** A read-only view of the whole mapped {@code kvm_run} region, for diagnostics. */
+    /**
+     * A read-only view of the whole mapped {@code kvm_run} region, for diagnostics. A view kept
+     * past {@link #close()} reads zeros (it keeps a zero page mapped until it is unreachable).
+     */
     public ByteBuffer runPage() {
-        return run.page.asReadOnlyBuffer().order(run.page.order());
+        ensureOpen();
+        return run.readOnlyView();
     }
 
     // ---- registers: per-vCPU structs for the hot path ----
@@ -230,13 +280,13 @@ public final class Vcpu implements AutoCloseable {
 
     /** {@code KVM_GET_REGS} into {@code into}. */
     public Regs getRegs(Regs into) {
-        KvmException.check(Shim.getRegs(fd.get(), into.address()), "KVM_GET_REGS");
+        struct(Shim::getRegs, into, "KVM_GET_REGS");
         return into;
     }
 
     /** {@code KVM_SET_REGS} from {@code from}, in place. */
     public void setRegs(Regs from) {
-        KvmException.check(Shim.setRegs(fd.get(), from.address()), "KVM_SET_REGS");
+        struct(Shim::setRegs, from, "KVM_SET_REGS");
     }
 
     /** {@code KVM_GET_SREGS} into this vCPU's own {@link SRegs} (reused by the next call). */
@@ -248,23 +298,23 @@ public final class Vcpu implements AutoCloseable {
     }
 
     public SRegs getSregs(SRegs into) {
-        KvmException.check(Shim.getSregs(fd.get(), into.address()), "KVM_GET_SREGS");
+        struct(Shim::getSregs, into, "KVM_GET_SREGS");
         return into;
     }
 
     public void setSregs(SRegs from) {
-        KvmException.check(Shim.setSregs(fd.get(), from.address()), "KVM_SET_SREGS");
+        struct(Shim::setSregs, from, "KVM_SET_SREGS");
     }
 
     // ---- the rest of the architectural state ----
 
     public Fpu getFpu(Fpu into) {
-        KvmException.check(Shim.getFpu(fd.get(), into.address()), "KVM_GET_FPU");
+        struct(Shim::getFpu, into, "KVM_GET_FPU");
         return into;
     }
 
     public void setFpu(Fpu from) {
-        KvmException.check(Shim.setFpu(fd.get(), from.address()), "KVM_SET_FPU");
+        struct(Shim::setFpu, from, "KVM_SET_FPU");
     }
 
     /**
@@ -273,19 +323,21 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalArgumentException if {@code into} is smaller than {@link Kvm#xsaveSize()}
      */
     public Xsave getXsave(Xsave into) {
+        ensureOpen();
         checkXsave(into);
         if (into.size() > Xsave.MIN_SIZE) {
-            KvmException.check(Shim.getXsave2(fd.get(), into.address()), "KVM_GET_XSAVE2");
+            struct(Shim::getXsave2, into, "KVM_GET_XSAVE2");
         } else {
-            KvmException.check(Shim.getXsave(fd.get(), into.address()), "KVM_GET_XSAVE");
+            struct(Shim::getXsave, into, "KVM_GET_XSAVE");
         }
         return into;
     }
 
     /** {@code KVM_SET_XSAVE}; {@code from} must be {@link Kvm#xsaveSize()} bytes or more. */
     public void setXsave(Xsave from) {
+        ensureOpen();
         checkXsave(from);
-        KvmException.check(Shim.setXsave(fd.get(), from.address()), "KVM_SET_XSAVE");
+        struct(Shim::setXsave, from, "KVM_SET_XSAVE");
     }
 
     /** The kernel copies its whole XSAVE size in and out: a smaller buffer would be overrun. */
@@ -297,12 +349,12 @@ public final class Vcpu implements AutoCloseable {
     }
 
     public Xcrs getXcrs(Xcrs into) {
-        KvmException.check(Shim.getXcrs(fd.get(), into.address()), "KVM_GET_XCRS");
+        struct(Shim::getXcrs, into, "KVM_GET_XCRS");
         return into;
     }
 
     public void setXcrs(Xcrs from) {
-        KvmException.check(Shim.setXcrs(fd.get(), from.address()), "KVM_SET_XCRS");
+        struct(Shim::setXcrs, from, "KVM_SET_XCRS");
     }
 
     /**
@@ -311,7 +363,7 @@ public final class Vcpu implements AutoCloseable {
      * @return how many were read; KVM stops at the first MSR it cannot read
      */
     public int getMsrs(Msrs msrs) {
-        return KvmException.check(Shim.getMsrs(fd.get(), msrs.address()), "KVM_GET_MSRS");
+        return struct(Shim::getMsrs, msrs, "KVM_GET_MSRS");
     }
 
     /**
@@ -320,111 +372,144 @@ public final class Vcpu implements AutoCloseable {
      * @return how many were written; KVM stops at the first MSR it refuses
      */
     public int setMsrs(Msrs msrs) {
-        return KvmException.check(Shim.setMsrs(fd.get(), msrs.address()), "KVM_SET_MSRS");
+        return struct(Shim::setMsrs, msrs, "KVM_SET_MSRS");
     }
 
     public Lapic getLapic(Lapic into) {
-        KvmException.check(Shim.getLapic(fd.get(), into.address()), "KVM_GET_LAPIC");
+        struct(Shim::getLapic, into, "KVM_GET_LAPIC");
         return into;
     }
 
     public void setLapic(Lapic from) {
-        KvmException.check(Shim.setLapic(fd.get(), from.address()), "KVM_SET_LAPIC");
+        struct(Shim::setLapic, from, "KVM_SET_LAPIC");
     }
 
     public MpState getMpState(MpState into) {
-        KvmException.check(Shim.getMpState(fd.get(), into.address()), "KVM_GET_MP_STATE");
+        struct(Shim::getMpState, into, "KVM_GET_MP_STATE");
         return into;
     }
 
     public void setMpState(MpState from) {
-        KvmException.check(Shim.setMpState(fd.get(), from.address()), "KVM_SET_MP_STATE");
+        struct(Shim::setMpState, from, "KVM_SET_MP_STATE");
     }
 
     public VcpuEvents getVcpuEvents(VcpuEvents into) {
-        KvmException.check(Shim.getVcpuEvents(fd.get(), into.address()), "KVM_GET_VCPU_EVENTS");
+        struct(Shim::getVcpuEvents, into, "KVM_GET_VCPU_EVENTS");
         return into;
     }
 
     public void setVcpuEvents(VcpuEvents from) {
-        KvmException.check(Shim.setVcpuEvents(fd.get(), from.address()), "KVM_SET_VCPU_EVENTS");
+        struct(Shim::setVcpuEvents, from, "KVM_SET_VCPU_EVENTS");
     }
 
     public DebugRegs getDebugRegs(DebugRegs into) {
-        KvmException.check(Shim.getDebugRegs(fd.get(), into.address()), "KVM_GET_DEBUGREGS");
+        struct(Shim::getDebugRegs, into, "KVM_GET_DEBUGREGS");
         return into;
     }
 
     public void setDebugRegs(DebugRegs from) {
-        KvmException.check(Shim.setDebugRegs(fd.get(), from.address()), "KVM_SET_DEBUGREGS");
+        struct(Shim::setDebugRegs, from, "KVM_SET_DEBUGREGS");
     }
 
     /** {@code KVM_GET_CPUID2}: what this vCPU was told by {@link #setCpuid(Cpuid)}. */
     public Cpuid getCpuid(Cpuid into) {
+        ensureOpen();
         into.count(into.capacity());
-        KvmException.check(Shim.getCpuid2(fd.get(), into.address()), "KVM_GET_CPUID2");
+        struct(Shim::getCpuid2, into, "KVM_GET_CPUID2");
         return into;
     }
 
     /** {@code KVM_SET_CPUID2}: the CPUID the guest sees (typically {@link Kvm#supportedCpuid()}). */
     public void setCpuid(Cpuid cpuid) {
-        KvmException.check(Shim.setCpuid2(fd.get(), cpuid.address()), "KVM_SET_CPUID2");
+        struct(Shim::setCpuid2, cpuid, "KVM_SET_CPUID2");
     }
 
     /** {@code KVM_SET_GUEST_DEBUG}. */
     public void setGuestDebug(GuestDebug control) {
-        KvmException.check(Shim.setGuestDebug(fd.get(), control.address()), "KVM_SET_GUEST_DEBUG");
+        struct(Shim::setGuestDebug, control, "KVM_SET_GUEST_DEBUG");
     }
 
     /** Turns single-stepping on (each {@link #run()} returns {@link VmExit.Debug} after one instruction) or off. */
     public void singleStep(boolean enabled) {
+        ensureOpen();
         setGuestDebug(new GuestDebug().control(enabled ? GuestDebug.ENABLE | GuestDebug.SINGLESTEP : 0));
     }
 
     /** {@code KVM_GET_TSC_KHZ}: the guest's TSC frequency. */
     public int tscKhz() {
-        return KvmException.check(Shim.getTscKhz(fd.get()), "KVM_GET_TSC_KHZ");
+        return KvmException.check(fd.call((vcpu, unused) -> Shim.getTscKhz(vcpu), 0), "KVM_GET_TSC_KHZ");
     }
 
     /** {@code KVM_SET_TSC_KHZ} (needs {@link Capability#TSC_CONTROL} for a frequency other than the host's). */
     public void setTscKhz(int khz) {
-        KvmException.check(Shim.setTscKhz(fd.get(), khz), "KVM_SET_TSC_KHZ");
+        KvmException.check(fd.call((vcpu, k) -> Shim.setTscKhz(vcpu, (int) k), khz), "KVM_SET_TSC_KHZ");
     }
 
     /** {@code KVM_TRANSLATE}: the guest-physical address of a guest-virtual one, under the current page tables. */
     public Translation translate(long linearAddress) {
         TranslationBuffer.Holder t = TranslationBuffer.get();
         t.linearAddress(linearAddress);
-        KvmException.check(Shim.translate(fd.get(), t.address()), "KVM_TRANSLATE");
+        KvmException.check(fd.call(Shim::translate, t.address()), "KVM_TRANSLATE"); // t is this thread's: reachable
         return t.result();
     }
 
     /** {@code KVM_NMI}: queues an NMI (with an in-kernel LAPIC). */
     public void injectNmi() {
-        KvmException.check(Shim.nmi(fd.get()), "KVM_NMI");
+        KvmException.check(fd.call((vcpu, unused) -> Shim.nmi(vcpu), 0), "KVM_NMI");
     }
 
     /** {@code KVM_INTERRUPT}: queues an external interrupt vector (without an in-kernel irqchip). */
     public void injectInterrupt(int vector) {
-        KvmException.check(Shim.interrupt(fd.get(), vector), "KVM_INTERRUPT");
+        KvmException.check(fd.call((vcpu, v) -> Shim.interrupt(vcpu, (int) v), vector), "KVM_INTERRUPT");
+    }
+
+    /**
+     * The ioctl {@code op} with {@code struct}'s address, the descriptor held open for the call
+     * and the struct kept reachable until the kernel is done with its memory (a struct the caller
+     * no longer uses could otherwise be freed while the kernel writes into it).
+     */
+    private int struct(OwnedFd.Call op, KvmStruct struct, String name) {
+        try {
+            return KvmException.check(fd.call(op, struct.address()), name);
+        } finally {
+            Reference.reachabilityFence(struct);
+        }
     }
 
     // ---- lifetime ----
 
+    /** Whether {@link #close()} was called, here or by closing the {@link Vm}. */
     public boolean isClosed() {
         return closed;
     }
 
-    /** Unmaps the {@code kvm_run} page and closes the vCPU fd. Do not call while another thread is inside {@link #run()}. */
+    /**
+     * Closes the vCPU; idempotent, and safe from any thread. A {@link #run()} in progress on
+     * another thread is stopped (it throws {@link IllegalStateException}) and this waits until no
+     * call on the vCPU is in flight; then the descriptor is closed and the {@code kvm_run} page is
+     * swapped for a zero page (see the class comment).
+     */
     @Override
     public void close() {
+        boolean interrupted = false;
         synchronized (kickLock) {
             if (closed) {
                 return;
             }
             closed = true;
-            fd.close();
-            LibC.INSTANCE.munmap(runAddress, runSize);
+            fd.close(); // no new call starts; the last one in flight closes the descriptor
+            while (!fd.isReleased()) {
+                stopRun(); // again each round: another thread's run may have cleared immediate_exit
+                try {
+                    kickLock.wait(1);
+                } catch (InterruptedException e) {
+                    interrupted = true; // finish closing: a run left behind could outlive the VM's memory
+                }
+            }
+        }
+        run.close();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -9,7 +9,9 @@ import dev.kvmctl.internal.bridge.Memory;
 import dev.kvmctl.internal.bridge.Shim;
 import dev.kvmctl.state.ClockData;
 import dev.kvmctl.state.Irqchip;
+import dev.kvmctl.state.KvmStruct;
 import dev.kvmctl.state.PitState;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -21,7 +23,8 @@ import java.util.TreeMap;
 /**
  * A KVM virtual machine: its guest-physical memory map, in-kernel devices, eventfd wiring and
  * vCPUs. Closing it closes its vCPUs and removes its memory slots; the {@link GuestMemory} behind
- * them stays open for its owner to close (or to map into another VM).
+ * them stays open for its owner to close (or to map into another VM). Objects may be closed in
+ * any order: memory closed while a VM maps it stays mapped until the VM lets go of it.
  *
  * <pre>{@code
  * try (Kvm kvm = Kvm.open();
@@ -33,12 +36,18 @@ import java.util.TreeMap;
  *     vcpu.setSregs(vcpu.getSregs().cs(Segment.real(0, true)));
  *     vcpu.setRegs(vcpu.getRegs().rip(0x1000).rflags(2));
  *     System.out.println(vcpu.run());                               // hlt
- *     vm.close();                                                   // before ram, which it maps
+ *     vm.close();                                                   // any order is safe
  * }
  * }</pre>
  *
  * <p>A VM may be used from several threads for its VM-wide calls; each {@link Vcpu} should be run
  * by one thread at a time.
+ *
+ * <p><b>After close.</b> A closed VM refuses every call with {@link IllegalStateException} except
+ * {@link #close()} (idempotent), {@link #isClosed()} and {@code toString()}. Closing is safe from
+ * any thread: each vCPU's {@link Vcpu#close()} stops a run in progress and waits for it, then the
+ * VM descriptor is closed (once no call on it is in flight), and only then are the slots' memory
+ * pins dropped, so no guest can run on memory that has been let go.
  */
 public final class Vm implements AutoCloseable {
     private static final int PIT_SPEAKER_DUMMY = Layout.intValue("KVM_PIT_SPEAKER_DUMMY");
@@ -54,6 +63,8 @@ public final class Vm implements AutoCloseable {
     private final OwnedFd fd;
     private final int maxSlots;
     private final int xsaveSize;
+    /** From the Kvm at creation, so the VM works on after its Kvm is closed. */
+    private final int vcpuMmapSize;
     private final List<Vcpu> vcpus = new ArrayList<>();
     /** Slots by guest-physical range, for overlap checks and guest-physical access. */
     private final RangeMap<Long, MemorySlot> slotsByAddress = TreeRangeMap.create();
@@ -66,39 +77,57 @@ public final class Vm implements AutoCloseable {
         this.fd = fd;
         this.maxSlots = kvm.memslots();
         this.xsaveSize = kvm.xsaveSize();
+        this.vcpuMmapSize = kvm.vcpuMmapSize();
     }
 
-    /** The {@link Kvm} that created it. */
+    /** The {@link Kvm} that created it (which may have been closed since). */
     public Kvm kvm() {
+        ensureOpen();
         return kvm;
     }
 
-    /** The VM's file descriptor, for callers that issue their own ioctls. */
+    /**
+     * The VM's file descriptor, for callers that issue their own ioctls. The number is the
+     * caller's to guard: after {@link #close()} it may name another file.
+     */
     public int fd() {
         return fd.get();
     }
 
+    private void ensureOpen() {
+        fd.get(); // "VM is closed"
+    }
+
     /** {@code KVM_CHECK_EXTENSION} on the VM fd, where some capabilities answer per VM. */
     public int checkExtension(Capability cap) {
-        return KvmException.check(Shim.checkExtension(fd.get(), cap.number()), "KVM_CHECK_EXTENSION");
+        return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
     }
 
     // ---- vCPUs ----
 
     /** {@code KVM_CREATE_VCPU} with {@code id}, mapping its {@code kvm_run} page. */
     public synchronized Vcpu createVcpu(int id) {
-        int raw = Shim.createVcpu(fd.get(), id);
+        int raw = fd.call(Shim::createVcpu, id);
         if (raw < 0) {
             throw new KvmException("KVM_CREATE_VCPU", -raw, -raw == 17 ? "vCPU id " + id + " already exists in this VM"
-                    : -raw == 22 ? "vCPU id " + id + " is out of range (max vCPUs " + kvm.maxVcpus() + ")" : null);
+                    : -raw == 22 ? "vCPU id " + id + " is out of range" + maxVcpusHint() : null);
         }
-        Vcpu vcpu = new Vcpu(this, id, new OwnedFd(raw, "vCPU " + id), kvm.vcpuMmapSize(), xsaveSize);
+        Vcpu vcpu = new Vcpu(this, id, new OwnedFd(raw, "vCPU " + id), vcpuMmapSize, xsaveSize);
         vcpus.add(vcpu);
         return vcpu;
     }
 
+    private String maxVcpusHint() {
+        try {
+            return " (max vCPUs " + kvm.maxVcpus() + ")";
+        } catch (IllegalStateException closedKvm) {
+            return "";
+        }
+    }
+
     /** The vCPUs created and not yet closed. */
     public synchronized List<Vcpu> vcpus() {
+        ensureOpen();
         vcpus.removeIf(Vcpu::isClosed);
         return List.copyOf(vcpus);
     }
@@ -112,6 +141,7 @@ public final class Vm implements AutoCloseable {
 
     /** As {@link #mapMemory(long, GuestMemory)} with {@link MemorySlot} flags. */
     public MemorySlot mapMemory(long guestAddress, GuestMemory memory, int flags) {
+        ensureOpen();
         return mapMemory(guestAddress, memory, 0, memory.size(), flags);
     }
 
@@ -123,6 +153,7 @@ public final class Vm implements AutoCloseable {
      *     range that overlaps an existing slot (the message names it)
      */
     public synchronized MemorySlot mapMemory(long guestAddress, GuestMemory memory, long memoryOffset, long size, int flags) {
+        ensureOpen();
         Objects.requireNonNull(memory, "memory");
         checkAligned("guest address", guestAddress);
         checkAligned("memory offset", memoryOffset);
@@ -140,12 +171,14 @@ public final class Vm implements AutoCloseable {
                     "guest-physical range [0x%x, 0x%x) overlaps %s", guestAddress, guestAddress + size, overlap));
         }
         int id = freeSlotId();
-        memory.attach();
+        // Pinned before KVM sees the address: from here until the slot is gone the memory cannot
+        // be released, whoever closes it.
+        long host = memory.pin();
         try {
-            int rc = Shim.setUserMemoryRegion(fd.get(), id, flags, guestAddress, size, memory.hostAddress() + memoryOffset);
+            int rc = setRegion(id, flags, guestAddress, size, host + memoryOffset);
             KvmException.check(rc, "KVM_SET_USER_MEMORY_REGION");
         } catch (RuntimeException e) {
-            memory.detach();
+            memory.unpin();
             throw e;
         }
         MemorySlot slot = new MemorySlot(id, guestAddress, size, memory, memoryOffset, flags);
@@ -154,16 +187,27 @@ public final class Vm implements AutoCloseable {
         return slot;
     }
 
+    /** {@code KVM_SET_USER_MEMORY_REGION} with the descriptor held for the call. */
+    private int setRegion(int id, int flags, long guestAddress, long size, long hostAddress) {
+        int vm = fd.acquire();
+        try {
+            return Shim.setUserMemoryRegion(vm, id, flags, guestAddress, size, hostAddress);
+        } finally {
+            fd.release();
+        }
+    }
+
     /** Removes a slot: its guest-physical range becomes unbacked (MMIO) again. */
     public synchronized void unmapMemory(MemorySlot slot) {
+        ensureOpen();
         MemorySlot known = requireSlot(slot);
-        KvmException.check(Shim.setUserMemoryRegion(fd.get(), known.id(), 0, known.guestAddress(), 0, 0),
-                "KVM_SET_USER_MEMORY_REGION");
+        KvmException.check(setRegion(known.id(), 0, known.guestAddress(), 0, 0), "KVM_SET_USER_MEMORY_REGION");
         forget(known);
     }
 
     /** Moves a slot to a new guest-physical address (same memory, same size), keeping its id. */
     public synchronized MemorySlot moveMemory(MemorySlot slot, long newGuestAddress) {
+        ensureOpen();
         MemorySlot known = requireSlot(slot);
         checkAligned("guest address", newGuestAddress);
         if (newGuestAddress < 0 || newGuestAddress + known.size() < newGuestAddress) {
@@ -175,8 +219,8 @@ public final class Vm implements AutoCloseable {
             slotsByAddress.put(guestRange(known), known);
             throw new IllegalArgumentException(String.format("cannot move %s to 0x%x: overlaps %s", known, newGuestAddress, overlap));
         }
-        int rc = Shim.setUserMemoryRegion(fd.get(), known.id(), known.flags(), newGuestAddress, known.size(),
-                known.memory().hostAddress() + known.memoryOffset());
+        int rc = setRegion(known.id(), known.flags(), newGuestAddress, known.size(),
+                known.memory().pinnedAddress() + known.memoryOffset());
         if (rc < 0) {
             slotsByAddress.put(guestRange(known), known);
             throw new KvmException("KVM_SET_USER_MEMORY_REGION", -rc);
@@ -189,11 +233,13 @@ public final class Vm implements AutoCloseable {
 
     /** The current slots, by guest address. */
     public synchronized List<MemorySlot> memorySlots() {
+        ensureOpen();
         return List.copyOf(slotsByAddress.asMapOfRanges().values());
     }
 
     /** The slot holding {@code [gpa, gpa+length)}, or {@link IllegalArgumentException}. */
     public synchronized MemorySlot slotFor(long gpa, long length) {
+        ensureOpen();
         MemorySlot slot = slotsByAddress.get(gpa);
         if (slot == null || !slot.contains(gpa, length)) {
             throw new IllegalArgumentException(String.format(
@@ -219,6 +265,7 @@ public final class Vm implements AutoCloseable {
      * since the last call (bit i = page i of the slot); fetching clears the log.
      */
     public BitSet dirtyLog(MemorySlot slot) {
+        ensureOpen();
         MemorySlot known = requireSlot(slot);
         if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
             throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
@@ -226,7 +273,12 @@ public final class Vm implements AutoCloseable {
         long pages = known.size() / GuestMemory.PAGE_SIZE;
         int words = (int) ((pages + 63) / 64);
         ByteBuffer bitmap = Memory.allocate(words * 8);
-        KvmException.check(Shim.getDirtyLog(fd.get(), known.id(), Memory.addressOf(bitmap)), "KVM_GET_DIRTY_LOG");
+        int vm = fd.acquire();
+        try {
+            KvmException.check(Shim.getDirtyLog(vm, known.id(), Memory.addressOf(bitmap)), "KVM_GET_DIRTY_LOG");
+        } finally {
+            fd.release();
+        }
         return BitSet.valueOf(bitmap);
     }
 
@@ -249,7 +301,7 @@ public final class Vm implements AutoCloseable {
         throw new IllegalStateException("all " + maxSlots + " memory slots of this VM are in use");
     }
 
-    private MemorySlot requireSlot(MemorySlot slot) {
+    private synchronized MemorySlot requireSlot(MemorySlot slot) {
         MemorySlot known = slotsById.get(slot.id());
         if (known == null || !known.equals(slot)) {
             throw new IllegalArgumentException(slot + " is not a current slot of this VM");
@@ -260,7 +312,7 @@ public final class Vm implements AutoCloseable {
     private void forget(MemorySlot slot) {
         slotsByAddress.remove(guestRange(slot));
         slotsById.remove(slot.id());
-        slot.memory().detach();
+        slot.memory().unpin();
     }
 
     private static void checkAligned(String what, long value) {
@@ -273,77 +325,89 @@ public final class Vm implements AutoCloseable {
 
     /** {@code KVM_SET_TSS_ADDR}: three pages of guest-physical space KVM may use on Intel (outside RAM). */
     public void setTssAddress(long address) {
-        KvmException.check(Shim.setTssAddr(fd.get(), address), "KVM_SET_TSS_ADDR");
+        KvmException.check(fd.call(Shim::setTssAddr, address), "KVM_SET_TSS_ADDR");
     }
 
     /** {@code KVM_SET_IDENTITY_MAP_ADDR}: one page KVM may use for real mode on Intel (outside RAM). */
     public void setIdentityMapAddress(long address) {
-        KvmException.check(Shim.setIdentityMapAddr(fd.get(), address), "KVM_SET_IDENTITY_MAP_ADDR");
+        KvmException.check(fd.call(Shim::setIdentityMapAddr, address), "KVM_SET_IDENTITY_MAP_ADDR");
     }
 
     /** {@code KVM_CREATE_IRQCHIP}: in-kernel PIC, IOAPIC and local APICs. Call before creating vCPUs. */
     public synchronized void createIrqchip() {
-        KvmException.check(Shim.createIrqchip(fd.get()), "KVM_CREATE_IRQCHIP");
+        KvmException.check(fd.call((vm, unused) -> Shim.createIrqchip(vm), 0), "KVM_CREATE_IRQCHIP");
         irqchip = true;
     }
 
     /** Whether {@link #createIrqchip()} was called. */
     public synchronized boolean hasIrqchip() {
+        ensureOpen();
         return irqchip;
     }
 
     /** {@code KVM_CREATE_PIT2} with a dummy speaker port. Needs {@link #createIrqchip()} first. */
     public synchronized void createPit() {
-        KvmException.check(Shim.createPit2(fd.get(), PIT_SPEAKER_DUMMY), "KVM_CREATE_PIT2");
+        KvmException.check(fd.call((vm, flags) -> Shim.createPit2(vm, (int) flags), PIT_SPEAKER_DUMMY), "KVM_CREATE_PIT2");
         pit = true;
     }
 
     /** Whether {@link #createPit()} was called. */
     public synchronized boolean hasPit() {
+        ensureOpen();
         return pit;
     }
 
     /** {@code KVM_IRQ_LINE}: raises or lowers an interrupt line of the in-kernel irqchip. */
     public void irqLine(int irq, boolean high) {
-        KvmException.check(Shim.irqLine(fd.get(), irq, high ? 1 : 0), "KVM_IRQ_LINE");
+        int vm = fd.acquire();
+        try {
+            KvmException.check(Shim.irqLine(vm, irq, high ? 1 : 0), "KVM_IRQ_LINE");
+        } finally {
+            fd.release();
+        }
     }
 
     /** {@code KVM_GET_IRQCHIP} into {@code chip} (whose chip id selects PIC master, slave or IOAPIC). */
     public Irqchip getIrqchip(Irqchip chip) {
-        KvmException.check(Shim.getIrqchip(fd.get(), chip.address()), "KVM_GET_IRQCHIP");
+        struct(Shim::getIrqchip, chip, "KVM_GET_IRQCHIP");
         return chip;
     }
 
     /** {@code KVM_SET_IRQCHIP} from {@code chip}. */
     public void setIrqchip(Irqchip chip) {
-        KvmException.check(Shim.setIrqchip(fd.get(), chip.address()), "KVM_SET_IRQCHIP");
+        struct(Shim::setIrqchip, chip, "KVM_SET_IRQCHIP");
     }
 
     /** {@code KVM_GET_PIT2} into {@code state}. */
     public PitState getPit(PitState state) {
-        KvmException.check(Shim.getPit2(fd.get(), state.address()), "KVM_GET_PIT2");
+        struct(Shim::getPit2, state, "KVM_GET_PIT2");
         return state;
     }
 
     /** {@code KVM_SET_PIT2} from {@code state}. */
     public void setPit(PitState state) {
-        KvmException.check(Shim.setPit2(fd.get(), state.address()), "KVM_SET_PIT2");
+        struct(Shim::setPit2, state, "KVM_SET_PIT2");
     }
 
     /** {@code KVM_GET_CLOCK} into {@code clock}. */
     public ClockData getClock(ClockData clock) {
-        KvmException.check(Shim.getClock(fd.get(), clock.address()), "KVM_GET_CLOCK");
+        struct(Shim::getClock, clock, "KVM_GET_CLOCK");
         return clock;
     }
 
     /** {@code KVM_SET_CLOCK} from {@code clock}. */
     public void setClock(ClockData clock) {
-        KvmException.check(Shim.setClock(fd.get(), clock.address()), "KVM_SET_CLOCK");
+        struct(Shim::setClock, clock, "KVM_SET_CLOCK");
     }
 
     /** {@code KVM_ENABLE_CAP} on the VM with the first two argument words. */
     public void enableCap(Capability cap, long arg0, long arg1) {
-        KvmException.check(Shim.enableCap(fd.get(), cap.number(), arg0, arg1), "KVM_ENABLE_CAP(" + cap.kernelName() + ")");
+        int vm = fd.acquire();
+        try {
+            KvmException.check(Shim.enableCap(vm, cap.number(), arg0, arg1), "KVM_ENABLE_CAP(" + cap.kernelName() + ")");
+        } finally {
+            fd.release();
+        }
     }
 
     // ---- eventfd wiring ----
@@ -372,31 +436,70 @@ public final class Vm implements AutoCloseable {
     }
 
     private void ioEvent(EventFd event, IoSpace space, long address, int length, long value, boolean match, boolean deassign) {
+        ensureOpen();
         if (length != 1 && length != 2 && length != 4 && length != 8) {
             throw new IllegalArgumentException("ioeventfd length must be 1, 2, 4 or 8, got " + length);
         }
         int flags = (space == IoSpace.PIO ? IOEVENTFD_PIO : 0) | (match ? IOEVENTFD_DATAMATCH : 0)
                 | (deassign ? IOEVENTFD_DEASSIGN : 0);
-        KvmException.check(Shim.ioeventfd(fd.get(), address, length, event.fd(), flags, value), "KVM_IOEVENTFD");
+        int vm = fd.acquire();
+        try {
+            int efd = event.handle().acquire();
+            try {
+                KvmException.check(Shim.ioeventfd(vm, address, length, efd, flags, value), "KVM_IOEVENTFD");
+            } finally {
+                event.handle().release();
+            }
+        } finally {
+            fd.release();
+        }
     }
 
     /** {@code KVM_IRQFD}: signalling {@code event} raises interrupt {@code gsi} in the in-kernel irqchip. */
     public void registerIrqFd(EventFd event, int gsi) {
-        KvmException.check(Shim.irqfd(fd.get(), event.fd(), gsi, 0, 0), "KVM_IRQFD");
+        irqFd(event, gsi, 0);
     }
 
     /** Undoes {@link #registerIrqFd(EventFd, int)}. */
     public void unregisterIrqFd(EventFd event, int gsi) {
-        KvmException.check(Shim.irqfd(fd.get(), event.fd(), gsi, IRQFD_DEASSIGN, 0), "KVM_IRQFD");
+        irqFd(event, gsi, IRQFD_DEASSIGN);
+    }
+
+    private void irqFd(EventFd event, int gsi, int flags) {
+        int vm = fd.acquire();
+        try {
+            int efd = event.handle().acquire();
+            try {
+                KvmException.check(Shim.irqfd(vm, efd, gsi, flags, 0), "KVM_IRQFD");
+            } finally {
+                event.handle().release();
+            }
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** The ioctl {@code op} with {@code struct}'s address; the descriptor held open and the struct kept reachable for the call. */
+    private void struct(OwnedFd.Call op, KvmStruct struct, String name) {
+        try {
+            KvmException.check(fd.call(op, struct.address()), name);
+        } finally {
+            Reference.reachabilityFence(struct);
+        }
     }
 
     // ---- lifetime ----
 
+    /** Whether {@link #close()} was called. */
     public boolean isClosed() {
         return fd.isClosed();
     }
 
-    /** Closes the vCPUs, forgets the memory slots (releasing their {@link GuestMemory}), closes the VM fd. */
+    /**
+     * Closes the vCPUs (stopping and waiting for a run in progress), closes the VM fd, then drops
+     * the memory slots' pins on their {@link GuestMemory} (releasing memory whose owner closed it
+     * already). Idempotent.
+     */
     @Override
     public synchronized void close() {
         if (fd.isClosed()) {

@@ -10,6 +10,14 @@ import java.nio.ByteBuffer;
  * run allocates nothing. An exit is therefore valid only until the next {@code run()} on the same
  * vCPU: read what you need, answer I/O-in and MMIO-read exits, then run again.
  *
+ * <p>After the vCPU is closed (by {@link Vcpu#close()} or by closing its {@link Vm}), every method
+ * that reads or writes what the exit reported throws {@link IllegalStateException}, whichever
+ * exit object a caller kept. {@link #reason()} and {@link #kind()} need no page and keep
+ * answering; {@code toString()} names the kind and says the vCPU is closed. A read racing with
+ * the close on another thread either completes with the exit's data or reads zeros (see
+ * {@link Vcpu}); it never touches unmapped memory. A {@link Io#data()} view kept past the close
+ * reads zeros.
+ *
  * <pre>{@code
  * while (true) {
  *     VmExit exit = vcpu.run();
@@ -37,6 +45,11 @@ public sealed interface VmExit
     /** A short name of this kind of exit, e.g. {@code "io-out"}, for reports. */
     String kind();
 
+    /** What {@code toString()} says once the vCPU is closed: the kind only, the data is gone. */
+    private static String closed(VmExit exit) {
+        return exit.kind() + " (vCPU closed)";
+    }
+
     /** Port I/O common to both directions. */
     abstract sealed class Io permits IoOut, IoIn {
         final RunPage run;
@@ -51,27 +64,27 @@ public sealed interface VmExit
 
         /** The I/O port. */
         public int port() {
-            return Short.toUnsignedInt(run.page.getShort(RunPage.IO_PORT));
+            return Short.toUnsignedInt(run.getShort(RunPage.IO_PORT));
         }
 
         /** Bytes per access: 1, 2 or 4. */
         public int size() {
-            return run.page.get(RunPage.IO_SIZE);
+            return run.get(RunPage.IO_SIZE);
         }
 
         /** Accesses: 1, or more for a {@code rep ins}/{@code rep outs}. */
         public int count() {
-            return run.page.getInt(RunPage.IO_COUNT);
+            return run.getInt(RunPage.IO_COUNT);
         }
 
         /** Offset of the data in the {@code kvm_run} page. */
         int dataOffset() {
-            return (int) run.page.getLong(RunPage.IO_DATA_OFFSET);
+            return (int) run.getLong(RunPage.IO_DATA_OFFSET);
         }
 
         /** A view of the {@code size * count} data bytes inside the {@code kvm_run} page (allocates the view). */
         public ByteBuffer data() {
-            return run.page.slice(dataOffset(), size() * count()).order(run.page.order());
+            return run.slice(dataOffset(), size() * count());
         }
 
         /** Element {@code i} of a string I/O, zero-extended. */
@@ -84,7 +97,11 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            return String.format("%s port=0x%x size=%d count=%d", ((VmExit) this).kind(), port(), size(), count());
+            try {
+                return String.format("%s port=0x%x size=%d count=%d", ((VmExit) this).kind(), port(), size(), count());
+            } catch (IllegalStateException e) {
+                return closed((VmExit) this);
+            }
         }
     }
 
@@ -140,17 +157,21 @@ public sealed interface VmExit
 
         /** The guest-physical address accessed. */
         public long address() {
-            return run.page.getLong(RunPage.MMIO_PHYS_ADDR);
+            return run.getLong(RunPage.MMIO_PHYS_ADDR);
         }
 
         /** Bytes accessed: 1 to 8. */
         public int length() {
-            return run.page.getInt(RunPage.MMIO_LEN);
+            return run.getInt(RunPage.MMIO_LEN);
         }
 
         @Override
         public String toString() {
-            return String.format("%s addr=0x%x len=%d", ((VmExit) this).kind(), address(), length());
+            try {
+                return String.format("%s addr=0x%x len=%d", ((VmExit) this).kind(), address(), length());
+            } catch (IllegalStateException e) {
+                return closed((VmExit) this);
+            }
         }
     }
 
@@ -189,7 +210,11 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            return super.toString() + String.format(" value=0x%x", value());
+            try {
+                return String.format("%s addr=0x%x len=%d value=0x%x", kind(), address(), length(), value());
+            } catch (IllegalStateException e) {
+                return closed(this);
+            }
         }
     }
 
@@ -224,17 +249,21 @@ public sealed interface VmExit
 
         /** The hardware's reason code (VMX: the VM-entry failure reason). */
         public long hardwareReason() {
-            return run.page.getLong(RunPage.FAIL_ENTRY_REASON);
+            return run.getLong(RunPage.FAIL_ENTRY_REASON);
         }
 
         /** The host CPU that failed to enter. */
         public int cpu() {
-            return run.page.getInt(RunPage.FAIL_ENTRY_CPU);
+            return run.getInt(RunPage.FAIL_ENTRY_CPU);
         }
 
         @Override
         public String toString() {
-            return String.format("fail-entry hardware_reason=0x%x cpu=%d", hardwareReason(), cpu());
+            try {
+                return String.format("fail-entry hardware_reason=0x%x cpu=%d", hardwareReason(), cpu());
+            } catch (IllegalStateException e) {
+                return closed(this);
+            }
         }
     }
 
@@ -253,29 +282,29 @@ public sealed interface VmExit
 
         /** {@code KVM_INTERNAL_ERROR_*}: 1 emulation, 2 exception during exception delivery, ... */
         public int suberror() {
-            return run.page.getInt(RunPage.INTERNAL_SUBERROR);
+            return run.getInt(RunPage.INTERNAL_SUBERROR);
         }
 
         /** The error's extra data words (allocates). */
         public long[] data() {
-            int n = Math.min(run.page.getInt(RunPage.INTERNAL_NDATA), 16);
+            int n = Math.min(run.getInt(RunPage.INTERNAL_NDATA), 16);
             long[] data = new long[Math.max(n, 0)];
             for (int i = 0; i < data.length; i++) {
-                data[i] = run.page.getLong(RunPage.INTERNAL_DATA + 8 * i);
+                data[i] = run.getLong(RunPage.INTERNAL_DATA + 8 * i);
             }
             return data;
         }
 
         /** For an emulation failure that carries them, the bytes of the failing instruction; else empty. */
         public byte[] instructionBytes() {
-            boolean hasBytes = suberror() == EMULATION && run.page.getInt(RunPage.INTERNAL_NDATA) >= 3
-                    && (run.page.getLong(RunPage.EMULATION_FLAGS) & 1) != 0;
+            boolean hasBytes = suberror() == EMULATION && run.getInt(RunPage.INTERNAL_NDATA) >= 3
+                    && (run.getLong(RunPage.EMULATION_FLAGS) & 1) != 0;
             if (!hasBytes) {
                 return new byte[0];
             }
-            int n = Math.min(Byte.toUnsignedInt(run.page.get(RunPage.EMULATION_INSN_SIZE)), 15);
+            int n = Math.min(Byte.toUnsignedInt(run.get(RunPage.EMULATION_INSN_SIZE)), 15);
             byte[] bytes = new byte[n];
-            run.page.get(RunPage.EMULATION_INSN_BYTES, bytes);
+            run.get(RunPage.EMULATION_INSN_BYTES, bytes);
             return bytes;
         }
 
@@ -292,15 +321,19 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            StringBuilder sb = new StringBuilder("internal-error: ").append(suberrorName());
-            byte[] insn = instructionBytes();
-            if (insn.length > 0) {
-                sb.append(", instruction");
-                for (byte b : insn) {
-                    sb.append(String.format(" %02x", b));
+            try {
+                StringBuilder sb = new StringBuilder("internal-error: ").append(suberrorName());
+                byte[] insn = instructionBytes();
+                if (insn.length > 0) {
+                    sb.append(", instruction");
+                    for (byte b : insn) {
+                        sb.append(String.format(" %02x", b));
+                    }
                 }
+                return sb.toString();
+            } catch (IllegalStateException e) {
+                return closed(this);
             }
-            return sb.toString();
         }
     }
 
@@ -320,17 +353,21 @@ public sealed interface VmExit
 
         /** {@link #SHUTDOWN}, {@link #RESET}, {@link #CRASH}, ... */
         public int type() {
-            return run.page.getInt(RunPage.SYSTEM_EVENT_TYPE);
+            return run.getInt(RunPage.SYSTEM_EVENT_TYPE);
         }
 
         /** The first data word (the old {@code flags} field). */
         public long flags() {
-            return run.page.getLong(RunPage.SYSTEM_EVENT_DATA);
+            return run.getLong(RunPage.SYSTEM_EVENT_DATA);
         }
 
         @Override
         public String toString() {
-            return "system-event type=" + type();
+            try {
+                return "system-event type=" + type();
+            } catch (IllegalStateException e) {
+                return closed(this);
+            }
         }
     }
 
@@ -347,25 +384,29 @@ public sealed interface VmExit
 
         /** The exception vector: 1 for #DB (single step, hardware breakpoint), 3 for #BP. */
         public int exception() {
-            return run.page.getInt(RunPage.DEBUG_EXCEPTION);
+            return run.getInt(RunPage.DEBUG_EXCEPTION);
         }
 
         /** The guest's instruction pointer at the exit. */
         public long pc() {
-            return run.page.getLong(RunPage.DEBUG_PC);
+            return run.getLong(RunPage.DEBUG_PC);
         }
 
         public long dr6() {
-            return run.page.getLong(RunPage.DEBUG_DR6);
+            return run.getLong(RunPage.DEBUG_DR6);
         }
 
         public long dr7() {
-            return run.page.getLong(RunPage.DEBUG_DR7);
+            return run.getLong(RunPage.DEBUG_DR7);
         }
 
         @Override
         public String toString() {
-            return String.format("debug exception=%d pc=0x%x dr6=0x%x", exception(), pc(), dr6());
+            try {
+                return String.format("debug exception=%d pc=0x%x dr6=0x%x", exception(), pc(), dr6());
+            } catch (IllegalStateException e) {
+                return closed(this);
+            }
         }
     }
 
@@ -390,16 +431,20 @@ public sealed interface VmExit
         @Override public String kind() { return "exception"; }
 
         public int vector() {
-            return run.page.getInt(RunPage.EX_EXCEPTION);
+            return run.getInt(RunPage.EX_EXCEPTION);
         }
 
         public int errorCode() {
-            return run.page.getInt(RunPage.EX_ERROR_CODE);
+            return run.getInt(RunPage.EX_ERROR_CODE);
         }
 
         @Override
         public String toString() {
-            return "exception vector=" + vector() + " error_code=" + errorCode();
+            try {
+                return "exception vector=" + vector() + " error_code=" + errorCode();
+            } catch (IllegalStateException e) {
+                return closed(this);
+            }
         }
     }
 
@@ -415,12 +460,16 @@ public sealed interface VmExit
         @Override public String kind() { return "hypercall"; }
 
         public long number() {
-            return run.page.getLong(RunPage.HYPERCALL_NR);
+            return run.getLong(RunPage.HYPERCALL_NR);
         }
 
         @Override
         public String toString() {
-            return "hypercall nr=" + number();
+            try {
+                return "hypercall nr=" + number();
+            } catch (IllegalStateException e) {
+                return closed(this);
+            }
         }
     }
 
@@ -436,27 +485,40 @@ public sealed interface VmExit
     /** Any exit reason kvmctl has no type for, with its number. */
     final class Unknown implements VmExit {
         private final RunPage run;
+        /** Set by the run that returned this exit, so it answers without reading the page. */
+        private int reason;
 
         Unknown(RunPage run) {
             this.run = run;
         }
 
+        /** Records the reason of the exit being returned (a field write: the run allocates nothing). */
+        Unknown reason(int value) {
+            reason = value;
+            return this;
+        }
+
+        /** The exit reason number, as {@code run()} read it. */
         @Override
         public int reason() {
-            return run.exitReason();
+            return reason;
         }
 
         @Override public String kind() { return "unknown"; }
 
         /** For {@code KVM_EXIT_UNKNOWN}, the hardware's exit reason. */
         public long hardwareExitReason() {
-            return run.page.getLong(RunPage.HW_EXIT_REASON);
+            return run.getLong(RunPage.HW_EXIT_REASON);
         }
 
         @Override
         public String toString() {
-            return "unknown exit reason " + reason()
-                    + (reason() == RunPage.EXIT_UNKNOWN ? String.format(" (hardware 0x%x)", hardwareExitReason()) : "");
+            try {
+                return "unknown exit reason " + reason
+                        + (reason == RunPage.EXIT_UNKNOWN ? String.format(" (hardware 0x%x)", hardwareExitReason()) : "");
+            } catch (IllegalStateException e) {
+                return closed(this) + " reason " + reason;
+            }
         }
     }
 }

@@ -2,12 +2,16 @@ package dev.kvmctl;
 
 import static dev.kvmctl.ExitTest.bytes;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.BitSet;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -130,17 +134,42 @@ class MemorySlotTest {
     }
 
     @Test
-    void memoryInUseCannotBeClosedUntilItsVmIs() {
-        try (Kvm kvm = Kvm.open()) {
-            GuestMemory m = GuestMemory.anonymous(1 << 20);
-            Vm vm = kvm.createVm();
-            vm.mapMemory(0, m);
-            IllegalStateException e = assertThrows(IllegalStateException.class, m::close);
-            assertTrue(e.getMessage().contains("still mapped"), e.getMessage());
-            vm.close();
-            m.close();
+    void memoryClosedWhileMappedStaysForTheGuestUntilItsVmLetsGo() throws IOException {
+        try (RealModeCode g = new RealModeCode(0x10000, READ_LOOP)) {
+            GuestMemory m = GuestMemory.memfd("closed-early", 4096);
+            m.putByte(0, (byte) 0x5a);
+            g.vm.mapMemory(0x20000, m);
+            m.close(); // before the VM: allowed, and deferred
+            assertTrue(m.isClosed());
             assertThrows(IllegalStateException.class, () -> m.getByte(0), "closed memory refuses access");
+            assertThrows(IllegalStateException.class, () -> g.vm.mapMemory(0x30000, m), "and cannot be mapped again");
+            VmExit exit = g.vcpu.run();
+            assertInstanceOf(VmExit.IoOut.class, exit);
+            assertEquals(0x5a, ((VmExit.IoOut) exit).value(), "the guest still reads the memory");
+            assertTrue(mapped("closed-early"), "still mapped for the VM");
+            g.vm.close();
+            assertFalse(mapped("closed-early"), "released with the VM's last slot");
         }
+    }
+
+    @Test
+    void memoryClosedWhileMappedIsReleasedWhenItsSlotIsRemoved() throws IOException {
+        try (RealModeCode g = new RealModeCode(0x10000, 0xf4)) {
+            GuestMemory m = GuestMemory.memfd("slot-removed", 4096);
+            MemorySlot first = g.vm.mapMemory(0x20000, m);
+            MemorySlot second = g.vm.mapMemory(0x40000, m);
+            m.close();
+            g.vm.unmapMemory(first);
+            assertTrue(mapped("slot-removed"), "one slot still maps it");
+            MemorySlot moved = g.vm.moveMemory(second, 0x50000); // a closed memory's slot still moves
+            g.vm.unmapMemory(moved);
+            assertFalse(mapped("slot-removed"), "released with the last slot");
+        }
+    }
+
+    /** Whether a memfd named {@code name} is still mapped into this process. */
+    private static boolean mapped(String name) throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream().anyMatch(l -> l.contains("/memfd:" + name + " "));
     }
 
     @Test

@@ -9,6 +9,11 @@ import dev.kvmctl.memory.BlockAllocator;
  * Each VM maps {@link #memory()} at {@link #guestAddress()} (a {@code GuestConfig} does it with
  * {@code share(region.memory(), region.guestAddress())}).
  *
+ * <p>Closing the region closes its {@link GuestMemory}, in any order with the VMs: VMs that still
+ * map it keep it until they let go (see {@link GuestMemory#close()}). A closed region (or one whose
+ * {@link #memory()} was closed) refuses every call with {@link IllegalStateException} except
+ * {@link #close()}, {@link #isClosed()} and {@code toString()}.
+ *
  * <pre>{@code
  * try (SharedRegion shared = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS)) {
  *     vmA.mapMemory(shared.guestAddress(), shared.memory());
@@ -58,35 +63,63 @@ public final class SharedRegion implements AutoCloseable {
         return new SharedRegion(memory, new BlockAllocator(size, granule), guestAddress);
     }
 
+    /** The memfd-backed memory every attached VM maps. */
     public GuestMemory memory() {
+        ensureOpen();
         return memory;
     }
 
+    /** The allocator of the region's blocks (offsets are relative to {@link #guestAddress()}). */
     public BlockAllocator allocator() {
+        ensureOpen();
         return allocator;
     }
 
+    /** The guest-physical address where every VM maps the region. */
     public long guestAddress() {
+        ensureOpen();
         return guestAddress;
     }
 
+    /** Bytes in the region. */
     public long size() {
-        return memory.size();
+        return memory.size(); // refuses once closed
     }
 
     /** The smallest block and the unit of every block's size and offset: 64 bytes up to 16 MiB, more beyond. */
     public long granule() {
+        ensureOpen();
         return allocator.alignment();
     }
 
     /** Whether guest-physical {@code gpa} lies inside the region. */
     public boolean contains(long gpa) {
-        return gpa >= guestAddress && gpa - guestAddress < memory.size();
+        long size = memory.size(); // refuses once closed
+        return gpa >= guestAddress && gpa - guestAddress < size;
     }
 
-    /** Closes the memory; refused while a VM still maps it. */
+    private void ensureOpen() {
+        if (memory.isClosed()) {
+            throw new IllegalStateException("shared region (" + memory + ") is closed");
+        }
+    }
+
+    /** Whether {@link #close()} was called (or the memory closed directly). */
+    public boolean isClosed() {
+        return memory.isClosed();
+    }
+
+    /**
+     * Closes the memory; idempotent. VMs that still map it keep it until their slot is removed or
+     * they are closed (see {@link GuestMemory#close()}).
+     */
     @Override
     public void close() {
         memory.close();
+    }
+
+    @Override
+    public String toString() {
+        return String.format("SharedRegion[0x%x, %s]", guestAddress, memory);
     }
 }

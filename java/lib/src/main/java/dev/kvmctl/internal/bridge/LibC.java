@@ -25,6 +25,7 @@ public interface LibC {
     int MAP_PRIVATE = 2;
     int MAP_ANONYMOUS = 0x20;
     int MAP_NORESERVE = 0x4000;
+    int MAP_FIXED = 0x10;
     long MAP_FAILED = -1L;
     int EFD_CLOEXEC = O_CLOEXEC;
     int EFD_NONBLOCK = O_NONBLOCK;
@@ -75,6 +76,17 @@ public interface LibC {
     /** {@code mmap(NULL, length, prot, flags, fd, offset)}: the address, or {@link #MAP_FAILED} with {@link #errno()} set. */
     static long map(long length, int prot, int flags, int fd, long offset) {
         Pointer p = INSTANCE.mmap(null, length, prot, flags, fd, offset);
+        return p == null ? MAP_FAILED : p.address();
+    }
+
+    /**
+     * {@code mmap(address, length, prot, flags | MAP_FIXED, fd, 0)}: replaces whatever is mapped at
+     * {@code address} in one step (no moment where the range is unmapped). The address, or
+     * {@link #MAP_FAILED} with {@link #errno()} set.
+     */
+    static long mapFixed(long address, long length, int prot, int flags, int fd) {
+        Pointer at = Pointer.wrap(Runtime.getRuntime(INSTANCE), address);
+        Pointer p = INSTANCE.mmap(at, length, prot, flags | MAP_FIXED, fd, 0);
         return p == null ? MAP_FAILED : p.address();
     }
 
