@@ -42,12 +42,61 @@ public sealed interface VmExit
     /** The kernel's exit reason number ({@code KVM_EXIT_*}). */
     int reason();
 
-    /** A short name of this kind of exit, e.g. {@code "io-out"}, for reports. */
-    String kind();
+    /** Which kind of exit this is: one constant per exit type, for switches and counting. */
+    Kind kind();
+
+    /**
+     * The kinds of exit, one per {@link VmExit} type. The declaration order is stable (reports
+     * and saved exit counts list kinds in it; new kinds go at the end), so {@link #ordinal()}
+     * indexes a plain {@code long[]} of counters without allocating.
+     */
+    enum Kind {
+        /** {@link IoOut}. */
+        IO_OUT("io-out"),
+        /** {@link IoIn}. */
+        IO_IN("io-in"),
+        /** {@link MmioRead}. */
+        MMIO_READ("mmio-read"),
+        /** {@link MmioWrite}. */
+        MMIO_WRITE("mmio-write"),
+        /** {@link Hlt}. */
+        HLT("hlt"),
+        /** {@link Shutdown}. */
+        SHUTDOWN("shutdown"),
+        /** {@link FailEntry}. */
+        FAIL_ENTRY("fail-entry"),
+        /** {@link InternalError}. */
+        INTERNAL_ERROR("internal-error"),
+        /** {@link SystemEvent}. */
+        SYSTEM_EVENT("system-event"),
+        /** {@link Debug}. */
+        DEBUG("debug"),
+        /** {@link Interrupted}. */
+        INTERRUPTED("interrupted"),
+        /** {@link GuestException}. */
+        EXCEPTION("exception"),
+        /** {@link Hypercall}. */
+        HYPERCALL("hypercall"),
+        /** {@link IrqWindowOpen}. */
+        IRQ_WINDOW_OPEN("irq-window-open"),
+        /** {@link Unknown}. */
+        UNKNOWN("unknown");
+
+        private final String label;
+
+        Kind(String label) {
+            this.label = label;
+        }
+
+        /** The kind's name in reports and JSON, e.g. {@code "io-out"}. */
+        public String label() {
+            return label;
+        }
+    }
 
     /** What {@code toString()} says once the vCPU is closed: the kind only, the data is gone. */
     private static String closed(VmExit exit) {
-        return exit.kind() + " (vCPU closed)";
+        return exit.kind().label() + " (vCPU closed)";
     }
 
     /** Port I/O common to both directions. */
@@ -98,7 +147,7 @@ public sealed interface VmExit
         @Override
         public String toString() {
             try {
-                return String.format("%s port=0x%x size=%d count=%d", ((VmExit) this).kind(), port(), size(), count());
+                return String.format("%s port=0x%x size=%d count=%d", ((VmExit) this).kind().label(), port(), size(), count());
             } catch (IllegalStateException e) {
                 return closed((VmExit) this);
             }
@@ -117,8 +166,8 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "io-out";
+        public Kind kind() {
+            return Kind.IO_OUT;
         }
     }
 
@@ -138,8 +187,8 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "io-in";
+        public Kind kind() {
+            return Kind.IO_IN;
         }
     }
 
@@ -168,7 +217,7 @@ public sealed interface VmExit
         @Override
         public String toString() {
             try {
-                return String.format("%s addr=0x%x len=%d", ((VmExit) this).kind(), address(), length());
+                return String.format("%s addr=0x%x len=%d", ((VmExit) this).kind().label(), address(), length());
             } catch (IllegalStateException e) {
                 return closed((VmExit) this);
             }
@@ -187,8 +236,8 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "mmio-read";
+        public Kind kind() {
+            return Kind.MMIO_READ;
         }
     }
 
@@ -204,14 +253,14 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "mmio-write";
+        public Kind kind() {
+            return Kind.MMIO_WRITE;
         }
 
         @Override
         public String toString() {
             try {
-                return String.format("%s addr=0x%x len=%d value=0x%x", kind(), address(), length(), value());
+                return String.format("%s addr=0x%x len=%d value=0x%x", kind().label(), address(), length(), value());
             } catch (IllegalStateException e) {
                 return closed(this);
             }
@@ -223,8 +272,8 @@ public sealed interface VmExit
         Hlt() {}
 
         @Override public int reason() { return RunPage.EXIT_HLT; }
-        @Override public String kind() { return "hlt"; }
-        @Override public String toString() { return kind(); }
+        @Override public Kind kind() { return Kind.HLT; }
+        @Override public String toString() { return kind().label(); }
     }
 
     /** The guest shut down: a triple fault, or a shutdown it asked for. */
@@ -232,7 +281,7 @@ public sealed interface VmExit
         Shutdown() {}
 
         @Override public int reason() { return RunPage.EXIT_SHUTDOWN; }
-        @Override public String kind() { return "shutdown"; }
+        @Override public Kind kind() { return Kind.SHUTDOWN; }
         @Override public String toString() { return "shutdown (triple fault)"; }
     }
 
@@ -245,7 +294,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_FAIL_ENTRY; }
-        @Override public String kind() { return "fail-entry"; }
+        @Override public Kind kind() { return Kind.FAIL_ENTRY; }
 
         /** The hardware's reason code (VMX: the VM-entry failure reason). */
         public long hardwareReason() {
@@ -278,7 +327,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_INTERNAL_ERROR; }
-        @Override public String kind() { return "internal-error"; }
+        @Override public Kind kind() { return Kind.INTERNAL_ERROR; }
 
         /** {@code KVM_INTERNAL_ERROR_*}: 1 emulation, 2 exception during exception delivery, ... */
         public int suberror() {
@@ -349,7 +398,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_SYSTEM_EVENT; }
-        @Override public String kind() { return "system-event"; }
+        @Override public Kind kind() { return Kind.SYSTEM_EVENT; }
 
         /** {@link #SHUTDOWN}, {@link #RESET}, {@link #CRASH}, ... */
         public int type() {
@@ -380,7 +429,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_DEBUG; }
-        @Override public String kind() { return "debug"; }
+        @Override public Kind kind() { return Kind.DEBUG; }
 
         /** The exception vector: 1 for #DB (single step, hardware breakpoint), 3 for #BP. */
         public int exception() {
@@ -415,8 +464,8 @@ public sealed interface VmExit
         Interrupted() {}
 
         @Override public int reason() { return RunPage.EXIT_INTR; }
-        @Override public String kind() { return "interrupted"; }
-        @Override public String toString() { return kind(); }
+        @Override public Kind kind() { return Kind.INTERRUPTED; }
+        @Override public String toString() { return kind().label(); }
     }
 
     /** The guest raised an exception KVM reports to user space ({@code KVM_EXIT_EXCEPTION}). */
@@ -428,7 +477,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_EXCEPTION; }
-        @Override public String kind() { return "exception"; }
+        @Override public Kind kind() { return Kind.EXCEPTION; }
 
         public int vector() {
             return run.getInt(RunPage.EX_EXCEPTION);
@@ -457,7 +506,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_HYPERCALL; }
-        @Override public String kind() { return "hypercall"; }
+        @Override public Kind kind() { return Kind.HYPERCALL; }
 
         public long number() {
             return run.getLong(RunPage.HYPERCALL_NR);
@@ -478,8 +527,8 @@ public sealed interface VmExit
         IrqWindowOpen() {}
 
         @Override public int reason() { return RunPage.EXIT_IRQ_WINDOW_OPEN; }
-        @Override public String kind() { return "irq-window-open"; }
-        @Override public String toString() { return kind(); }
+        @Override public Kind kind() { return Kind.IRQ_WINDOW_OPEN; }
+        @Override public String toString() { return kind().label(); }
     }
 
     /** Any exit reason kvmctl has no type for, with its number. */
@@ -504,7 +553,7 @@ public sealed interface VmExit
             return reason;
         }
 
-        @Override public String kind() { return "unknown"; }
+        @Override public Kind kind() { return Kind.UNKNOWN; }
 
         /** For {@code KVM_EXIT_UNKNOWN}, the hardware's exit reason. */
         public long hardwareExitReason() {

@@ -2,6 +2,7 @@ package dev.kvmctl.contexts;
 
 import dev.kvmctl.Vm;
 import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.MachineCounters;
 import dev.kvmctl.state.ClockData;
 import dev.kvmctl.state.Irqchip;
 import dev.kvmctl.state.PitState;
@@ -26,7 +27,7 @@ public final class HypervisorContext {
     private final ClockData clock = new ClockData();
     private boolean hasIrqchip;
     private boolean hasPit;
-    private byte[] devices = new byte[0];
+    private MachineCounters devices = MachineCounters.zero();
 
     /** Reads the VM's and the device models' state. */
     public void capture(Machine machine) {
@@ -42,7 +43,7 @@ public final class HypervisorContext {
             vm.getPit(pit);
         }
         vm.getClock(clock);
-        devices = machine.saveDeviceState();
+        devices = machine.counters();
     }
 
     /**
@@ -67,7 +68,7 @@ public final class HypervisorContext {
         int flags = clock.flags();
         vm.setClock(clock.flags(0));
         clock.flags(flags);
-        machine.loadDeviceState(devices);
+        machine.restoreCounters(devices);
     }
 
     /** The guest-visible kvmclock time at capture, in nanoseconds. */
@@ -80,7 +81,7 @@ public final class HypervisorContext {
     }
 
     Sections sections() {
-        Sections s = new Sections().put(Sections.CLOCK, clock).put(Sections.DEVICES, devices);
+        Sections s = new Sections().put(Sections.CLOCK, clock).put(Sections.DEVICES, DeviceStateCodec.encode(devices));
         if (hasIrqchip) {
             s.put(Sections.PIC_MASTER, picMaster).put(Sections.PIC_SLAVE, picSlave).put(Sections.IOAPIC, ioapic);
         }
@@ -97,7 +98,7 @@ public final class HypervisorContext {
     void load(Sections s) {
         ClockData c = new ClockData();
         s.get(Sections.CLOCK, c);
-        byte[] d = s.get(Sections.DEVICES);
+        MachineCounters d = DeviceStateCodec.decode(s.get(Sections.DEVICES));
         boolean irq = s.has(Sections.PIC_MASTER);
         boolean p = s.has(Sections.PIT);
         Irqchip m = new Irqchip(Irqchip.PIC_MASTER), sl = new Irqchip(Irqchip.PIC_SLAVE), io = new Irqchip(Irqchip.IOAPIC);
