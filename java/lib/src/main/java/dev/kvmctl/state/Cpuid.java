@@ -16,10 +16,8 @@ public final class Cpuid extends KvmStruct {
     /** The most entries kvmctl asks KVM for; KVM itself allows up to 256. */
     public static final int MAX_ENTRIES = 256;
 
-    private static final int HEADER = Layout.sizeOf("kvm_cpuid2");
-    private static final int NENT = Layout.offsetOf("kvm_cpuid2", "nent");
-    private static final int ENTRIES = Layout.offsetOf("kvm_cpuid2", "entries");
-    private static final int ENTRY_SIZE = Layout.sizeOf("kvm_cpuid_entry2");
+    private static final EntryArray LIST = new EntryArray("kvm_cpuid2", "nent", "entries", "kvm_cpuid_entry2",
+            "CPUID entry", "a CPUID table");
     private static final int FUNCTION = Layout.offsetOf("kvm_cpuid_entry2", "function");
     private static final int INDEX = Layout.offsetOf("kvm_cpuid_entry2", "index");
     private static final int FLAGS = Layout.offsetOf("kvm_cpuid_entry2", "flags");
@@ -35,19 +33,16 @@ public final class Cpuid extends KvmStruct {
 
     /** Room for {@code capacity} entries, with the count set to {@code capacity}. */
     public Cpuid(int capacity) {
-        super(HEADER + capacity * ENTRY_SIZE);
+        super(LIST.bytes(capacity));
         this.capacity = capacity;
         count(capacity);
     }
 
     public int capacity() { return capacity; }
-    public int count() { return buffer.getInt(NENT); }
+    public int count() { return LIST.count(buffer); }
 
     public Cpuid count(int n) {
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("count " + n + " outside 0.." + capacity);
-        }
-        buffer.putInt(NENT, n);
+        LIST.count(buffer, n, capacity);
         return this;
     }
 
@@ -77,16 +72,10 @@ public final class Cpuid extends KvmStruct {
 
     @Override
     protected void validate(java.nio.ByteBuffer candidate) {
-        int n = candidate.getInt(NENT);
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("a CPUID table of " + n + " entries does not fit in " + capacity);
-        }
+        LIST.validate(candidate, capacity);
     }
 
     private int at(int i) {
-        if (i < 0 || i >= capacity) {
-            throw new IndexOutOfBoundsException("CPUID entry " + i + " of " + capacity);
-        }
-        return ENTRIES + i * ENTRY_SIZE;
+        return LIST.entry(i, capacity);
     }
 }

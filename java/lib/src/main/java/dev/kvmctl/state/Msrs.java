@@ -14,10 +14,8 @@ import dev.kvmctl.internal.bridge.Layout;
  * }</pre>
  */
 public final class Msrs extends KvmStruct {
-    private static final int HEADER = Layout.sizeOf("kvm_msrs");
-    private static final int NMSRS = Layout.offsetOf("kvm_msrs", "nmsrs");
-    private static final int ENTRIES = Layout.offsetOf("kvm_msrs", "entries");
-    private static final int ENTRY_SIZE = Layout.sizeOf("kvm_msr_entry");
+    private static final EntryArray LIST = new EntryArray("kvm_msrs", "nmsrs", "entries", "kvm_msr_entry",
+            "MSR entry", "an MSR list");
     private static final int INDEX = Layout.offsetOf("kvm_msr_entry", "index");
     private static final int DATA = Layout.offsetOf("kvm_msr_entry", "data");
 
@@ -25,17 +23,14 @@ public final class Msrs extends KvmStruct {
 
     /** Room for {@code capacity} entries, with the count set to {@code capacity}. */
     public Msrs(int capacity) {
-        super(HEADER + capacity * ENTRY_SIZE);
+        super(LIST.bytes(capacity));
         this.capacity = capacity;
         count(capacity);
     }
 
     /** How many entries a {@code struct kvm_msrs} of {@code bytes} bytes holds. */
     public static int entriesIn(int bytes) {
-        if (bytes < HEADER || (bytes - HEADER) % ENTRY_SIZE != 0) {
-            throw new IllegalArgumentException(bytes + " bytes is not a struct kvm_msrs");
-        }
-        return (bytes - HEADER) / ENTRY_SIZE;
+        return LIST.entriesIn(bytes);
     }
 
     /** A list of the given MSR indices, values zero. */
@@ -48,16 +43,13 @@ public final class Msrs extends KvmStruct {
     }
 
     public int capacity() { return capacity; }
-    public int count() { return buffer.getInt(NMSRS); }
+    public int count() { return LIST.count(buffer); }
     public int index(int i) { return buffer.getInt(entry(i) + INDEX); }
     public long value(int i) { return buffer.getLong(entry(i) + DATA); }
 
     /** The entries the next ioctl uses: 0 to {@link #capacity()}. */
     public Msrs count(int n) {
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("count " + n + " outside 0.." + capacity);
-        }
-        buffer.putInt(NMSRS, n);
+        LIST.count(buffer, n, capacity);
         return this;
     }
 
@@ -76,16 +68,10 @@ public final class Msrs extends KvmStruct {
 
     @Override
     protected void validate(java.nio.ByteBuffer candidate) {
-        int n = candidate.getInt(NMSRS);
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("an MSR list of " + n + " entries does not fit in " + capacity);
-        }
+        LIST.validate(candidate, capacity);
     }
 
     private int entry(int i) {
-        if (i < 0 || i >= capacity) {
-            throw new IndexOutOfBoundsException("MSR entry " + i + " of " + capacity);
-        }
-        return ENTRIES + i * ENTRY_SIZE;
+        return LIST.entry(i, capacity);
     }
 }
