@@ -99,6 +99,18 @@ public sealed interface VmExit
         return exit.kind().label() + " (vCPU closed)";
     }
 
+    /**
+     * {@code toString()} of an exit with data: {@code details}, read from the page, while the vCPU
+     * is open; {@link #closed} once it is (the reads then throw {@link IllegalStateException}).
+     */
+    private static String describe(VmExit exit, java.util.function.Supplier<String> details) {
+        try {
+            return details.get();
+        } catch (IllegalStateException e) {
+            return closed(exit);
+        }
+    }
+
     /** Port I/O common to both directions. */
     abstract sealed class Io permits IoOut, IoIn {
         final RunPage run;
@@ -146,11 +158,8 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("%s port=0x%x size=%d count=%d", ((VmExit) this).kind().label(), port(), size(), count());
-            } catch (IllegalStateException e) {
-                return closed((VmExit) this);
-            }
+            VmExit exit = (VmExit) this;
+            return describe(exit, () -> String.format("%s port=0x%x size=%d count=%d", exit.kind().label(), port(), size(), count()));
         }
     }
 
@@ -216,11 +225,8 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("%s addr=0x%x len=%d", ((VmExit) this).kind().label(), address(), length());
-            } catch (IllegalStateException e) {
-                return closed((VmExit) this);
-            }
+            VmExit exit = (VmExit) this;
+            return describe(exit, () -> String.format("%s addr=0x%x len=%d", exit.kind().label(), address(), length()));
         }
     }
 
@@ -259,11 +265,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("%s addr=0x%x len=%d value=0x%x", kind().label(), address(), length(), value());
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> String.format("%s addr=0x%x len=%d value=0x%x", kind().label(), address(), length(), value()));
         }
     }
 
@@ -308,11 +310,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("fail-entry hardware_reason=0x%x cpu=%d", hardwareReason(), cpu());
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> String.format("fail-entry hardware_reason=0x%x cpu=%d", hardwareReason(), cpu()));
         }
     }
 
@@ -370,7 +368,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
+            return describe(this, () -> {
                 StringBuilder sb = new StringBuilder("internal-error: ").append(suberrorName());
                 byte[] insn = instructionBytes();
                 if (insn.length > 0) {
@@ -380,9 +378,7 @@ public sealed interface VmExit
                     }
                 }
                 return sb.toString();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            });
         }
     }
 
@@ -412,11 +408,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return "system-event type=" + type();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> "system-event type=" + type());
         }
     }
 
@@ -451,11 +443,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("debug exception=%d pc=0x%x dr6=0x%x", exception(), pc(), dr6());
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> String.format("debug exception=%d pc=0x%x dr6=0x%x", exception(), pc(), dr6()));
         }
     }
 
@@ -489,11 +477,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return "exception vector=" + vector() + " error_code=" + errorCode();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> "exception vector=" + vector() + " error_code=" + errorCode());
         }
     }
 
@@ -514,11 +498,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return "hypercall nr=" + number();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> "hypercall nr=" + number());
         }
     }
 

@@ -61,13 +61,9 @@ public final class Cpuid extends KvmStruct {
 
     /** The entry for leaf {@code function}, subleaf {@code index}, among the first {@link #count()}. */
     public java.util.Optional<Entry> find(int function, int index) {
-        for (int i = 0; i < count(); i++) {
-            Entry e = entry(i);
-            if (e.function() == function && e.index() == index) {
-                return java.util.Optional.of(e);
-            }
-        }
-        return java.util.Optional.empty();
+        int i = LIST.indexWhere(buffer,
+                j -> buffer.getInt(at(j) + FUNCTION) == function && buffer.getInt(at(j) + INDEX) == index);
+        return i < 0 ? java.util.Optional.empty() : java.util.Optional.of(entry(i));
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.kvmctl.state;
 
 import dev.kvmctl.internal.bridge.Layout;
 import java.nio.ByteBuffer;
+import java.util.function.IntPredicate;
 
 /**
  * The layout and the checks of a kernel struct that is a count followed by an array of entries
@@ -73,6 +74,16 @@ final class EntryArray {
             throw new IndexOutOfBoundsException(entryName + " " + i + " of " + capacity);
         }
         return entriesAt + i * entrySize;
+    }
+
+    /** The first entry number below the struct's count that {@code matches}, or -1: a linear search. */
+    int indexWhere(ByteBuffer buffer, IntPredicate matches) {
+        for (int i = 0, n = count(buffer); i < n; i++) {
+            if (matches.test(i)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** Refuses bytes about to become the struct whose count exceeds {@code capacity} (see {@link KvmStruct#validate}). */

@@ -58,12 +58,8 @@ public final class Msrs extends KvmStruct {
 
     /** The value of MSR {@code msr} if it is in the list. */
     public java.util.OptionalLong find(int msr) {
-        for (int i = 0; i < count(); i++) {
-            if (index(i) == msr) {
-                return java.util.OptionalLong.of(value(i));
-            }
-        }
-        return java.util.OptionalLong.empty();
+        int i = LIST.indexWhere(buffer, j -> index(j) == msr);
+        return i < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(value(i));
     }
 
     @Override
