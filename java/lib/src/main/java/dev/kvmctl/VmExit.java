@@ -42,7 +42,7 @@ public sealed interface VmExit
     /** The kernel's exit reason number ({@code KVM_EXIT_*}). */
     int reason();
 
-    /** Which kind of exit this is: one constant per exit type, for switches and counting. */
+    /** {@return which kind of exit this is: one constant per exit type, for switches and counting} */
     Kind kind();
 
     /**
@@ -88,7 +88,7 @@ public sealed interface VmExit
             this.label = label;
         }
 
-        /** The kind's name in reports and JSON, e.g. {@code "io-out"}. */
+        /** {@return the kind's name in reports and JSON, e.g. {@code "io-out"}} */
         public String label() {
             return label;
         }

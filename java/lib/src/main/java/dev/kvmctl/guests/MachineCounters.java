@@ -26,14 +26,24 @@ public record MachineCounters(long[] exits, long unclaimedPortReads, long unclai
     /** How many kinds of exit are counted: the length of {@link #exits()}. */
     public static final int KINDS = VmExit.Kind.values().length;
 
-    /** Refuses an exit array that does not have one entry per {@link VmExit.Kind}. */
+    /**
+     * Refuses an exit array that does not have one entry per {@link VmExit.Kind}.
+     *
+     * @param exits exits taken, indexed by {@link VmExit.Kind#ordinal()}: one entry per kind
+     * @param unclaimedPortReads port reads no device claimed
+     * @param unclaimedPortWrites port writes no device claimed
+     * @param unclaimedMmioReads MMIO reads no device claimed
+     * @param unclaimedMmioWrites MMIO writes no device claimed
+     * @param runNanos time the guest ran, in nanoseconds (slices only)
+     * @throws IllegalArgumentException if {@code exits} has another length
+     */
     public MachineCounters {
         if (exits.length != KINDS) {
             throw new IllegalArgumentException(exits.length + " exit counts for " + KINDS + " kinds of exit");
         }
     }
 
-    /** The counters of a machine that has not run. */
+    /** {@return the counters of a machine that has not run} */
     public static MachineCounters zero() {
         return new MachineCounters(new long[KINDS], 0, 0, 0, 0, 0);
     }
