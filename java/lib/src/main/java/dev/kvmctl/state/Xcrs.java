@@ -17,15 +17,32 @@ public final class Xcrs extends KvmStruct {
     private static final int XCR = Layout.offsetOf("kvm_xcr", "xcr");
     private static final int VALUE = Layout.offsetOf("kvm_xcr", "value");
 
+    /** An empty list, to fill with {@link dev.kvmctl.Vcpu#getXcrs(Xcrs)} or {@link #xcr0(long)}. */
     public Xcrs() {
         super(Layout.sizeOf("kvm_xcrs"));
     }
 
+    /** {@return how many registers the list holds ({@code nr_xcrs}); KVM reports 1, XCR0} */
     public int count() { return buffer.getInt(NR); }
+    /**
+     * {@return the number of the register in entry {@code i} (0 for XCR0)}
+     *
+     * @param i the entry, from 0 to {@code count() - 1}
+     */
     public int xcr(int i) { return buffer.getInt(ENTRIES + i * ENTRY_SIZE + XCR); }
+    /**
+     * {@return the value of the register in entry {@code i}}
+     *
+     * @param i the entry, from 0 to {@code count() - 1}
+     */
     public long value(int i) { return buffer.getLong(ENTRIES + i * ENTRY_SIZE + VALUE); }
 
-    /** Sets the register list to one entry: XCR0 = {@code value}. */
+    /**
+     * Sets the register list to one entry: XCR0 = {@code value}.
+     *
+     * @param value the XSAVE features enabled (bit 0 x87, always set; bit 1 SSE; bit 2 AVX; ...)
+     * @return this struct
+     */
     public Xcrs xcr0(long value) {
         clear();
         buffer.putInt(NR, 1);
