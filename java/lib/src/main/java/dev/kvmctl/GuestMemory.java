@@ -520,10 +520,10 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /**
-     * Drops this mapping's pages. Issues {@code madvise(MADV_DONTNEED)}, so what happens depends
-     * on the memory: anonymous memory gives the pages back to the host and reads as zero
-     * afterwards; a file mapping reads the file's bytes again; a memfd keeps its contents (and
-     * the host memory behind them), which this mapping reads again on the next touch.
+     * Drops the pages of a range and gives their host memory back. Anonymous and memfd memory
+     * read as zero afterwards (for a memfd, {@code madvise(MADV_REMOVE)} frees the pages of the
+     * file itself, so every VM that maps it sees zeros); a private file mapping
+     * ({@link #mapFile}) reads the file's bytes again ({@code MADV_DONTNEED}).
      *
      * @param offset the offset of the first page, a multiple of 4 KiB
      * @param length bytes, a multiple of 4 KiB
@@ -538,7 +538,10 @@ public final class GuestMemory implements AutoCloseable {
             throw new IllegalArgumentException("discard needs a page-aligned range");
         }
         try {
-            if (LibC.INSTANCE.madvise(at(offset, length), length, LibC.MADV_DONTNEED) < 0) {
+            // DONTNEED on a shared memfd mapping only drops this mapping's page-table entries:
+            // the file keeps its pages and they come back on the next touch. REMOVE punches them out.
+            int advice = memfd != null ? LibC.MADV_REMOVE : LibC.MADV_DONTNEED;
+            if (LibC.INSTANCE.madvise(at(offset, length), length, advice) < 0) {
                 throw new KvmException("madvise", LibC.errno());
             }
         } finally {

@@ -32,10 +32,11 @@
  *
  * <p>Why this order:
  * <ul>
- *   <li>A VM must be closed before the memory it maps. Closing a {@link dev.kvmctl.Vm} closes its
+ *   <li>A VM is best closed before the memory it maps. Closing a {@link dev.kvmctl.Vm} closes its
  *       vCPUs and removes its memory slots; the {@link dev.kvmctl.GuestMemory} behind them stays
- *       open, and its {@code close()} is refused with an {@link IllegalStateException} while any
- *       VM still maps it, since the guest would otherwise run on unmapped memory.</li>
+ *       open. Closing memory that a VM still maps is safe too (nothing is ever unmapped under a
+ *       guest: the memory is released when the last VM slot over it goes, see
+ *       {@link dev.kvmctl.GuestMemory#close()}), but in this order it is released at once.</li>
  *   <li>Closing a {@link dev.kvmctl.Kvm} closes none of the VMs it created, but a
  *       {@link dev.kvmctl.guests.Machine} asks its {@code Kvm} for a new VM whenever it is rebuilt
  *       (a cold switch, a restore): close the {@code Kvm} last.</li>

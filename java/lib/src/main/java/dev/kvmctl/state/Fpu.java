@@ -1,6 +1,7 @@
 package dev.kvmctl.state;
 
 import dev.kvmctl.internal.bridge.Layout;
+import java.util.Objects;
 
 /**
  * The legacy FPU/SSE state ({@code struct kvm_fpu}), for hosts without XSAVE; prefer {@link Xsave}.
@@ -45,7 +46,7 @@ public final class Fpu extends KvmStruct {
      * @param n 0 to 15
      */
     public long xmmLow(int n) {
-        return buffer.getLong(XMM + 16 * n);
+        return buffer.getLong(XMM + 16 * Objects.checkIndex(n, 16));
     }
 
     /**
@@ -54,6 +55,6 @@ public final class Fpu extends KvmStruct {
      * @param n 0 to 15
      */
     public long xmmHigh(int n) {
-        return buffer.getLong(XMM + 16 * n + 8);
+        return buffer.getLong(XMM + 16 * Objects.checkIndex(n, 16) + 8);
     }
 }

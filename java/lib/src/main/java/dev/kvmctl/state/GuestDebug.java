@@ -1,6 +1,7 @@
 package dev.kvmctl.state;
 
 import dev.kvmctl.internal.bridge.Layout;
+import java.util.Objects;
 
 /**
  * Guest debugging controls ({@code struct kvm_guest_debug}): single-step, software and hardware
@@ -51,7 +52,7 @@ public final class GuestDebug extends KvmStruct {
      *
      * @param n 0 to 7
      */
-    public long debugReg(int n) { return buffer.getLong(DEBUGREG + 8 * n); }
+    public long debugReg(int n) { return buffer.getLong(DEBUGREG + 8 * Objects.checkIndex(n, 8)); }
     /**
      * Sets the hardware breakpoint register {@code debugreg[n]}, used with {@link #USE_HW_BP}.
      *
@@ -59,5 +60,5 @@ public final class GuestDebug extends KvmStruct {
      * @param v the new value
      * @return this struct
      */
-    public GuestDebug debugReg(int n, long v) { buffer.putLong(DEBUGREG + 8 * n, v); return this; }
+    public GuestDebug debugReg(int n, long v) { buffer.putLong(DEBUGREG + 8 * Objects.checkIndex(n, 8), v); return this; }
 }

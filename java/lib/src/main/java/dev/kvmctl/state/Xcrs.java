@@ -1,6 +1,7 @@
 package dev.kvmctl.state;
 
 import dev.kvmctl.internal.bridge.Layout;
+import java.util.Objects;
 
 /**
  * Extended control registers ({@code struct kvm_xcrs}); XCR0 selects the XSAVE features enabled.
@@ -14,6 +15,8 @@ public final class Xcrs extends KvmStruct {
     private static final int NR = Layout.offsetOf("kvm_xcrs", "nr_xcrs");
     private static final int ENTRIES = Layout.offsetOf("kvm_xcrs", "xcrs");
     private static final int ENTRY_SIZE = Layout.sizeOf("kvm_xcr");
+    /** Entries {@code struct kvm_xcrs} has room for (KVM_MAX_XCRS). */
+    private static final int CAPACITY = (Layout.sizeOf("kvm_xcrs") - ENTRIES) / ENTRY_SIZE;
     private static final int XCR = Layout.offsetOf("kvm_xcr", "xcr");
     private static final int VALUE = Layout.offsetOf("kvm_xcr", "value");
 
@@ -29,13 +32,13 @@ public final class Xcrs extends KvmStruct {
      *
      * @param i the entry, from 0 to {@code count() - 1}
      */
-    public int xcr(int i) { return buffer.getInt(ENTRIES + i * ENTRY_SIZE + XCR); }
+    public int xcr(int i) { return buffer.getInt(ENTRIES + Objects.checkIndex(i, CAPACITY) * ENTRY_SIZE + XCR); }
     /**
      * {@return the value of the register in entry {@code i}}
      *
      * @param i the entry, from 0 to {@code count() - 1}
      */
-    public long value(int i) { return buffer.getLong(ENTRIES + i * ENTRY_SIZE + VALUE); }
+    public long value(int i) { return buffer.getLong(ENTRIES + Objects.checkIndex(i, CAPACITY) * ENTRY_SIZE + VALUE); }
 
     /**
      * Sets the register list to one entry: XCR0 = {@code value}.

@@ -1,5 +1,7 @@
 package dev.kvmctl.state;
 
+import java.util.Objects;
+
 /**
  * The XSAVE area ({@code struct kvm_xsave}, or the larger area of {@code KVM_GET_XSAVE2}): x87,
  * SSE, AVX and every other extended state the host supports, in the XSAVE layout.
@@ -66,11 +68,11 @@ public final class Xsave extends KvmStruct {
      *
      * @param n 0 to 15
      */
-    public long xmmLow(int n) { return buffer.getLong(XMM + 16 * n); }
+    public long xmmLow(int n) { return buffer.getLong(XMM + 16 * Objects.checkIndex(n, 16)); }
     /**
      * {@return the high 64 bits of XMM register {@code n}}
      *
      * @param n 0 to 15
      */
-    public long xmmHigh(int n) { return buffer.getLong(XMM + 16 * n + 8); }
+    public long xmmHigh(int n) { return buffer.getLong(XMM + 16 * Objects.checkIndex(n, 16) + 8); }
 }
