@@ -3,7 +3,8 @@
 #   make          build the native shim, the guest images and target/kvmctl.jar
 #   make run      build, then run the default demo (two VMs sharing memory)
 #   make test     build and run every test (unit, /dev/kvm integration, container) of both
-#                 modules, and check that the library's public API Javadoc builds
+#                 modules, and build the library's public API Javadoc with every doclint check
+#                 on: a single warning (a member without Javadoc included) fails it
 #   make install  publish the library dev.kvmctl:kvmctl (with its native code; java/lib) to ~/.m2,
 #                 with the parent pom and the CLI module (dev.kvmctl:kvmctl-cli; java/cli)
 #   make bench    run every benchmark in scripts/ (about 15 minutes; not part of test); each

@@ -6,11 +6,13 @@ import dev.kvmctl.internal.bridge.LibC;
 /**
  * A Linux eventfd: a counter the kernel can signal (an ioeventfd, when the guest writes a doorbell)
  * or wait on (an irqfd, to inject an interrupt). Owns its descriptor; once closed, every call
- * but {@link #close()} and {@code toString()} refuses with {@link IllegalStateException}.
+ * but {@link #close()}, {@link #isClosed()} and {@code toString()} refuses with
+ * {@link IllegalStateException}. Closing it while a VM uses it is safe: the kernel keeps its own
+ * reference until the VM lets go.
  *
  * <pre>{@code
  * try (EventFd doorbell = EventFd.create(false)) {
- *     vm.registerIoEvent(doorbell, 0x500, 4, Vm.IoSpace.PIO);
+ *     vm.registerIoEvent(doorbell, Vm.IoSpace.PIO, 0x500, 4);
  *     ...
  *     long rings = doorbell.read();      // blocks until the guest wrote to port 0x500
  * }
@@ -28,7 +30,14 @@ public final class EventFd implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** A new eventfd with counter 0; {@code nonBlocking} makes {@link #read()} return 0 instead of waiting. */
+    /**
+     * A new eventfd with counter 0. Issues {@code eventfd(2)}.
+     *
+     * @param nonBlocking true: {@link #read()} returns 0 instead of waiting when nothing was
+     *     signalled
+     * @return the new eventfd, which the caller closes
+     * @throws KvmException naming {@code eventfd} ({@code EMFILE}: out of file descriptors)
+     */
     public static EventFd create(boolean nonBlocking) {
         int flags = LibC.EFD_CLOEXEC | (nonBlocking ? LibC.EFD_NONBLOCK : 0);
         int fd = LibC.INSTANCE.eventfd(0, flags);
@@ -38,7 +47,14 @@ public final class EventFd implements AutoCloseable {
         return new EventFd(new OwnedFd(fd, "eventfd"));
     }
 
-    /** The descriptor, for KVM_IOEVENTFD / KVM_IRQFD. */
+    /**
+     * The descriptor, for callers that issue their own calls ({@link Vm#registerIoEvent} and
+     * {@link Vm#registerIrqFd} need no help). The number is the caller's to guard: after
+     * {@link #close()} it may name another file.
+     *
+     * @return the descriptor, owned by this eventfd (do not close it)
+     * @throws IllegalStateException if this eventfd is closed
+     */
     public int fd() {
         return fd.get();
     }
@@ -48,7 +64,16 @@ public final class EventFd implements AutoCloseable {
         return fd;
     }
 
-    /** Adds {@code value} to the counter, waking a reader. */
+    /**
+     * Adds {@code value} to the counter, waking a reader. Issues {@code write(2)}; blocks while
+     * the counter would overflow, unless created non-blocking.
+     *
+     * @param value how much to add, 1 or more (0 changes nothing)
+     * @throws KvmException naming {@code write(eventfd)}: {@code EINVAL} for -1 (2^64 - 1, which
+     *     the counter cannot hold), {@code EAGAIN} if the counter would overflow on a non-blocking
+     *     eventfd
+     * @throws IllegalStateException if this eventfd is closed
+     */
     public void write(long value) {
         synchronized (writeBuffer) {
             for (int i = 0; i < 8; i++) {
@@ -63,9 +88,14 @@ public final class EventFd implements AutoCloseable {
 
     /**
      * Waits until at least one of {@code events} has been signalled, or {@code timeoutMillis}
-     * passes (negative: no limit). Consumes nothing: read the ready ones afterwards.
+     * passes. Consumes nothing: read the ready ones afterwards. Issues {@code poll(2)}.
      *
-     * @return whether any was signalled
+     * @param events the eventfds to watch; an empty list just waits out the timeout
+     * @param timeoutMillis the most milliseconds to wait; 0 looks without waiting, negative waits
+     *     without limit
+     * @return whether any was signalled; false on the timeout, and when a signal (such as a
+     *     {@link Vcpu#kick()} of this thread) interrupted the wait, so the caller looks again
+     * @throws IllegalStateException if any of {@code events} is closed
      */
     public static boolean awaitAny(java.util.List<EventFd> events, int timeoutMillis) {
         java.nio.ByteBuffer fds = dev.kvmctl.internal.bridge.Memory.allocate(8 * Math.max(1, events.size()));
@@ -83,14 +113,23 @@ public final class EventFd implements AutoCloseable {
         return rc > 0;
     }
 
-    /** Signals once: {@code write(1)}. */
+    /**
+     * Signals once: adds 1 to the counter, as {@code write(1)} does.
+     *
+     * @throws KvmException as {@link #write(long)} does
+     * @throws IllegalStateException if this eventfd is closed
+     */
     public void signal() {
         write(1);
     }
 
     /**
      * Reads and resets the counter. Blocks until it is non-zero, unless created non-blocking, in
-     * which case it returns 0 when nothing was signalled.
+     * which case it returns 0 when nothing was signalled. Issues {@code read(2)}.
+     *
+     * @return the counter before the reset: how many signals (or the sum written) since the last
+     *     read
+     * @throws IllegalStateException if this eventfd is closed
      */
     public long read() {
         synchronized (readBuffer) {
@@ -130,7 +169,7 @@ public final class EventFd implements AutoCloseable {
         fd.close();
     }
 
-    /** Whether {@link #close()} was called. */
+    /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
         return fd.isClosed();
     }

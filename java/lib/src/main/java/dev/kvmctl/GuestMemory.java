@@ -25,15 +25,22 @@ import java.util.Objects;
  * every such view are unreachable. No access can reach an unmapped address.
  *
  * <pre>{@code
- * try (GuestMemory ram = GuestMemory.anonymous(2 << 20)) {
- *     ram.write(0x1000, new byte[] {(byte) 0xf4});   // hlt
- *     vm.mapMemory(0, ram);
+ * try (Kvm kvm = Kvm.open();
+ *      GuestMemory shared = GuestMemory.memfd("shared", 2 << 20);
+ *      Vm a = kvm.createVm();
+ *      Vm b = kvm.createVm()) {
+ *     shared.write(0x1000, new byte[] {(byte) 0xf4});   // hlt
+ *     a.mapMemory(0, shared);
+ *     b.mapMemory(0, shared);                            // both VMs see the same bytes
  *     ...
  * }
  * }</pre>
+ *
+ * <p>The example opens the memory before the VMs that map it, as the
+ * {@linkplain dev.kvmctl package documentation} recommends.
  */
 public final class GuestMemory implements AutoCloseable {
-    /** The page size KVM slots are aligned to. */
+    /** The page size, 4 KiB, that sizes, slot addresses and slot offsets are multiples of. */
     public static final long PAGE_SIZE = 4096;
 
     private final Mapping mapping;
@@ -54,14 +61,33 @@ public final class GuestMemory implements AutoCloseable {
         mapping.anchor(this); // the accessors reach the range through this object
     }
 
-    /** Private anonymous memory of {@code size} bytes (a multiple of 4 KiB), zero-filled, reserved lazily. */
+    /**
+     * Private anonymous memory, zero-filled; the host allocates its pages when they are first
+     * touched, not now.
+     *
+     * @param size bytes, a positive multiple of 4 KiB
+     * @return the new memory, which the caller closes
+     * @throws IllegalArgumentException for any other size
+     * @throws KvmException {@code ENOMEM} ({@code mmap}) if the address space cannot hold it
+     */
     public static GuestMemory anonymous(long size) {
         checkSize(size);
         long address = map(size, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_NORESERVE, -1);
         return new GuestMemory(address, size, null, "anonymous");
     }
 
-    /** A new memfd of {@code size} bytes, mapped shared: hand {@link #fd()} to whoever else should map it. */
+    /**
+     * A new memfd, zero-filled and mapped shared: map it into several VMs, or hand {@link #fd()} to
+     * another process, or {@link #mapAgain()} it, and all see the same bytes.
+     *
+     * @param name a label for the memfd, shown in {@code /proc/<pid>/maps} and {@code /proc/<pid>/fd}
+     *     (at most 249 bytes)
+     * @param size bytes, a positive multiple of 4 KiB
+     * @return the new memory, which the caller closes
+     * @throws IllegalArgumentException for any other size
+     * @throws KvmException naming {@code memfd_create} ({@code EMFILE}: out of file descriptors;
+     *     {@code EINVAL}: name too long), {@code ftruncate} or {@code mmap} when the host refuses
+     */
     public static GuestMemory memfd(String name, long size) {
         checkSize(size);
         Objects.requireNonNull(name, "name");
@@ -89,6 +115,16 @@ public final class GuestMemory implements AutoCloseable {
      * even the copy-on-write pages of its private mappings, and the next touch of one raises
      * SIGBUS (KVM_RUN gives EFAULT or an error exit; the JVM crashes or throws
      * {@link InternalError}). Snapshots are therefore restored by copying, not mapped.
+     *
+     * @param file a regular file
+     * @param offset where in the file the memory starts, a multiple of 4 KiB
+     * @param size bytes, a positive multiple of 4 KiB; the range must lie inside the file
+     * @return the new memory, which the caller closes; not shareable ({@link #fd()} refuses)
+     * @throws IllegalArgumentException for an unaligned offset or size, a range outside the file,
+     *     or a file that is not a regular file
+     * @throws java.io.UncheckedIOException if the file's size cannot be read
+     * @throws KvmException naming {@code open} or {@code mmap} when the host refuses (for example
+     *     {@code EACCES})
      */
     public static GuestMemory mapFile(java.nio.file.Path file, long offset, long size) {
         checkSize(size);
@@ -124,6 +160,10 @@ public final class GuestMemory implements AutoCloseable {
     /**
      * A second mapping of the same memfd: both objects see the same bytes. The new object has its
      * own duplicate of the descriptor, so either can be closed first.
+     *
+     * @return the new mapping, which the caller closes
+     * @throws IllegalStateException if this memory is closed, or anonymous or file-mapped (no memfd)
+     * @throws KvmException naming {@code dup} ({@code EMFILE}) or {@code mmap} when the host refuses
      */
     public GuestMemory mapAgain() {
         OwnedFd source = requireMemfd();
@@ -155,7 +195,11 @@ public final class GuestMemory implements AutoCloseable {
         return address;
     }
 
-    /** Size in bytes. */
+    /**
+     * {@return the size in bytes, a multiple of 4 KiB}
+     *
+     * @throws IllegalStateException if this memory is closed
+     */
     public long size() {
         ensureOpen();
         return size;
@@ -165,21 +209,32 @@ public final class GuestMemory implements AutoCloseable {
      * The host virtual address of the first byte, for callers that issue their own ioctls (a
      * {@link dev.kvmctl.Vm} needs no help). The number is the caller's to guard: it stays valid
      * only while this memory is open and reachable.
+     *
+     * @return the address
+     * @throws IllegalStateException if this memory is closed
      */
     public long hostAddress() {
         ensureOpen();
         return address;
     }
 
-    /** Whether this memory is backed by a memfd that other VMs or processes can map. */
+    /**
+     * {@return whether this memory is a memfd that other processes can map ({@link #fd()} answers)}
+     * Any memory, shareable or not, can be mapped into several VMs of this process.
+     *
+     * @throws IllegalStateException if this memory is closed
+     */
     public boolean isShareable() {
         ensureOpen();
         return memfd != null;
     }
 
     /**
-     * The memfd's descriptor; {@link IllegalStateException} for anonymous memory. The number is
-     * the caller's to guard: after {@link #close()} it may name another file.
+     * The memfd's descriptor, to hand to another process. The number is the caller's to guard:
+     * after {@link #close()} it may name another file.
+     *
+     * @return the descriptor, owned by this memory (do not close it)
+     * @throws IllegalStateException if this memory is closed, or anonymous or file-mapped (no memfd)
      */
     public int fd() {
         return requireMemfd().get();
@@ -199,7 +254,13 @@ public final class GuestMemory implements AutoCloseable {
     // once it is unreachable (see the class comment), and without the fence the JIT may consider
     // it unreachable while the access it started is still running.
 
-    /** The byte at {@code offset}. */
+    /**
+     * {@return the byte at {@code offset}}
+     *
+     * @param offset the byte's offset from the start of this memory
+     * @throws IndexOutOfBoundsException if {@code offset} is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public byte getByte(long offset) {
         try {
             return Memory.getByte(at(offset, 1));
@@ -208,7 +269,13 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** The little-endian short at {@code offset}. */
+    /**
+     * {@return the little-endian short at {@code offset}}
+     *
+     * @param offset the offset of its first byte from the start of this memory
+     * @throws IndexOutOfBoundsException if the 2 bytes is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public short getShort(long offset) {
         try {
             return Memory.getShort(at(offset, 2));
@@ -217,7 +284,13 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** The little-endian int at {@code offset}. */
+    /**
+     * {@return the little-endian int at {@code offset}}
+     *
+     * @param offset the offset of its first byte from the start of this memory
+     * @throws IndexOutOfBoundsException if the 4 bytes is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public int getInt(long offset) {
         try {
             return Memory.getInt(at(offset, 4));
@@ -226,7 +299,13 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** The little-endian long at {@code offset}. */
+    /**
+     * {@return the little-endian long at {@code offset}}
+     *
+     * @param offset the offset of its first byte from the start of this memory
+     * @throws IndexOutOfBoundsException if the 8 bytes is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public long getLong(long offset) {
         try {
             return Memory.getLong(at(offset, 8));
@@ -235,7 +314,14 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Writes a byte at {@code offset}. */
+    /**
+     * Writes a byte at {@code offset}.
+     *
+     * @param offset the byte's offset from the start of this memory
+     * @param v the value
+     * @throws IndexOutOfBoundsException if {@code offset} is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void putByte(long offset, byte v) {
         try {
             Memory.putByte(at(offset, 1), v);
@@ -244,7 +330,14 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Writes a little-endian short at {@code offset}. */
+    /**
+     * Writes a little-endian short at {@code offset}.
+     *
+     * @param offset the offset of its first byte from the start of this memory
+     * @param v the value
+     * @throws IndexOutOfBoundsException if the 2 bytes is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void putShort(long offset, short v) {
         try {
             Memory.putShort(at(offset, 2), v);
@@ -253,7 +346,14 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Writes a little-endian int at {@code offset}. */
+    /**
+     * Writes a little-endian int at {@code offset}.
+     *
+     * @param offset the offset of its first byte from the start of this memory
+     * @param v the value
+     * @throws IndexOutOfBoundsException if the 4 bytes is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void putInt(long offset, int v) {
         try {
             Memory.putInt(at(offset, 4), v);
@@ -262,7 +362,14 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Writes a little-endian long at {@code offset}. */
+    /**
+     * Writes a little-endian long at {@code offset}.
+     *
+     * @param offset the offset of its first byte from the start of this memory
+     * @param v the value
+     * @throws IndexOutOfBoundsException if the 8 bytes is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void putLong(long offset, long v) {
         try {
             Memory.putLong(at(offset, 8), v);
@@ -271,12 +378,28 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Copies {@code data} to {@code offset}. */
+    /**
+     * Copies all of {@code data} to {@code offset}.
+     *
+     * @param offset where the first byte goes, from the start of this memory
+     * @param data the bytes
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void write(long offset, byte[] data) {
         write(offset, data, 0, data.length);
     }
 
-    /** Copies {@code length} bytes of {@code data} from index {@code from} to {@code offset}. */
+    /**
+     * Copies {@code length} bytes of {@code data} from index {@code from} to {@code offset}.
+     *
+     * @param offset where the first byte goes, from the start of this memory
+     * @param data the source array
+     * @param from the index of the first byte in {@code data}
+     * @param length how many bytes
+     * @throws IndexOutOfBoundsException if either range is outside its array or this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void write(long offset, byte[] data, int from, int length) {
         ensureOpen();
         Objects.checkFromIndexSize(from, length, data.length);
@@ -287,7 +410,15 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Reads {@code length} bytes at {@code offset}. */
+    /**
+     * Reads {@code length} bytes at {@code offset}.
+     *
+     * @param offset the offset of the first byte from the start of this memory
+     * @param length how many bytes
+     * @return a new array of the bytes
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public byte[] read(long offset, int length) {
         at(offset, length); // the range first: no array for an access that cannot happen
         byte[] out = new byte[length];
@@ -295,7 +426,16 @@ public final class GuestMemory implements AutoCloseable {
         return out;
     }
 
-    /** Reads {@code length} bytes at {@code offset} into {@code dst} from index {@code from}. */
+    /**
+     * Reads {@code length} bytes at {@code offset} into {@code dst} from index {@code from}.
+     *
+     * @param offset the offset of the first byte from the start of this memory
+     * @param dst the array to fill
+     * @param from the index in {@code dst} of the first byte read
+     * @param length how many bytes
+     * @throws IndexOutOfBoundsException if either range is outside its array or this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void read(long offset, byte[] dst, int from, int length) {
         ensureOpen();
         Objects.checkFromIndexSize(from, length, dst.length);
@@ -306,7 +446,15 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Sets {@code length} bytes at {@code offset} to {@code value}. */
+    /**
+     * Sets {@code length} bytes at {@code offset} to {@code value}.
+     *
+     * @param offset the offset of the first byte from the start of this memory
+     * @param length how many bytes
+     * @param value the byte to fill with
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public void fill(long offset, long length, byte value) {
         try {
             Memory.fill(at(offset, length), length, value);
@@ -315,7 +463,17 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Copies {@code length} bytes from {@code source} at {@code sourceOffset} to this memory at {@code offset}. */
+    /**
+     * Copies {@code length} bytes from {@code source} at {@code sourceOffset} to this memory at
+     * {@code offset}.
+     *
+     * @param source the memory to copy from
+     * @param sourceOffset the offset of the first byte in {@code source}
+     * @param offset where the first byte goes in this memory
+     * @param length how many bytes
+     * @throws IndexOutOfBoundsException if either range is outside its memory
+     * @throws IllegalStateException if this memory or {@code source} is closed
+     */
     public void copyFrom(GuestMemory source, long sourceOffset, long offset, long length) {
         ensureOpen();
         try {
@@ -326,7 +484,14 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Whether {@code length} bytes at {@code offset} are all zero. */
+    /**
+     * {@return whether the {@code length} bytes at {@code offset} are all zero}
+     *
+     * @param offset the offset of the first byte from the start of this memory
+     * @param length how many bytes
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
     public boolean isZero(long offset, long length) {
         try {
             return Memory.isZero(at(offset, length), length);
@@ -339,6 +504,12 @@ public final class GuestMemory implements AutoCloseable {
      * A little-endian view of {@code length} bytes at {@code offset} (at most 2 GiB). Once this
      * memory is released (see the class comment) a kept view reads zeros and its writes go
      * nowhere; it never reaches an unmapped address.
+     *
+     * @param offset the offset of the view's first byte from the start of this memory
+     * @param length the view's capacity in bytes
+     * @return a new direct buffer over the memory itself (writes reach the guest), position 0
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
      */
     public ByteBuffer slice(long offset, int length) {
         try {
@@ -348,14 +519,29 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Gives pages back to the host: they read as zero afterwards (page-aligned range). */
+    /**
+     * Drops the pages of a range and gives their host memory back. Anonymous and memfd memory
+     * read as zero afterwards (for a memfd, {@code madvise(MADV_REMOVE)} frees the pages of the
+     * file itself, so every VM that maps it sees zeros); a private file mapping
+     * ({@link #mapFile}) reads the file's bytes again ({@code MADV_DONTNEED}).
+     *
+     * @param offset the offset of the first page, a multiple of 4 KiB
+     * @param length bytes, a multiple of 4 KiB
+     * @throws IllegalArgumentException for an unaligned offset or length
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     * @throws KvmException naming {@code madvise} when the host refuses
+     */
     public void discard(long offset, long length) {
         ensureOpen();
         if (offset % PAGE_SIZE != 0 || length % PAGE_SIZE != 0) {
             throw new IllegalArgumentException("discard needs a page-aligned range");
         }
         try {
-            if (LibC.INSTANCE.madvise(at(offset, length), length, LibC.MADV_DONTNEED) < 0) {
+            // DONTNEED on a shared memfd mapping only drops this mapping's page-table entries:
+            // the file keeps its pages and they come back on the next touch. REMOVE punches them out.
+            int advice = memfd != null ? LibC.MADV_REMOVE : LibC.MADV_DONTNEED;
+            if (LibC.INSTANCE.madvise(at(offset, length), length, advice) < 0) {
                 throw new KvmException("madvise", LibC.errno());
             }
         } finally {
@@ -367,8 +553,13 @@ public final class GuestMemory implements AutoCloseable {
      * Allocates the pages of a range now, in one call, rather than one fault at a time on first
      * touch (much cheaper when the range is about to be filled from the host).
      *
+     * @param offset the offset of the first byte from the start of this memory (the pages it
+     *     falls in are allocated)
+     * @param length how many bytes
      * @return false if this kernel cannot (before Linux 5.14): the pages come on first touch
      * @throws KvmException if the kernel cannot allocate them (out of memory)
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
      */
     public boolean populate(long offset, long length) {
         if (LibC.INSTANCE.madvise(at(offset, length), length, LibC.MADV_POPULATE_WRITE) == 0) {
@@ -425,7 +616,10 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #close()} was called (the memory stays mapped while a VM slot still uses it). */
+    /**
+     * {@return whether {@link #close()} was called (the memory stays mapped while a VM slot still
+     * uses it)}
+     */
     public boolean isClosed() {
         return closed;
     }

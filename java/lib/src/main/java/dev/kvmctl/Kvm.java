@@ -20,18 +20,25 @@ import java.nio.file.Paths;
  * {@code toString()}, including the answers it had cached.
  *
  * <pre>{@code
- * try (Kvm kvm = Kvm.open()) {
+ * try (Kvm kvm = Kvm.open();
+ *      GuestMemory ram = GuestMemory.anonymous(1 << 20);
+ *      Vm vm = kvm.createVm()) {
  *     System.out.println("KVM API " + kvm.apiVersion() + ", max vCPUs " + kvm.maxVcpus());
- *     try (Vm vm = kvm.createVm()) {
- *         ...
- *     }
+ *     vm.mapMemory(0, ram);
+ *     ...
  * }
  * }</pre>
+ *
+ * <p>The resources are opened in the order the {@linkplain dev.kvmctl package documentation}
+ * recommends, so try-with-resources closes them in the right one.
  */
 public final class Kvm implements AutoCloseable {
     /** The device node kvmctl opens by default. */
     public static final Path DEFAULT_DEVICE = Paths.get("/dev/kvm");
-    /** The only KVM API version there has ever been. */
+    /**
+     * The only KVM API version there has ever been (12); {@link #open(Path)} refuses a kernel that
+     * reports another.
+     */
     public static final int API_VERSION = Layout.intValue("KVM_API_VERSION");
 
     private static final int ENOENT = 2, ENXIO = 6, EACCES = 13, ENODEV = 19, EPERM = 1;
@@ -62,16 +69,27 @@ public final class Kvm implements AutoCloseable {
         this.xsaveSize = Math.max(checkExtension(Capability.XSAVE2), Layout.sizeOf("kvm_xsave"));
     }
 
-    /** Opens {@code /dev/kvm}. */
+    /**
+     * Opens {@link #DEFAULT_DEVICE}, {@code /dev/kvm}.
+     *
+     * @return the open device, which the caller closes
+     * @throws KvmException as {@link #open(Path)} does
+     */
     public static Kvm open() {
         return open(DEFAULT_DEVICE);
     }
 
     /**
-     * Opens the KVM device at {@code device}.
+     * Opens the KVM device at {@code device}, checks its API version ({@code KVM_GET_API_VERSION})
+     * and reads the limits every VM needs ({@code KVM_GET_VCPU_MMAP_SIZE}, memory slots, XSAVE
+     * size) once.
      *
-     * @throws KvmException with a message that says what to do when the device is missing, not
-     *     accessible, or not a KVM device
+     * @param device the device node, usually {@link #DEFAULT_DEVICE}
+     * @return the open device, which the caller closes
+     * @throws KvmException with a message that says what to do: {@code ENOENT} when the device is
+     *     missing, {@code EACCES} or {@code EPERM} when it is not accessible, {@code ENXIO} or
+     *     {@code ENODEV} when no KVM driver answers it; a failed {@code KVM_GET_API_VERSION} when
+     *     it is not a KVM device or reports an API version other than {@link #API_VERSION}
      */
     public static Kvm open(Path device) {
         NativeLibrary.ensureLoaded();
@@ -110,28 +128,58 @@ public final class Kvm implements AutoCloseable {
         fd.get(); // refuses with "<device> is closed"
     }
 
-    /** The device this was opened from. */
+    /**
+     * {@return the device node this was opened from}
+     *
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public Path device() {
         ensureOpen();
         return device;
     }
 
-    /** {@code KVM_GET_API_VERSION}: always 12 on any kernel kvmctl accepts. */
+    /**
+     * Asks the kernel again for its API version. Issues {@code KVM_GET_API_VERSION}.
+     *
+     * @return {@link #API_VERSION}, 12, on any kernel kvmctl accepts
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int apiVersion() {
         return KvmException.check(fd.call(Kvm::apiVersion, 0), "KVM_GET_API_VERSION");
     }
 
-    /** {@code KVM_CHECK_EXTENSION}: 0 when absent, otherwise 1 or a capability-specific number. */
+    /**
+     * Asks whether this kernel's KVM has a capability, system-wide. Issues
+     * {@code KVM_CHECK_EXTENSION} on the {@code /dev/kvm} descriptor; {@link Vm#checkExtension}
+     * asks one VM, for the capabilities whose answer differs per VM.
+     *
+     * @param cap the capability
+     * @return 0 when absent; otherwise 1, or a capability-specific number (a count, a size: see
+     *     {@link Capability})
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int checkExtension(Capability cap) {
         return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
     }
 
-    /** Whether the capability is present. */
+    /**
+     * {@return whether the capability is present: {@link #checkExtension} answers more than 0}
+     *
+     * @param cap the capability
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public boolean has(Capability cap) {
         return checkExtension(cap) > 0;
     }
 
-    /** Throws a {@link KvmException} that names the first capability this kernel lacks. */
+    /**
+     * Checks that this kernel has every capability a program needs, before it starts.
+     *
+     * @param caps the capabilities needed
+     * @throws KvmException naming the first capability this kernel lacks ({@link KvmException#operation()}
+     *     is its kernel name, e.g. {@code KVM_CAP_IRQFD}; the errno is {@link KvmException#NO_ERRNO})
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public void require(Capability... caps) {
         ensureOpen();
         for (Capability cap : caps) {
@@ -142,42 +190,84 @@ public final class Kvm implements AutoCloseable {
         }
     }
 
-    /** Size of the region to mmap from a vCPU fd: the {@code kvm_run} page and what follows it. */
+    /**
+     * {@return the size in bytes of the region each {@link Vcpu} maps from its descriptor: the
+     * {@code kvm_run} page and the pages that follow it (port I/O data, the coalesced MMIO ring)}
+     * Read once with {@code KVM_GET_VCPU_MMAP_SIZE} when this was opened.
+     *
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int vcpuMmapSize() {
         ensureOpen();
         return vcpuMmapSize;
     }
 
-    /** The most vCPUs a VM may have ({@code KVM_CAP_MAX_VCPUS}, falling back to the recommended number). */
+    /**
+     * {@return the most vCPUs a VM may have: {@code KVM_CAP_MAX_VCPUS}, or {@link #recommendedVcpus()}
+     * when the kernel does not say}
+     *
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int maxVcpus() {
         int max = checkExtension(Capability.MAX_VCPUS);
         return max > 0 ? max : recommendedVcpus();
     }
 
-    /** The recommended most vCPUs ({@code KVM_CAP_NR_VCPUS}; 4 when the kernel does not say). */
+    /**
+     * {@return the most vCPUs a VM should have: {@code KVM_CAP_NR_VCPUS}, usually the host's online
+     * CPUs; 4 when the kernel does not say}
+     *
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int recommendedVcpus() {
         int n = checkExtension(Capability.NR_VCPUS);
         return n > 0 ? n : 4;
     }
 
-    /** The most memory slots a VM may have ({@code KVM_CAP_NR_MEMSLOTS}; 32 when the kernel does not say). */
+    /**
+     * {@return the most memory slots a VM may have: {@code KVM_CAP_NR_MEMSLOTS}, read once when this
+     * was opened; 32 when the kernel does not say}
+     *
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int memslots() {
         ensureOpen();
         return memslots;
     }
 
-    /** Bytes of a vCPU's XSAVE area: {@code KVM_CAP_XSAVE2}'s answer, at least the 4 KiB of {@code struct kvm_xsave}. */
+    /**
+     * {@return the size in bytes of a vCPU's XSAVE area, the size an {@link dev.kvmctl.state.Xsave}
+     * needs: {@code KVM_CAP_XSAVE2}'s answer, at least the 4 KiB of {@code struct kvm_xsave}}
+     *
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int xsaveSize() {
         ensureOpen();
         return xsaveSize;
     }
 
-    /** {@code KVM_GET_SUPPORTED_CPUID}: every CPUID leaf KVM can present to a guest. */
+    /**
+     * Reads every CPUID leaf KVM can present to a guest, the usual table to give
+     * {@link Vcpu#setCpuid}. Issues {@code KVM_GET_SUPPORTED_CPUID}.
+     *
+     * @return a new table the caller owns, with room for {@link dev.kvmctl.state.Cpuid#MAX_ENTRIES}
+     *     entries and its count set to the entries KVM filled in
+     * @throws KvmException {@code E2BIG} if KVM has more than {@code Cpuid.MAX_ENTRIES} entries
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public Cpuid supportedCpuid() {
         return cpuid(false);
     }
 
-    /** {@code KVM_GET_EMULATED_CPUID}: leaves KVM emulates even where the host lacks them. */
+    /**
+     * Reads the CPUID features KVM emulates even where the host lacks them (such as
+     * {@code movbe}), which it does not include in {@link #supportedCpuid()}. Issues
+     * {@code KVM_GET_EMULATED_CPUID}.
+     *
+     * @return a new table the caller owns, as {@link #supportedCpuid()} returns
+     * @throws KvmException {@code E2BIG} if KVM has more than {@code Cpuid.MAX_ENTRIES} entries
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public Cpuid emulatedCpuid() {
         return cpuid(true);
     }
@@ -190,12 +280,26 @@ public final class Kvm implements AutoCloseable {
         return cpuid;
     }
 
-    /** {@code KVM_GET_MSR_INDEX_LIST}: the MSRs that KVM_GET_MSRS/KVM_SET_MSRS can save and restore. */
+    /**
+     * Lists the MSRs that {@link Vcpu#getMsrs} and {@link Vcpu#setMsrs} can save and restore.
+     * Issues {@code KVM_GET_MSR_INDEX_LIST}, growing its buffer as the kernel asks.
+     *
+     * @return a new array of MSR indices, in the kernel's order
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int[] msrIndexList() {
         return msrList(false);
     }
 
-    /** {@code KVM_GET_MSR_FEATURE_INDEX_LIST}: MSRs that describe features (read with the system ioctl). */
+    /**
+     * Lists the MSRs that describe what the host's CPU can do for guests (such as
+     * {@code IA32_ARCH_CAPABILITIES}), read with {@code KVM_GET_MSRS} on the system descriptor
+     * rather than a vCPU's. Issues {@code KVM_GET_MSR_FEATURE_INDEX_LIST}.
+     *
+     * @return a new array of MSR indices
+     * @throws KvmException if this kernel lacks the ioctl ({@link Capability#GET_MSR_FEATURES} is 0)
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public int[] msrFeatureIndexList() {
         return msrList(true);
     }
@@ -229,14 +333,25 @@ public final class Kvm implements AutoCloseable {
     /**
      * How this KVM runs guests: with hardware virtualization (Intel VT-x or AMD-V), or with the PVM
      * backend, which runs ring-3 guest code natively but ring 0 and real mode through KVM's
-     * instruction emulator.
+     * instruction emulator. Told by the kernel modules loaded ({@code /sys/module}); no ioctl.
+     *
+     * @return the backend, or {@link Backend#UNKNOWN} when {@code /sys/module} does not show it
+     * @throws IllegalStateException if this {@code Kvm} is closed
      */
     public Backend backend() {
         ensureOpen();
         return Backend.detect();
     }
 
-    /** Creates a VM of the default type. */
+    /**
+     * Creates a VM of the default type, with no memory, devices or vCPUs yet. Issues
+     * {@code KVM_CREATE_VM}.
+     *
+     * @return the new VM, which the caller closes; it keeps working after this {@code Kvm} is closed
+     * @throws KvmException {@code ENOMEM} or {@code EMFILE} when the host is out of memory or file
+     *     descriptors (the message says so)
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
     public Vm createVm() {
         int vm = fd.call(Shim::createVm, 0);
         if (vm < 0) {
@@ -246,7 +361,7 @@ public final class Kvm implements AutoCloseable {
         return new Vm(this, new OwnedFd(vm, "VM"));
     }
 
-    /** Whether {@link #close()} was called. */
+    /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
         return fd.isClosed();
     }

@@ -11,7 +11,8 @@ import jnr.constants.platform.Errno;
  *     vm.createVcpu(0);
  *     vm.createVcpu(0);                  // the same id twice
  * } catch (KvmException e) {
- *     System.err.println(e.getMessage()); // KVM_CREATE_VCPU failed: EEXIST (File exists)
+ *     // prints: KVM_CREATE_VCPU failed: EEXIST (File exists). vCPU id 0 already exists in this VM
+ *     System.err.println(e.getMessage());
  *     assert e.errno() == 17;
  * }
  * }</pre>
@@ -26,32 +27,50 @@ public final class KvmException extends RuntimeException {
     /** errno value used when a failure is not an errno (a missing capability, a wrong API version). */
     public static final int NO_ERRNO = 0;
 
+    /** The failed operation, as {@link #operation()} returns it. */
     private final String operation;
+    /** The errno, as {@link #errno()} returns it. */
     private final int errno;
 
-    /** A failure of {@code operation} with {@code errno}, e.g. {@code ("KVM_RUN", 14)}. */
+    /**
+     * A failure of {@code operation} with {@code errno}, e.g. {@code ("KVM_RUN", 14)}; the message
+     * names both, the errno by its symbol and description.
+     *
+     * @param operation the ioctl or libc call that failed, e.g. {@code KVM_RUN} or {@code mmap}
+     * @param errno the positive errno, or {@link #NO_ERRNO}
+     */
     public KvmException(String operation, int errno) {
         this(operation, errno, null);
     }
 
-    /** As {@link #KvmException(String, int)}, with a sentence that tells the user what to do. */
+    /**
+     * As {@link #KvmException(String, int)}, with a sentence that tells the user what to do.
+     *
+     * @param operation the ioctl or libc call that failed, e.g. {@code KVM_RUN} or {@code mmap}
+     * @param errno the positive errno, or {@link #NO_ERRNO} for a failure that is not one
+     * @param hint what went wrong in the user's terms and what to do, appended to the message;
+     *     null for none
+     */
     public KvmException(String operation, int errno, String hint) {
         super(format(operation, errno, hint));
         this.operation = operation;
         this.errno = errno;
     }
 
-    /** The failed operation, e.g. {@code KVM_SET_USER_MEMORY_REGION}. */
+    /** {@return the failed operation, e.g. {@code KVM_SET_USER_MEMORY_REGION}} */
     public String operation() {
         return operation;
     }
 
-    /** The errno the kernel returned, or {@link #NO_ERRNO}. */
+    /** {@return the errno the kernel returned (positive), or {@link #NO_ERRNO}} */
     public int errno() {
         return errno;
     }
 
-    /** The symbolic errno, e.g. {@code EEXIST}, or {@code "errno N"} for one this platform does not name. */
+    /**
+     * {@return the symbolic errno, e.g. {@code EEXIST}, or {@code "errno N"} for one this
+     * platform does not name}
+     */
     public String errnoName() {
         return errnoName(errno);
     }

@@ -6,30 +6,45 @@ package dev.kvmctl;
  * Created by {@link Vm#mapMemory}; immutable (a move returns a new slot object).
  *
  * <pre>{@code
- * MemorySlot ram = vm.mapMemory(0, memory);
- * MemorySlot logged = vm.mapMemory(0x100000000L, more, MemorySlot.LOG_DIRTY_PAGES);
- * long[] dirty = vm.dirtyLog(logged);
+ * try (Kvm kvm = Kvm.open();
+ *      GuestMemory ram = GuestMemory.anonymous(1 << 20);
+ *      Vm vm = kvm.createVm()) {
+ *     MemorySlot slot = vm.mapMemory(0, ram, MemorySlot.LOG_DIRTY_PAGES);
+ *     // ... run the guest, then:
+ *     BitSet dirty = vm.dirtyLog(slot);      // bit i: page i of the slot was written since the last call
+ * }
  * }</pre>
  *
  * @param id the slot number given to KVM
  * @param guestAddress the first guest-physical address
  * @param size bytes, a multiple of 4 KiB
- * @param memory the host memory behind it
+ * @param memory the host memory behind it, which the slot holds until it is removed
  * @param memoryOffset where in {@code memory} the slot starts
  * @param flags {@link #LOG_DIRTY_PAGES}, {@link #READONLY}
  */
 public record MemorySlot(int id, long guestAddress, long size, GuestMemory memory, long memoryOffset, int flags) {
-    /** Track writes for {@link Vm#dirtyLog(MemorySlot)}. */
+    /**
+     * A flag: KVM logs the pages the guest writes, for {@link Vm#dirtyLog(MemorySlot)}
+     * ({@code KVM_MEM_LOG_DIRTY_PAGES}).
+     */
     public static final int LOG_DIRTY_PAGES = dev.kvmctl.internal.bridge.Layout.intValue("KVM_MEM_LOG_DIRTY_PAGES");
-    /** Guest writes exit as MMIO writes instead of landing in memory. */
+    /**
+     * A flag: guest writes exit as {@link VmExit.MmioWrite} instead of landing in memory
+     * ({@code KVM_MEM_READONLY}; needs {@link Capability#READONLY_MEM}).
+     */
     public static final int READONLY = dev.kvmctl.internal.bridge.Layout.intValue("KVM_MEM_READONLY");
 
-    /** One past the last guest-physical address. */
+    /** {@return the guest-physical address one past the slot's last byte} */
     public long guestEnd() {
         return guestAddress + size;
     }
 
-    /** Whether {@code [gpa, gpa+length)} lies inside this slot. */
+    /**
+     * {@return whether all of {@code [gpa, gpa+length)} lies inside this slot}
+     *
+     * @param gpa the guest-physical address of the range's first byte
+     * @param length the range's length in bytes
+     */
     public boolean contains(long gpa, long length) {
         return gpa >= guestAddress && length >= 0 && gpa - guestAddress <= size - length;
     }

@@ -117,13 +117,21 @@ public final class Vcpu implements AutoCloseable {
         this.unknown = new VmExit.Unknown(run);
     }
 
-    /** The vCPU id given at creation. */
+    /**
+     * {@return the vCPU id given at creation, also its initial APIC id}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public int id() {
         ensureOpen();
         return id;
     }
 
-    /** The VM it belongs to. */
+    /**
+     * {@return the VM it belongs to}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Vm vm() {
         ensureOpen();
         return vm;
@@ -132,6 +140,9 @@ public final class Vcpu implements AutoCloseable {
     /**
      * The vCPU's file descriptor, for callers that issue their own ioctls. The number is the
      * caller's to guard: after {@link #close()} it may name another file.
+     *
+     * @return the descriptor, owned by this vCPU (do not close it)
+     * @throws IllegalStateException if this vCPU is closed
      */
     public int fd() {
         return fd.get();
@@ -235,25 +246,48 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
-    /** Sets or clears {@code immediate_exit} directly (cleared again by the run it stops). */
+    /**
+     * Sets or clears {@code immediate_exit} in the {@code kvm_run} page directly; {@link #kick()}
+     * is the usual way to set it. The run it stops clears it again.
+     *
+     * @param value true: the next {@link #run()} returns {@link VmExit.Interrupted} at once,
+     *     without entering the guest (but completing an I/O or MMIO exit it was given)
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void immediateExit(boolean value) {
         ensureOpen();
         run.put(RunPage.IMMEDIATE_EXIT, (byte) (value ? 1 : 0));
     }
 
-    /** Asks KVM to exit with {@link VmExit.IrqWindowOpen} as soon as the guest can take an interrupt. */
+    /**
+     * Asks KVM to exit with {@link VmExit.IrqWindowOpen} as soon as the guest can take an
+     * interrupt, for injecting one with {@link #injectInterrupt} without an in-kernel irqchip.
+     * Sets {@code request_interrupt_window} in the {@code kvm_run} page.
+     *
+     * @param value true to ask, false to stop asking
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void requestInterruptWindow(boolean value) {
         ensureOpen();
         run.put(RunPage.REQUEST_INTERRUPT_WINDOW, (byte) (value ? 1 : 0));
     }
 
-    /** Whether the guest can take an injected interrupt now (valid after an exit). */
+    /**
+     * {@return whether the guest can take an injected interrupt now: {@code kvm_run}'s
+     * {@code ready_for_interrupt_injection}, valid after an exit}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public boolean readyForInterruptInjection() {
         ensureOpen();
         return run.get(RunPage.READY_FOR_INTERRUPT) != 0;
     }
 
-    /** The guest's RFLAGS.IF at the last exit. */
+    /**
+     * {@return the guest's RFLAGS.IF (interrupts enabled) at the last exit}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public boolean interruptsEnabled() {
         ensureOpen();
         return run.get(RunPage.IF_FLAG) != 0;
@@ -262,6 +296,9 @@ public final class Vcpu implements AutoCloseable {
     /**
      * A read-only view of the whole mapped {@code kvm_run} region, for diagnostics. A view kept
      * past {@link #close()} reads zeros (it keeps a zero page mapped until it is unreachable).
+     *
+     * @return a new little-endian view of {@link Kvm#vcpuMmapSize()} bytes
+     * @throws IllegalStateException if this vCPU is closed
      */
     public ByteBuffer runPage() {
         ensureOpen();
@@ -270,7 +307,13 @@ public final class Vcpu implements AutoCloseable {
 
     // ---- registers: per-vCPU structs for the hot path ----
 
-    /** {@code KVM_GET_REGS} into this vCPU's own {@link Regs}, which it returns (reused by the next call). */
+    /**
+     * Reads the general-purpose registers into this vCPU's own {@link Regs}. Issues
+     * {@code KVM_GET_REGS}; allocates nothing after the first call.
+     *
+     * @return this vCPU's own struct, refreshed; the next call overwrites it
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Regs getRegs() {
         if (regs == null) {
             regs = new Regs();
@@ -278,18 +321,36 @@ public final class Vcpu implements AutoCloseable {
         return getRegs(regs);
     }
 
-    /** {@code KVM_GET_REGS} into {@code into}. */
+    /**
+     * Reads the general-purpose registers. Issues {@code KVM_GET_REGS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Regs getRegs(Regs into) {
         struct(Shim::getRegs, into, "KVM_GET_REGS");
         return into;
     }
 
-    /** {@code KVM_SET_REGS} from {@code from}, in place. */
+    /**
+     * Writes the general-purpose registers, straight from {@code from}'s buffer. Issues
+     * {@code KVM_SET_REGS}; this discards an exception KVM had pending for the guest.
+     *
+     * @param from the registers, such as {@link #getRegs()} returned and the caller changed
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setRegs(Regs from) {
         struct(Shim::setRegs, from, "KVM_SET_REGS");
     }
 
-    /** {@code KVM_GET_SREGS} into this vCPU's own {@link SRegs} (reused by the next call). */
+    /**
+     * Reads the special registers into this vCPU's own {@link SRegs}. Issues
+     * {@code KVM_GET_SREGS}; allocates nothing after the first call.
+     *
+     * @return this vCPU's own struct, refreshed; the next call overwrites it
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public SRegs getSregs() {
         if (sregs == null) {
             sregs = new SRegs();
@@ -297,30 +358,64 @@ public final class Vcpu implements AutoCloseable {
         return getSregs(sregs);
     }
 
+    /**
+     * Reads the special registers: segments, descriptor tables, control registers, EFER, the APIC
+     * base. Issues {@code KVM_GET_SREGS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public SRegs getSregs(SRegs into) {
         struct(Shim::getSregs, into, "KVM_GET_SREGS");
         return into;
     }
 
+    /**
+     * Writes the special registers. Issues {@code KVM_SET_SREGS}.
+     *
+     * @param from the registers, such as {@link #getSregs()} returned and the caller changed
+     * @throws KvmException {@code EINVAL} for a state the CPU cannot hold (for example paging
+     *     without protected mode, or long-mode paging without PAE)
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setSregs(SRegs from) {
         struct(Shim::setSregs, from, "KVM_SET_SREGS");
     }
 
     // ---- the rest of the architectural state ----
 
+    /**
+     * Reads the legacy x87 and SSE state; {@link #getXsave} reads it and every extended state.
+     * Issues {@code KVM_GET_FPU}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Fpu getFpu(Fpu into) {
         struct(Shim::getFpu, into, "KVM_GET_FPU");
         return into;
     }
 
+    /**
+     * Writes the legacy x87 and SSE state. Issues {@code KVM_SET_FPU}.
+     *
+     * @param from the state
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setFpu(Fpu from) {
         struct(Shim::setFpu, from, "KVM_SET_FPU");
     }
 
     /**
-     * {@code KVM_GET_XSAVE2} when the area is larger than 4 KiB, else {@code KVM_GET_XSAVE}.
+     * Reads the XSAVE area: x87, SSE, AVX and every other extended state the host supports.
+     * Issues {@code KVM_GET_XSAVE2} when the area is larger than 4 KiB, else {@code KVM_GET_XSAVE}.
      *
+     * @param into an area of at least {@link Kvm#xsaveSize()} bytes
+     * @return {@code into}
      * @throws IllegalArgumentException if {@code into} is smaller than {@link Kvm#xsaveSize()}
+     * @throws IllegalStateException if this vCPU is closed
      */
     public Xsave getXsave(Xsave into) {
         ensureOpen();
@@ -333,7 +428,16 @@ public final class Vcpu implements AutoCloseable {
         return into;
     }
 
-    /** {@code KVM_SET_XSAVE}; {@code from} must be {@link Kvm#xsaveSize()} bytes or more. */
+    /**
+     * Writes the XSAVE area. Issues {@code KVM_SET_XSAVE}. Set the CPUID first
+     * ({@link #setCpuid}): without it KVM drops the AVX state, silently.
+     *
+     * @param from an area of at least {@link Kvm#xsaveSize()} bytes, as {@link #getXsave} filled it
+     * @throws IllegalArgumentException if {@code from} is smaller than {@link Kvm#xsaveSize()}
+     * @throws KvmException {@code EINVAL} for an area whose header claims state components this
+     *     vCPU does not have
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setXsave(Xsave from) {
         ensureOpen();
         checkXsave(from);
@@ -348,70 +452,164 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads the extended control registers (XCR0). Issues {@code KVM_GET_XCRS}; needs
+     * {@link Capability#XCRS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Xcrs getXcrs(Xcrs into) {
         struct(Shim::getXcrs, into, "KVM_GET_XCRS");
         return into;
     }
 
+    /**
+     * Writes the extended control registers. Issues {@code KVM_SET_XCRS}.
+     *
+     * @param from the registers
+     * @throws KvmException {@code EINVAL} for an XCR0 the vCPU's CPUID does not allow (x87 must
+     *     stay enabled)
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setXcrs(Xcrs from) {
         struct(Shim::setXcrs, from, "KVM_SET_XCRS");
     }
 
     /**
-     * {@code KVM_GET_MSRS}: fills in the values of the first {@link Msrs#count()} entries.
+     * Reads model-specific registers. Issues {@code KVM_GET_MSRS}: fills in the values of the
+     * first {@link Msrs#count()} entries.
      *
+     * @param msrs the list, whose indices say which MSRs; the values are written in place
      * @return how many were read; KVM stops at the first MSR it cannot read
+     * @throws IllegalStateException if this vCPU is closed
      */
     public int getMsrs(Msrs msrs) {
         return struct(Shim::getMsrs, msrs, "KVM_GET_MSRS");
     }
 
     /**
-     * {@code KVM_SET_MSRS}: writes the first {@link Msrs#count()} entries.
+     * Writes model-specific registers. Issues {@code KVM_SET_MSRS}: writes the first
+     * {@link Msrs#count()} entries.
      *
+     * @param msrs the indices and values to write
      * @return how many were written; KVM stops at the first MSR it refuses
+     * @throws KvmException {@code E2BIG} for 256 entries or more
+     * @throws IllegalStateException if this vCPU is closed
      */
     public int setMsrs(Msrs msrs) {
         return struct(Shim::setMsrs, msrs, "KVM_SET_MSRS");
     }
 
+    /**
+     * Reads the in-kernel local APIC's register page. Issues {@code KVM_GET_LAPIC}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws KvmException {@code EINVAL} without an in-kernel irqchip
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Lapic getLapic(Lapic into) {
         struct(Shim::getLapic, into, "KVM_GET_LAPIC");
         return into;
     }
 
+    /**
+     * Writes the in-kernel local APIC's register page. Issues {@code KVM_SET_LAPIC}.
+     *
+     * @param from the registers
+     * @throws KvmException {@code EINVAL} without an in-kernel irqchip
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setLapic(Lapic from) {
         struct(Shim::setLapic, from, "KVM_SET_LAPIC");
     }
 
+    /**
+     * Reads the multiprocessing state (runnable, halted, waiting for INIT or SIPI). Issues
+     * {@code KVM_GET_MP_STATE}, which may first act on a pending INIT or SIPI.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public MpState getMpState(MpState into) {
         struct(Shim::getMpState, into, "KVM_GET_MP_STATE");
         return into;
     }
 
+    /**
+     * Writes the multiprocessing state. Issues {@code KVM_SET_MP_STATE}.
+     *
+     * @param from the state
+     * @throws KvmException {@code EINVAL} for any state but {@link MpState#RUNNABLE} without an
+     *     in-kernel irqchip
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setMpState(MpState from) {
         struct(Shim::setMpState, from, "KVM_SET_MP_STATE");
     }
 
+    /**
+     * Reads the pending and injected exceptions, interrupts, NMIs and SMIs. Issues
+     * {@code KVM_GET_VCPU_EVENTS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public VcpuEvents getVcpuEvents(VcpuEvents into) {
         struct(Shim::getVcpuEvents, into, "KVM_GET_VCPU_EVENTS");
         return into;
     }
 
+    /**
+     * Writes the pending and injected events; only the parts its
+     * {@link VcpuEvents#flags()} mark valid are applied. Issues {@code KVM_SET_VCPU_EVENTS}.
+     *
+     * @param from the events
+     * @throws KvmException {@code EINVAL} for flags or values KVM does not accept
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setVcpuEvents(VcpuEvents from) {
         struct(Shim::setVcpuEvents, from, "KVM_SET_VCPU_EVENTS");
     }
 
+    /**
+     * Reads the debug registers DR0 to DR3, DR6 and DR7. Issues {@code KVM_GET_DEBUGREGS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public DebugRegs getDebugRegs(DebugRegs into) {
         struct(Shim::getDebugRegs, into, "KVM_GET_DEBUGREGS");
         return into;
     }
 
+    /**
+     * Writes the debug registers. Issues {@code KVM_SET_DEBUGREGS}.
+     *
+     * @param from the registers
+     * @throws KvmException {@code EINVAL} for reserved bits set in DR6 or DR7
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setDebugRegs(DebugRegs from) {
         struct(Shim::setDebugRegs, from, "KVM_SET_DEBUGREGS");
     }
 
-    /** {@code KVM_GET_CPUID2}: what this vCPU was told by {@link #setCpuid(Cpuid)}. */
+    /**
+     * Reads the CPUID table this vCPU was given by {@link #setCpuid(Cpuid)} (KVM may add bits of
+     * its own). Issues {@code KVM_GET_CPUID2}.
+     *
+     * @param into the table to fill; its count is set to its capacity first, then to the entries
+     *     read
+     * @return {@code into}
+     * @throws KvmException {@code E2BIG} if {@code into} has room for fewer entries than the vCPU's
+     *     table
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Cpuid getCpuid(Cpuid into) {
         ensureOpen();
         into.count(into.capacity());
@@ -419,33 +617,71 @@ public final class Vcpu implements AutoCloseable {
         return into;
     }
 
-    /** {@code KVM_SET_CPUID2}: the CPUID the guest sees (typically {@link Kvm#supportedCpuid()}). */
+    /**
+     * Sets the CPUID the guest sees, typically {@link Kvm#supportedCpuid()}. Issues
+     * {@code KVM_SET_CPUID2}. Set it before the XSAVE area, XCRs and MSRs: KVM checks them against it.
+     *
+     * @param cpuid the table; its first {@link Cpuid#count()} entries are used
+     * @throws KvmException {@code E2BIG} for more entries than KVM takes; {@code EINVAL} for a
+     *     table that differs from the current one once the vCPU has run
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setCpuid(Cpuid cpuid) {
         struct(Shim::setCpuid2, cpuid, "KVM_SET_CPUID2");
     }
 
-    /** {@code KVM_SET_GUEST_DEBUG}. */
+    /**
+     * Sets the guest-debugging controls: single-stepping and breakpoints, reported as
+     * {@link VmExit.Debug}. Issues {@code KVM_SET_GUEST_DEBUG}.
+     *
+     * @param control the controls; a control of 0 turns debugging off
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setGuestDebug(GuestDebug control) {
         struct(Shim::setGuestDebug, control, "KVM_SET_GUEST_DEBUG");
     }
 
-    /** Turns single-stepping on (each {@link #run()} returns {@link VmExit.Debug} after one instruction) or off. */
+    /**
+     * Turns single-stepping on (each {@link #run()} returns {@link VmExit.Debug} after one
+     * instruction) or off. Issues {@code KVM_SET_GUEST_DEBUG}, replacing any breakpoints set.
+     *
+     * @param enabled true to single-step, false to run freely
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void singleStep(boolean enabled) {
         ensureOpen();
         setGuestDebug(new GuestDebug().control(enabled ? GuestDebug.ENABLE | GuestDebug.SINGLESTEP : 0));
     }
 
-    /** {@code KVM_GET_TSC_KHZ}: the guest's TSC frequency. */
+    /**
+     * {@return the guest's TSC frequency in kHz} Issues {@code KVM_GET_TSC_KHZ}.
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public int tscKhz() {
         return KvmException.check(fd.call((vcpu, unused) -> Shim.getTscKhz(vcpu), 0), "KVM_GET_TSC_KHZ");
     }
 
-    /** {@code KVM_SET_TSC_KHZ} (needs {@link Capability#TSC_CONTROL} for a frequency other than the host's). */
+    /**
+     * Sets the guest's TSC frequency. Issues {@code KVM_SET_TSC_KHZ}.
+     *
+     * @param khz the frequency in kHz; one other than the host's needs
+     *     {@link Capability#TSC_CONTROL}
+     * @throws KvmException {@code EINVAL} for a frequency KVM cannot give this guest
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void setTscKhz(int khz) {
         KvmException.check(fd.call((vcpu, k) -> Shim.setTscKhz(vcpu, (int) k), khz), "KVM_SET_TSC_KHZ");
     }
 
-    /** {@code KVM_TRANSLATE}: the guest-physical address of a guest-virtual one, under the current page tables. */
+    /**
+     * Translates a guest-virtual address under the vCPU's current page tables (an identity map
+     * while paging is off). Issues {@code KVM_TRANSLATE}.
+     *
+     * @param linearAddress the guest-virtual (linear) address
+     * @return a new result; {@link Translation#valid()} is false when the address is not mapped
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public Translation translate(long linearAddress) {
         TranslationBuffer.Holder t = TranslationBuffer.get();
         t.linearAddress(linearAddress);
@@ -453,12 +689,25 @@ public final class Vcpu implements AutoCloseable {
         return t.result();
     }
 
-    /** {@code KVM_NMI}: queues an NMI (with an in-kernel LAPIC). */
+    /**
+     * Queues a non-maskable interrupt, delivered at the next entry the guest can take it. Issues
+     * {@code KVM_NMI}.
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void injectNmi() {
         KvmException.check(fd.call((vcpu, unused) -> Shim.nmi(vcpu), 0), "KVM_NMI");
     }
 
-    /** {@code KVM_INTERRUPT}: queues an external interrupt vector (without an in-kernel irqchip). */
+    /**
+     * Queues an external interrupt, for a VM without an in-kernel irqchip; inject it when
+     * {@link #readyForInterruptInjection()} says the guest can take it. Issues {@code KVM_INTERRUPT}.
+     *
+     * @param vector the interrupt vector, 0 to 255
+     * @throws KvmException {@code EINVAL} for a vector above 255; {@code ENXIO} with an in-kernel
+     *     irqchip (raise its lines with {@link Vm#irqLine} instead)
+     * @throws IllegalStateException if this vCPU is closed
+     */
     public void injectInterrupt(int vector) {
         KvmException.check(fd.call((vcpu, v) -> Shim.interrupt(vcpu, (int) v), vector), "KVM_INTERRUPT");
     }
@@ -478,7 +727,7 @@ public final class Vcpu implements AutoCloseable {
 
     // ---- lifetime ----
 
-    /** Whether {@link #close()} was called, here or by closing the {@link Vm}. */
+    /** {@return whether {@link #close()} was called, here or by closing the {@link Vm}} */
     public boolean isClosed() {
         return closed;
     }

@@ -24,19 +24,19 @@ import java.util.TreeMap;
  * A KVM virtual machine: its guest-physical memory map, in-kernel devices, eventfd wiring and
  * vCPUs. Closing it closes its vCPUs and removes its memory slots; the {@link GuestMemory} behind
  * them stays open for its owner to close (or to map into another VM). Objects may be closed in
- * any order: memory closed while a VM maps it stays mapped until the VM lets go of it.
+ * any order: memory closed while a VM maps it stays mapped until the VM lets go of it. The
+ * example opens them in the order the {@linkplain dev.kvmctl package documentation} recommends.
  *
  * <pre>{@code
  * try (Kvm kvm = Kvm.open();
- *      Vm vm = kvm.createVm();
- *      GuestMemory ram = GuestMemory.anonymous(1 << 20)) {
+ *      GuestMemory ram = GuestMemory.anonymous(1 << 20);
+ *      Vm vm = kvm.createVm()) {
  *     vm.mapMemory(0, ram);
  *     ram.write(0x1000, new byte[] {(byte) 0xf4});                // hlt
- *     Vcpu vcpu = vm.createVcpu(0);
+ *     Vcpu vcpu = vm.createVcpu(0);                                 // closed with vm
  *     vcpu.setSregs(vcpu.getSregs().cs(Segment.real(0, true)));
  *     vcpu.setRegs(vcpu.getRegs().rip(0x1000).rflags(2));
  *     System.out.println(vcpu.run());                               // hlt
- *     vm.close();                                                   // any order is safe
  * }
  * }</pre>
  *
@@ -57,7 +57,12 @@ public final class Vm implements AutoCloseable {
     private static final int IRQFD_DEASSIGN = Layout.intValue("KVM_IRQFD_FLAG_DEASSIGN");
 
     /** Address space of an ioeventfd. */
-    public enum IoSpace { PIO, MMIO }
+    public enum IoSpace {
+        /** Port I/O: the address is a port number, 0 to 0xffff. */
+        PIO,
+        /** Memory-mapped I/O: the address is guest-physical, outside every memory slot. */
+        MMIO
+    }
 
     private final Kvm kvm;
     private final OwnedFd fd;
@@ -80,7 +85,11 @@ public final class Vm implements AutoCloseable {
         this.vcpuMmapSize = kvm.vcpuMmapSize();
     }
 
-    /** The {@link Kvm} that created it (which may have been closed since). */
+    /**
+     * {@return the {@link Kvm} that created it (which may have been closed since)}
+     *
+     * @throws IllegalStateException if this VM is closed
+     */
     public Kvm kvm() {
         ensureOpen();
         return kvm;
@@ -89,6 +98,9 @@ public final class Vm implements AutoCloseable {
     /**
      * The VM's file descriptor, for callers that issue their own ioctls. The number is the
      * caller's to guard: after {@link #close()} it may name another file.
+     *
+     * @return the descriptor, owned by this VM (do not close it)
+     * @throws IllegalStateException if this VM is closed
      */
     public int fd() {
         return fd.get();
@@ -98,14 +110,33 @@ public final class Vm implements AutoCloseable {
         fd.get(); // "VM is closed"
     }
 
-    /** {@code KVM_CHECK_EXTENSION} on the VM fd, where some capabilities answer per VM. */
+    /**
+     * Asks this VM whether it has a capability. Issues {@code KVM_CHECK_EXTENSION} on the VM
+     * descriptor, where some capabilities (such as {@link Capability#NR_MEMSLOTS} or
+     * {@link Capability#MAX_VCPUS}) answer for this VM rather than the system.
+     *
+     * @param cap the capability
+     * @return 0 when absent; otherwise 1, or a capability-specific number
+     * @throws IllegalStateException if this VM is closed
+     */
     public int checkExtension(Capability cap) {
         return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
     }
 
     // ---- vCPUs ----
 
-    /** {@code KVM_CREATE_VCPU} with {@code id}, mapping its {@code kvm_run} page. */
+    /**
+     * Creates a vCPU and maps its {@code kvm_run} page. Issues {@code KVM_CREATE_VCPU}. With an
+     * in-kernel irqchip, call {@link #createIrqchip()} first: KVM refuses it once vCPUs exist.
+     *
+     * @param id the vCPU id, which is also its initial APIC id: from 0, below
+     *     {@link Capability#MAX_VCPU_ID}'s answer
+     * @return the new vCPU; closing this VM closes it
+     * @throws KvmException {@code EEXIST} if this VM already has a vCPU {@code id}, {@code EINVAL}
+     *     if {@code id} is out of range (both messages say so); {@code mmap(kvm_run)} if its page
+     *     cannot be mapped
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized Vcpu createVcpu(int id) {
         int raw = fd.call(Shim::createVcpu, id);
         if (raw < 0) {
@@ -125,7 +156,11 @@ public final class Vm implements AutoCloseable {
         }
     }
 
-    /** The vCPUs created and not yet closed. */
+    /**
+     * {@return the vCPUs created and not yet closed, in creation order; an unmodifiable copy}
+     *
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized List<Vcpu> vcpus() {
         ensureOpen();
         vcpus.removeIf(Vcpu::isClosed);
@@ -134,23 +169,57 @@ public final class Vm implements AutoCloseable {
 
     // ---- memory slots ----
 
-    /** Maps all of {@code memory} at guest-physical {@code guestAddress}, in the lowest free slot. */
+    /**
+     * Maps all of {@code memory} at guest-physical {@code guestAddress}, in the lowest free slot,
+     * as {@link #mapMemory(long, GuestMemory, long, long, int)} does.
+     *
+     * @param guestAddress the guest-physical address of its first byte, a multiple of 4 KiB
+     * @param memory the memory; it stays its owner's to close
+     * @return the new slot
+     * @throws IllegalArgumentException if {@code guestAddress} is unaligned or the range overlaps
+     *     a slot of this VM
+     * @throws IllegalStateException if this VM or {@code memory} is closed, or every slot is in use
+     * @throws KvmException if KVM refuses the region
+     */
     public MemorySlot mapMemory(long guestAddress, GuestMemory memory) {
         return mapMemory(guestAddress, memory, 0);
     }
 
-    /** As {@link #mapMemory(long, GuestMemory)} with {@link MemorySlot} flags. */
+    /**
+     * As {@link #mapMemory(long, GuestMemory)}, with {@link MemorySlot} flags.
+     *
+     * @param guestAddress the guest-physical address of its first byte, a multiple of 4 KiB
+     * @param memory the memory; it stays its owner's to close
+     * @param flags 0, or {@link MemorySlot#LOG_DIRTY_PAGES} and {@link MemorySlot#READONLY} or'ed
+     * @return the new slot
+     * @throws IllegalArgumentException if {@code guestAddress} is unaligned or the range overlaps
+     *     a slot of this VM
+     * @throws IllegalStateException if this VM or {@code memory} is closed, or every slot is in use
+     * @throws KvmException {@code EINVAL} if KVM refuses the flags (read-only slots need
+     *     {@link Capability#READONLY_MEM})
+     */
     public MemorySlot mapMemory(long guestAddress, GuestMemory memory, int flags) {
         ensureOpen();
         return mapMemory(guestAddress, memory, 0, memory.size(), flags);
     }
 
     /**
-     * {@code KVM_SET_USER_MEMORY_REGION}: maps {@code size} bytes of {@code memory} from
-     * {@code memoryOffset} at {@code guestAddress}.
+     * Maps {@code size} bytes of {@code memory} from {@code memoryOffset} at {@code guestAddress},
+     * in the lowest free slot. Issues {@code KVM_SET_USER_MEMORY_REGION}. The slot holds the
+     * memory: closing it while the slot exists is safe, and releases it when the slot goes.
      *
+     * @param guestAddress the guest-physical address of the slot's first byte, a multiple of 4 KiB
+     * @param memory the memory behind the slot; it stays its owner's to close
+     * @param memoryOffset where in {@code memory} the slot starts, a multiple of 4 KiB
+     * @param size the slot's length in bytes, a positive multiple of 4 KiB
+     * @param flags 0, or {@link MemorySlot#LOG_DIRTY_PAGES} and {@link MemorySlot#READONLY} or'ed
+     * @return the new slot
      * @throws IllegalArgumentException for unaligned values, ranges outside {@code memory}, or a
      *     range that overlaps an existing slot (the message names it)
+     * @throws IllegalStateException if this VM or {@code memory} is closed, or all
+     *     {@link Kvm#memslots()} slots are in use
+     * @throws KvmException {@code EINVAL} if KVM refuses the flags (read-only slots need
+     *     {@link Capability#READONLY_MEM})
      */
     public synchronized MemorySlot mapMemory(long guestAddress, GuestMemory memory, long memoryOffset, long size, int flags) {
         ensureOpen();
@@ -197,7 +266,16 @@ public final class Vm implements AutoCloseable {
         }
     }
 
-    /** Removes a slot: its guest-physical range becomes unbacked (MMIO) again. */
+    /**
+     * Removes a slot: its guest-physical range becomes unbacked (MMIO) again, and its memory is
+     * released if its owner closed it meanwhile. Issues {@code KVM_SET_USER_MEMORY_REGION} with
+     * size 0.
+     *
+     * @param slot a current slot of this VM, as the last map or move returned it
+     * @throws IllegalArgumentException if {@code slot} is not a current slot of this VM (another
+     *     VM's, removed, or the old object of a moved slot)
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized void unmapMemory(MemorySlot slot) {
         ensureOpen();
         MemorySlot known = requireSlot(slot);
@@ -205,7 +283,18 @@ public final class Vm implements AutoCloseable {
         forget(known);
     }
 
-    /** Moves a slot to a new guest-physical address (same memory, same size), keeping its id. */
+    /**
+     * Moves a slot to a new guest-physical address (same memory, same size), keeping its id.
+     * Issues {@code KVM_SET_USER_MEMORY_REGION}.
+     *
+     * @param slot a current slot of this VM, as the last map or move returned it
+     * @param newGuestAddress the new guest-physical address, a multiple of 4 KiB
+     * @return the slot at its new address; {@code slot} is no longer current
+     * @throws IllegalArgumentException if {@code slot} is not current, or the new address is
+     *     unaligned, overflows or overlaps another slot; the slot then stays where it was
+     * @throws KvmException if KVM refuses the move; the slot then stays where it was
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized MemorySlot moveMemory(MemorySlot slot, long newGuestAddress) {
         ensureOpen();
         MemorySlot known = requireSlot(slot);
@@ -231,13 +320,24 @@ public final class Vm implements AutoCloseable {
         return moved;
     }
 
-    /** The current slots, by guest address. */
+    /**
+     * {@return the current slots, by guest address; an unmodifiable copy}
+     *
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized List<MemorySlot> memorySlots() {
         ensureOpen();
         return List.copyOf(slotsByAddress.asMapOfRanges().values());
     }
 
-    /** The slot holding {@code [gpa, gpa+length)}, or {@link IllegalArgumentException}. */
+    /**
+     * {@return the slot that holds all of {@code [gpa, gpa+length)}}
+     *
+     * @param gpa the guest-physical address of the range's first byte
+     * @param length the range's length in bytes
+     * @throws IllegalArgumentException if no one slot holds the whole range
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized MemorySlot slotFor(long gpa, long length) {
         ensureOpen();
         MemorySlot slot = slotsByAddress.get(gpa);
@@ -248,21 +348,43 @@ public final class Vm implements AutoCloseable {
         return slot;
     }
 
-    /** Writes {@code data} at guest-physical {@code gpa} (inside one slot). */
+    /**
+     * Writes {@code data} at guest-physical {@code gpa}, into the memory of the slot that holds it.
+     *
+     * @param gpa the guest-physical address of the first byte
+     * @param data the bytes to write
+     * @throws IllegalArgumentException if no one slot holds the whole range
+     * @throws IllegalStateException if this VM, or the slot's memory, is closed
+     */
     public void write(long gpa, byte[] data) {
         MemorySlot slot = slotFor(gpa, data.length);
         slot.memory().write(slot.memoryOffset() + gpa - slot.guestAddress(), data);
     }
 
-    /** Reads {@code length} bytes at guest-physical {@code gpa} (inside one slot). */
+    /**
+     * Reads {@code length} bytes at guest-physical {@code gpa}, from the memory of the slot that
+     * holds them.
+     *
+     * @param gpa the guest-physical address of the first byte
+     * @param length how many bytes
+     * @return a new array of the bytes
+     * @throws IllegalArgumentException if no one slot holds the whole range
+     * @throws IllegalStateException if this VM, or the slot's memory, is closed
+     */
     public byte[] read(long gpa, int length) {
         MemorySlot slot = slotFor(gpa, length);
         return slot.memory().read(slot.memoryOffset() + gpa - slot.guestAddress(), length);
     }
 
     /**
-     * {@code KVM_GET_DIRTY_LOG}: the pages of a {@link MemorySlot#LOG_DIRTY_PAGES} slot written
-     * since the last call (bit i = page i of the slot); fetching clears the log.
+     * Fetches and clears the dirty log of a {@link MemorySlot#LOG_DIRTY_PAGES} slot: the pages
+     * written since the last call, or since the slot was mapped. Issues {@code KVM_GET_DIRTY_LOG}.
+     *
+     * @param slot a current slot of this VM, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @return a new set: bit {@code i} is set if page {@code i} of the slot (4 KiB from its first
+     *     byte) was written
+     * @throws IllegalArgumentException if {@code slot} is not current or does not log dirty pages
+     * @throws IllegalStateException if this VM is closed
      */
     public BitSet dirtyLog(MemorySlot slot) {
         ensureOpen();
@@ -323,41 +445,84 @@ public final class Vm implements AutoCloseable {
 
     // ---- in-kernel devices and x86 setup ----
 
-    /** {@code KVM_SET_TSS_ADDR}: three pages of guest-physical space KVM may use on Intel (outside RAM). */
+    /**
+     * Gives KVM three pages of guest-physical space for the TSS it needs to run real mode on
+     * Intel. Issues {@code KVM_SET_TSS_ADDR}.
+     *
+     * @param address the guest-physical address of the first page, outside every memory slot
+     *     and MMIO range the guest uses
+     * @throws IllegalStateException if this VM is closed
+     */
     public void setTssAddress(long address) {
         KvmException.check(fd.call(Shim::setTssAddr, address), "KVM_SET_TSS_ADDR");
     }
 
-    /** {@code KVM_SET_IDENTITY_MAP_ADDR}: one page KVM may use for real mode on Intel (outside RAM). */
+    /**
+     * Gives KVM one page of guest-physical space for the identity page table it needs to run
+     * real mode on Intel. Issues {@code KVM_SET_IDENTITY_MAP_ADDR}; call it before creating vCPUs.
+     *
+     * @param address the guest-physical address of the page, outside every memory slot and MMIO
+     *     range the guest uses
+     * @throws IllegalStateException if this VM is closed
+     */
     public void setIdentityMapAddress(long address) {
         KvmException.check(fd.call(Shim::setIdentityMapAddr, address), "KVM_SET_IDENTITY_MAP_ADDR");
     }
 
-    /** {@code KVM_CREATE_IRQCHIP}: in-kernel PIC, IOAPIC and local APICs. Call before creating vCPUs. */
+    /**
+     * Creates the in-kernel interrupt controllers: both PICs, the IOAPIC and a local APIC per
+     * vCPU. Issues {@code KVM_CREATE_IRQCHIP}; call it before creating vCPUs.
+     *
+     * @throws KvmException {@code EEXIST} if this VM has one already, {@code EINVAL} once it has
+     *     vCPUs
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized void createIrqchip() {
         KvmException.check(fd.call((vm, unused) -> Shim.createIrqchip(vm), 0), "KVM_CREATE_IRQCHIP");
         irqchip = true;
     }
 
-    /** Whether {@link #createIrqchip()} was called. */
+    /**
+     * {@return whether {@link #createIrqchip()} succeeded on this VM}
+     *
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized boolean hasIrqchip() {
         ensureOpen();
         return irqchip;
     }
 
-    /** {@code KVM_CREATE_PIT2} with a dummy speaker port. Needs {@link #createIrqchip()} first. */
+    /**
+     * Creates the in-kernel PIT (i8254), with a dummy PC speaker port. Issues
+     * {@code KVM_CREATE_PIT2}; needs {@link #createIrqchip()} first.
+     *
+     * @throws KvmException {@code EEXIST} if this VM has one already, {@code ENOENT} without an
+     *     in-kernel irqchip
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized void createPit() {
         KvmException.check(fd.call((vm, flags) -> Shim.createPit2(vm, (int) flags), PIT_SPEAKER_DUMMY), "KVM_CREATE_PIT2");
         pit = true;
     }
 
-    /** Whether {@link #createPit()} was called. */
+    /**
+     * {@return whether {@link #createPit()} succeeded on this VM}
+     *
+     * @throws IllegalStateException if this VM is closed
+     */
     public synchronized boolean hasPit() {
         ensureOpen();
         return pit;
     }
 
-    /** {@code KVM_IRQ_LINE}: raises or lowers an interrupt line of the in-kernel irqchip. */
+    /**
+     * Raises or lowers an interrupt line of the in-kernel irqchip. Issues {@code KVM_IRQ_LINE}.
+     *
+     * @param irq the GSI: 0 to 15 reach the PICs and the IOAPIC, 16 to 23 the IOAPIC only
+     * @param high true to raise the line, false to lower it (an edge is a raise then a lower)
+     * @throws KvmException {@code ENXIO} without an in-kernel irqchip
+     * @throws IllegalStateException if this VM is closed
+     */
     public void irqLine(int irq, boolean high) {
         int vm = fd.acquire();
         try {
@@ -367,40 +532,90 @@ public final class Vm implements AutoCloseable {
         }
     }
 
-    /** {@code KVM_GET_IRQCHIP} into {@code chip} (whose chip id selects PIC master, slave or IOAPIC). */
+    /**
+     * Reads the state of one in-kernel interrupt controller. Issues {@code KVM_GET_IRQCHIP}.
+     *
+     * @param chip the struct to fill, whose {@link Irqchip#chipId()} selects the master PIC, the
+     *     slave PIC or the IOAPIC
+     * @return {@code chip}
+     * @throws KvmException {@code ENXIO} without an in-kernel irqchip
+     * @throws IllegalStateException if this VM is closed
+     */
     public Irqchip getIrqchip(Irqchip chip) {
         struct(Shim::getIrqchip, chip, "KVM_GET_IRQCHIP");
         return chip;
     }
 
-    /** {@code KVM_SET_IRQCHIP} from {@code chip}. */
+    /**
+     * Writes the state of one in-kernel interrupt controller. Issues {@code KVM_SET_IRQCHIP}.
+     *
+     * @param chip the state, whose {@link Irqchip#chipId()} selects the controller
+     * @throws KvmException {@code ENXIO} without an in-kernel irqchip
+     * @throws IllegalStateException if this VM is closed
+     */
     public void setIrqchip(Irqchip chip) {
         struct(Shim::setIrqchip, chip, "KVM_SET_IRQCHIP");
     }
 
-    /** {@code KVM_GET_PIT2} into {@code state}. */
+    /**
+     * Reads the in-kernel PIT's state. Issues {@code KVM_GET_PIT2}.
+     *
+     * @param state the struct to fill
+     * @return {@code state}
+     * @throws KvmException {@code ENXIO} without an in-kernel PIT
+     * @throws IllegalStateException if this VM is closed
+     */
     public PitState getPit(PitState state) {
         struct(Shim::getPit2, state, "KVM_GET_PIT2");
         return state;
     }
 
-    /** {@code KVM_SET_PIT2} from {@code state}. */
+    /**
+     * Writes the in-kernel PIT's state. Issues {@code KVM_SET_PIT2}.
+     *
+     * @param state the state, as {@link #getPit} read it
+     * @throws KvmException {@code ENXIO} without an in-kernel PIT
+     * @throws IllegalStateException if this VM is closed
+     */
     public void setPit(PitState state) {
         struct(Shim::setPit2, state, "KVM_SET_PIT2");
     }
 
-    /** {@code KVM_GET_CLOCK} into {@code clock}. */
+    /**
+     * Reads the guest's kvmclock. Issues {@code KVM_GET_CLOCK}.
+     *
+     * @param clock the struct to fill: the time in nanoseconds and flags describing the host
+     * @return {@code clock}
+     * @throws IllegalStateException if this VM is closed
+     */
     public ClockData getClock(ClockData clock) {
         struct(Shim::getClock, clock, "KVM_GET_CLOCK");
         return clock;
     }
 
-    /** {@code KVM_SET_CLOCK} from {@code clock}. */
+    /**
+     * Sets the guest's kvmclock. Issues {@code KVM_SET_CLOCK}.
+     *
+     * @param clock the time in nanoseconds; its flags 0, or flags this kernel accepts (the flags
+     *     {@link #getClock} reports describe the host and may be refused)
+     * @throws KvmException {@code EINVAL} for flags this kernel does not accept
+     * @throws IllegalStateException if this VM is closed
+     */
     public void setClock(ClockData clock) {
         struct(Shim::setClock, clock, "KVM_SET_CLOCK");
     }
 
-    /** {@code KVM_ENABLE_CAP} on the VM with the first two argument words. */
+    /**
+     * Turns on a capability that must be asked for, such as {@link Capability#SPLIT_IRQCHIP}.
+     * Issues {@code KVM_ENABLE_CAP} on the VM.
+     *
+     * @param cap the capability
+     * @param arg0 the first argument word ({@code args[0]}); its meaning depends on {@code cap}
+     * @param arg1 the second argument word ({@code args[1]}); the other words are 0
+     * @throws KvmException {@code EINVAL} if the capability cannot be enabled on a VM, or not now,
+     *     or with these arguments (the message names the capability)
+     * @throws IllegalStateException if this VM is closed
+     */
     public void enableCap(Capability cap, long arg0, long arg1) {
         int vm = fd.acquire();
         try {
@@ -413,24 +628,70 @@ public final class Vm implements AutoCloseable {
     // ---- eventfd wiring ----
 
     /**
-     * {@code KVM_IOEVENTFD}: a guest write of {@code length} bytes (1, 2, 4 or 8) to {@code address}
-     * signals {@code event} inside the kernel, without an exit to user space.
+     * Makes a guest write of {@code length} bytes to {@code address} signal {@code event} inside
+     * the kernel, without an exit to user space, whatever the value written. Issues
+     * {@code KVM_IOEVENTFD}.
+     *
+     * @param event the eventfd to signal; closing it later is safe (the kernel holds its own
+     *     reference until the registration is undone or the VM closed)
+     * @param space port I/O or MMIO
+     * @param address the port, or the guest-physical address
+     * @param length bytes per write: 1, 2, 4 or 8
+     * @throws IllegalArgumentException for any other length
+     * @throws KvmException {@code EEXIST} if the same address and length are registered already
+     * @throws IllegalStateException if this VM is closed
      */
     public void registerIoEvent(EventFd event, IoSpace space, long address, int length) {
         ioEvent(event, space, address, length, 0, false, false);
     }
 
-    /** As {@link #registerIoEvent(EventFd, IoSpace, long, int)}, only for writes of {@code value}. */
+    /**
+     * As {@link #registerIoEvent(EventFd, IoSpace, long, int)}, only for writes of {@code value};
+     * other writes exit as usual.
+     *
+     * @param event the eventfd to signal
+     * @param space port I/O or MMIO
+     * @param address the port, or the guest-physical address
+     * @param length bytes per write: 1, 2, 4 or 8
+     * @param value the value that signals {@code event}
+     * @throws IllegalArgumentException for any other length
+     * @throws KvmException {@code EEXIST} if the same address, length and value are registered
+     *     already
+     * @throws IllegalStateException if this VM is closed
+     */
     public void registerIoEvent(EventFd event, IoSpace space, long address, int length, long value) {
         ioEvent(event, space, address, length, value, true, false);
     }
 
-    /** Undoes {@link #registerIoEvent(EventFd, IoSpace, long, int)}. */
+    /**
+     * Undoes {@link #registerIoEvent(EventFd, IoSpace, long, int)}. Issues {@code KVM_IOEVENTFD}
+     * with the deassign flag.
+     *
+     * @param event the eventfd registered
+     * @param space as registered
+     * @param address as registered
+     * @param length as registered: 1, 2, 4 or 8
+     * @throws IllegalArgumentException for any other length
+     * @throws KvmException {@code ENOENT} if no such registration exists
+     * @throws IllegalStateException if this VM is closed
+     */
     public void unregisterIoEvent(EventFd event, IoSpace space, long address, int length) {
         ioEvent(event, space, address, length, 0, false, true);
     }
 
-    /** Undoes {@link #registerIoEvent(EventFd, IoSpace, long, int, long)}. */
+    /**
+     * Undoes {@link #registerIoEvent(EventFd, IoSpace, long, int, long)}. Issues
+     * {@code KVM_IOEVENTFD} with the deassign flag.
+     *
+     * @param event the eventfd registered
+     * @param space as registered
+     * @param address as registered
+     * @param length as registered: 1, 2, 4 or 8
+     * @param value as registered
+     * @throws IllegalArgumentException for any other length
+     * @throws KvmException {@code ENOENT} if no such registration exists
+     * @throws IllegalStateException if this VM is closed
+     */
     public void unregisterIoEvent(EventFd event, IoSpace space, long address, int length, long value) {
         ioEvent(event, space, address, length, value, true, true);
     }
@@ -455,12 +716,27 @@ public final class Vm implements AutoCloseable {
         }
     }
 
-    /** {@code KVM_IRQFD}: signalling {@code event} raises interrupt {@code gsi} in the in-kernel irqchip. */
+    /**
+     * Makes a signal of {@code event} raise interrupt {@code gsi} in the in-kernel irqchip, with
+     * no call from user space. Issues {@code KVM_IRQFD}.
+     *
+     * @param event the eventfd whose signals raise the interrupt
+     * @param gsi the interrupt, as {@link #irqLine} numbers it
+     * @throws KvmException {@code EINVAL} without an in-kernel irqchip, {@code EBUSY} if
+     *     {@code event} is an irqfd of this VM already
+     * @throws IllegalStateException if this VM is closed
+     */
     public void registerIrqFd(EventFd event, int gsi) {
         irqFd(event, gsi, 0);
     }
 
-    /** Undoes {@link #registerIrqFd(EventFd, int)}. */
+    /**
+     * Undoes {@link #registerIrqFd(EventFd, int)}. Issues {@code KVM_IRQFD} with the deassign flag.
+     *
+     * @param event the eventfd registered
+     * @param gsi the interrupt it was registered for
+     * @throws IllegalStateException if this VM is closed
+     */
     public void unregisterIrqFd(EventFd event, int gsi) {
         irqFd(event, gsi, IRQFD_DEASSIGN);
     }
@@ -490,7 +766,7 @@ public final class Vm implements AutoCloseable {
 
     // ---- lifetime ----
 
-    /** Whether {@link #close()} was called. */
+    /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
         return fd.isClosed();
     }

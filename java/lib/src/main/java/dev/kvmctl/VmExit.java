@@ -39,10 +39,17 @@ public sealed interface VmExit
                 VmExit.Debug, VmExit.Interrupted, VmExit.GuestException, VmExit.Hypercall,
                 VmExit.IrqWindowOpen, VmExit.Unknown {
 
-    /** The kernel's exit reason number ({@code KVM_EXIT_*}). */
+    /**
+     * {@return the kernel's exit reason number ({@code KVM_EXIT_*}), or {@code KVM_EXIT_INTR} for
+     * an interrupted run}
+     * Answers after the vCPU is closed too.
+     */
     int reason();
 
-    /** {@return which kind of exit this is: one constant per exit type, for switches and counting} */
+    /**
+     * {@return which kind of exit this is: one constant per exit type, for switches and counting}
+     * Answers after the vCPU is closed too.
+     */
     Kind kind();
 
     /**
@@ -119,21 +126,39 @@ public sealed interface VmExit
             this.run = run;
         }
 
+        /**
+         * {@return the kernel's exit reason number, {@code KVM_EXIT_IO}}
+         *
+         * @see VmExit#reason()
+         */
         public int reason() {
             return RunPage.EXIT_IO;
         }
 
-        /** The I/O port. */
+        /**
+         * {@return the I/O port, 0 to 0xffff}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int port() {
             return Short.toUnsignedInt(run.getShort(RunPage.IO_PORT));
         }
 
-        /** Bytes per access: 1, 2 or 4. */
+        /**
+         * {@return bytes per access: 1, 2 or 4}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int size() {
             return run.get(RunPage.IO_SIZE);
         }
 
-        /** Accesses: 1, or more for a {@code rep ins}/{@code rep outs}. */
+        /**
+         * {@return how many accesses the exit carries: 1, or more for a {@code rep ins} or
+         * {@code rep outs}}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int count() {
             return run.getInt(RunPage.IO_COUNT);
         }
@@ -143,12 +168,25 @@ public sealed interface VmExit
             return (int) run.getLong(RunPage.IO_DATA_OFFSET);
         }
 
-        /** A view of the {@code size * count} data bytes inside the {@code kvm_run} page (allocates the view). */
+        /**
+         * A view of the data inside the vCPU's mapped page, for string I/O: writing into it
+         * answers an {@code ins}. Allocates the view; {@link #value(int)} does not.
+         *
+         * @return a new little-endian view of the {@code size() * count()} data bytes, valid until
+         *     the next run; one kept past the vCPU's close reads zeros
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public ByteBuffer data() {
             return run.slice(dataOffset(), size() * count());
         }
 
-        /** Element {@code i} of a string I/O, zero-extended. */
+        /**
+         * {@return element {@code i} of a string I/O, zero-extended}
+         *
+         * @param i the element, from 0 to {@code count() - 1}
+         * @throws IndexOutOfBoundsException for any other {@code i}
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int value(int i) {
             if (i < 0 || i >= count()) {
                 throw new IndexOutOfBoundsException("element " + i + " of " + count());
@@ -169,7 +207,12 @@ public sealed interface VmExit
             super(run);
         }
 
-        /** The value written by a single {@code out}, zero-extended (the first element of a string out). */
+        /**
+         * {@return the value written by a single {@code out}, zero-extended (the first element of a
+         * string out)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int value() {
             return (int) run.read(dataOffset(), size());
         }
@@ -186,7 +229,14 @@ public sealed interface VmExit
             super(run);
         }
 
-        /** Answers a single {@code in}: the low {@link #size()} bytes of {@code value}; for string input fills every element. */
+        /**
+         * Answers the guest's read: writes into the vCPU's mapped page what the next run hands the
+         * guest. For a string input ({@code rep ins}) every element gets the same value; write
+         * distinct ones through {@link #data()}.
+         *
+         * @param value the value read; its low {@link #size()} bytes are used
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public void answer(int value) {
             int size = size();
             int at = dataOffset();
@@ -209,16 +259,30 @@ public sealed interface VmExit
             this.run = run;
         }
 
+        /**
+         * {@return the kernel's exit reason number, {@code KVM_EXIT_MMIO}}
+         *
+         * @see VmExit#reason()
+         */
         public int reason() {
             return RunPage.EXIT_MMIO;
         }
 
-        /** The guest-physical address accessed. */
+        /**
+         * {@return the guest-physical address accessed, outside every memory slot (or, for a write,
+         * in a read-only one)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long address() {
             return run.getLong(RunPage.MMIO_PHYS_ADDR);
         }
 
-        /** Bytes accessed: 1 to 8. */
+        /**
+         * {@return bytes accessed: 1 to 8}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int length() {
             return run.getInt(RunPage.MMIO_LEN);
         }
@@ -236,7 +300,13 @@ public sealed interface VmExit
             super(run);
         }
 
-        /** The value the guest reads: the low {@link #length()} bytes of {@code value}. */
+        /**
+         * Answers the guest's read: writes into the vCPU's mapped page what the next run hands
+         * the guest.
+         *
+         * @param value the value read; its low {@link #length()} bytes are used, little-endian
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public void answer(long value) {
             run.write(RunPage.MMIO_DATA, Math.min(length(), 8), value);
         }
@@ -253,7 +323,11 @@ public sealed interface VmExit
             super(run);
         }
 
-        /** The value written, zero-extended. */
+        /**
+         * {@return the value written, zero-extended from {@link #length()} bytes}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long value() {
             return run.read(RunPage.MMIO_DATA, Math.min(length(), 8));
         }
@@ -298,12 +372,20 @@ public sealed interface VmExit
         @Override public int reason() { return RunPage.EXIT_FAIL_ENTRY; }
         @Override public Kind kind() { return Kind.FAIL_ENTRY; }
 
-        /** The hardware's reason code (VMX: the VM-entry failure reason). */
+        /**
+         * {@return the hardware's reason code (on Intel, the VM-entry failure reason)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long hardwareReason() {
             return run.getLong(RunPage.FAIL_ENTRY_REASON);
         }
 
-        /** The host CPU that failed to enter. */
+        /**
+         * {@return the host CPU that failed to enter}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int cpu() {
             return run.getInt(RunPage.FAIL_ENTRY_CPU);
         }
@@ -316,7 +398,7 @@ public sealed interface VmExit
 
     /** KVM could not handle an exit itself, e.g. an instruction its emulator does not support. */
     final class InternalError implements VmExit {
-        /** The suberror of an emulation failure. */
+        /** The {@link #suberror()} of an emulation failure ({@code KVM_INTERNAL_ERROR_EMULATION}, 1). */
         public static final int EMULATION = RunPage.INTERNAL_ERROR_EMULATION;
         private final RunPage run;
 
@@ -327,12 +409,22 @@ public sealed interface VmExit
         @Override public int reason() { return RunPage.EXIT_INTERNAL_ERROR; }
         @Override public Kind kind() { return Kind.INTERNAL_ERROR; }
 
-        /** {@code KVM_INTERNAL_ERROR_*}: 1 emulation, 2 exception during exception delivery, ... */
+        /**
+         * {@return the {@code KVM_INTERNAL_ERROR_*} suberror: 1 emulation failure, 2 an exception
+         * while delivering an exception, 3 event delivery failed, 4 an unexpected exit reason}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int suberror() {
             return run.getInt(RunPage.INTERNAL_SUBERROR);
         }
 
-        /** The error's extra data words (allocates). */
+        /**
+         * {@return a new array of the error's extra data words (at most 16), whose meaning
+         * depends on the suberror}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long[] data() {
             int n = Math.min(run.getInt(RunPage.INTERNAL_NDATA), 16);
             long[] data = new long[Math.max(n, 0)];
@@ -342,7 +434,12 @@ public sealed interface VmExit
             return data;
         }
 
-        /** For an emulation failure that carries them, the bytes of the failing instruction; else empty. */
+        /**
+         * {@return a new array of the failing instruction's bytes (at most 15), for an emulation
+         * failure that carries them; else empty}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public byte[] instructionBytes() {
             boolean hasBytes = suberror() == EMULATION && run.getInt(RunPage.INTERNAL_NDATA) >= 3
                     && (run.getLong(RunPage.EMULATION_FLAGS) & 1) != 0;
@@ -355,7 +452,11 @@ public sealed interface VmExit
             return bytes;
         }
 
-        /** A name for the suberror. */
+        /**
+         * {@return a name for the suberror, for messages}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public String suberrorName() {
             switch (suberror()) {
                 case 1: return "emulation failure";
@@ -384,8 +485,11 @@ public sealed interface VmExit
 
     /** A system-level event: the guest asked for shutdown, reset, or crashed. */
     final class SystemEvent implements VmExit {
+        /** A {@link #type()}: the guest asked to be powered off. */
         public static final int SHUTDOWN = dev.kvmctl.internal.bridge.Layout.intValue("KVM_SYSTEM_EVENT_SHUTDOWN");
+        /** A {@link #type()}: the guest asked to be reset. */
         public static final int RESET = dev.kvmctl.internal.bridge.Layout.intValue("KVM_SYSTEM_EVENT_RESET");
+        /** A {@link #type()}: the guest reported a crash (a panic it told the hypervisor about). */
         public static final int CRASH = dev.kvmctl.internal.bridge.Layout.intValue("KVM_SYSTEM_EVENT_CRASH");
         private final RunPage run;
 
@@ -396,12 +500,22 @@ public sealed interface VmExit
         @Override public int reason() { return RunPage.EXIT_SYSTEM_EVENT; }
         @Override public Kind kind() { return Kind.SYSTEM_EVENT; }
 
-        /** {@link #SHUTDOWN}, {@link #RESET}, {@link #CRASH}, ... */
+        /**
+         * {@return the event: {@link #SHUTDOWN}, {@link #RESET}, {@link #CRASH}, or another
+         * {@code KVM_SYSTEM_EVENT_*}}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int type() {
             return run.getInt(RunPage.SYSTEM_EVENT_TYPE);
         }
 
-        /** The first data word (the old {@code flags} field). */
+        /**
+         * {@return the event's first data word (the old {@code flags} field), whose meaning
+         * depends on the type}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long flags() {
             return run.getLong(RunPage.SYSTEM_EVENT_DATA);
         }
@@ -423,20 +537,39 @@ public sealed interface VmExit
         @Override public int reason() { return RunPage.EXIT_DEBUG; }
         @Override public Kind kind() { return Kind.DEBUG; }
 
-        /** The exception vector: 1 for #DB (single step, hardware breakpoint), 3 for #BP. */
+        /**
+         * {@return the exception vector: 1 for #DB (single step, hardware breakpoint), 3 for #BP}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int exception() {
             return run.getInt(RunPage.DEBUG_EXCEPTION);
         }
 
-        /** The guest's instruction pointer at the exit. */
+        /**
+         * {@return the guest's instruction pointer at the exit}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long pc() {
             return run.getLong(RunPage.DEBUG_PC);
         }
 
+        /**
+         * {@return DR6 at the exit: which condition fired (bits 0-3 a hardware breakpoint, bit 14 a
+         * single step)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long dr6() {
             return run.getLong(RunPage.DEBUG_DR6);
         }
 
+        /**
+         * {@return DR7 at the exit: the breakpoints enabled}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long dr7() {
             return run.getLong(RunPage.DEBUG_DR7);
         }
@@ -467,10 +600,20 @@ public sealed interface VmExit
         @Override public int reason() { return RunPage.EXIT_EXCEPTION; }
         @Override public Kind kind() { return Kind.EXCEPTION; }
 
+        /**
+         * {@return the exception vector, e.g. 6 for #UD, 14 for #PF}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int vector() {
             return run.getInt(RunPage.EX_EXCEPTION);
         }
 
+        /**
+         * {@return the exception's error code, for the vectors that push one (0 otherwise)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public int errorCode() {
             return run.getInt(RunPage.EX_ERROR_CODE);
         }
@@ -492,6 +635,11 @@ public sealed interface VmExit
         @Override public int reason() { return RunPage.EXIT_HYPERCALL; }
         @Override public Kind kind() { return Kind.HYPERCALL; }
 
+        /**
+         * {@return the hypercall number the guest passed (in RAX)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long number() {
             return run.getLong(RunPage.HYPERCALL_NR);
         }
@@ -535,7 +683,12 @@ public sealed interface VmExit
 
         @Override public Kind kind() { return Kind.UNKNOWN; }
 
-        /** For {@code KVM_EXIT_UNKNOWN}, the hardware's exit reason. */
+        /**
+         * {@return the hardware's exit reason, for {@code KVM_EXIT_UNKNOWN} (meaningless for other
+         * reasons)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
         public long hardwareExitReason() {
             return run.getLong(RunPage.HW_EXIT_REASON);
         }

@@ -21,7 +21,7 @@ public final class Hello {
     public static void main(String[] args) {
         byte[] code = program("hello from a library user\n");
 
-        // The memory is opened before the VM, so it is closed after the VM that maps it.
+        // Opened in the recommended order (see dev.kvmctl's package doc), so they close in reverse.
         try (Kvm kvm = Kvm.open();
              GuestMemory ram = GuestMemory.anonymous(1 << 20);
              Vm vm = kvm.createVm()) {

@@ -22,8 +22,9 @@ import java.util.Set;
  * undisturbed, because nothing is ever written into it.
  *
  * <pre>{@code
+ * Path path = Path.of("greeting.txt");
  * try (AtomicFile f = AtomicFile.create(AtomicFile.checkDestination(path))) {
- *     AtomicFile.writeFully(f.channel(), bytes, 0);
+ *     AtomicFile.writeFully(f.channel(), java.nio.ByteBuffer.wrap("hello\n".getBytes(StandardCharsets.UTF_8)), 0);
  *     f.commit();
  * }
  * }</pre>

@@ -7,6 +7,11 @@ package dev.kvmctl.contexts;
 public final class ContextFormatException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * A context or snapshot that cannot be used.
+     *
+     * @param message names the file or part and says what is wrong with it
+     */
     public ContextFormatException(String message) {
         super(message);
     }

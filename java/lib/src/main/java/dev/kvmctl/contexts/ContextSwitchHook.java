@@ -10,9 +10,14 @@ import java.util.Map;
  * restore time for the switcher's statistics.
  *
  * <pre>{@code
- * Switcher s = new Switcher(machines, Duration.ofMillis(1));
- * s.addHook(new ContextSwitchHook(SwitchMode.COLD));
+ * ContextSwitchHook contexts = new ContextSwitchHook(SwitchMode.COLD);
+ * Switcher s = new Switcher(List.of(machine), Duration.ofMillis(1)).addHook(contexts);
+ * s.run(Duration.ofSeconds(10));
+ * System.out.println("capture " + contexts.captureLatency() + ", restore " + contexts.restoreLatency());
  * }</pre>
+ *
+ * <p>Keeps one {@link MachineContext} per machine, reused at every switch. Used by one switcher's
+ * thread; not for sharing between switchers.
  */
 public final class ContextSwitchHook implements SwitchHook {
     private final SwitchMode mode;
@@ -20,10 +25,16 @@ public final class ContextSwitchHook implements SwitchHook {
     private final LatencyRecorder capture = new LatencyRecorder();
     private final LatencyRecorder restore = new LatencyRecorder();
 
+    /**
+     * A hook that switches {@code mode}.
+     *
+     * @param mode warm (same VM) or cold (a brand-new VM at every switch-in)
+     */
     public ContextSwitchHook(SwitchMode mode) {
         this.mode = mode;
     }
 
+    /** {@return whether it switches warm or cold, as constructed} */
     public SwitchMode mode() {
         return mode;
     }
@@ -57,17 +68,22 @@ public final class ContextSwitchHook implements SwitchHook {
         restore.record(System.nanoTime() - t0);
     }
 
-    /** Time to capture (and, cold, to close the VM) per switch-out. */
+    /** {@return the time to capture (and, cold, to close the VM) of every switch-out so far, live} */
     public LatencyRecorder captureLatency() {
         return capture;
     }
 
-    /** Time to restore (and, cold, to build the VM) per switch-in. */
+    /** {@return the time to restore (and, cold, to build the VM) of every switch-in so far, live} */
     public LatencyRecorder restoreLatency() {
         return restore;
     }
 
-    /** The context last captured from {@code machine}, or null. */
+    /**
+     * Looks up what the hook keeps for a machine.
+     *
+     * @param machine one of the switcher's machines
+     * @return the context last captured from it, or null if it has not been switched out yet
+     */
     public MachineContext contextOf(Machine machine) {
         return contexts.get(machine);
     }

@@ -13,11 +13,16 @@ import dev.kvmctl.state.PitState;
  * kvmctl's own device models. A switch stores this level first, then the vCPU's.
  *
  * <pre>{@code
- * HypervisorContext hv = new HypervisorContext();
- * hv.capture(machine);
- * machine.rebuildVm();
- * hv.restore(machine);
+ * try (Machine machine = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long")).build())) {
+ *     HypervisorContext hv = new HypervisorContext();
+ *     hv.capture(machine);
+ *     machine.rebuildVm();    // a brand-new VM with the same devices
+ *     hv.restore(machine);    // then the vCPU's level: MachineContext does both, in order
+ * }
  * }</pre>
+ *
+ * <p>{@link MachineContext} holds this level with the vCPU's and keeps their order. A context is
+ * reused from capture to capture and allocates nothing; it is not thread-safe.
  */
 public final class HypervisorContext {
     private final Irqchip picMaster = new Irqchip(Irqchip.PIC_MASTER);
@@ -29,7 +34,13 @@ public final class HypervisorContext {
     private boolean hasPit;
     private MachineCounters devices = MachineCounters.zero();
 
-    /** Reads the VM's and the device models' state. */
+    /**
+     * Reads the VM's and the device models' state: {@code KVM_GET_IRQCHIP} (three times) and
+     * {@code KVM_GET_PIT2} when the VM has them, then {@code KVM_GET_CLOCK}.
+     *
+     * @param machine the machine: not running, and with a VM (not between
+     *     {@code Machine.discardVm()} and {@code Machine.rebuildVm()})
+     */
     public void capture(Machine machine) {
         Vm vm = machine.vm();
         hasIrqchip = vm.hasIrqchip();
@@ -49,6 +60,11 @@ public final class HypervisorContext {
     /**
      * Writes the state into the machine's (possibly brand-new) VM. The VM must have been created
      * with the same devices: an irqchip context goes only into a VM with an irqchip.
+     *
+     * @param machine the machine: not running, and with a VM
+     * @throws ContextFormatException if the VM's in-kernel devices differ from the captured ones;
+     *     nothing is written then (device-model state from another kvmctl version was refused
+     *     already, when the context was decoded)
      */
     public void restore(Machine machine) {
         Vm vm = machine.vm();
@@ -71,11 +87,15 @@ public final class HypervisorContext {
         machine.restoreCounters(devices);
     }
 
-    /** The guest-visible kvmclock time at capture, in nanoseconds. */
+    /** {@return the guest-visible kvmclock time at capture, in nanoseconds} */
     public long clockNanos() {
         return clock.clock();
     }
 
+    /**
+     * {@return a new array holding this level in kvmctl's versioned, checksummed format
+     * ({@link Sections})}
+     */
     public byte[] encode() {
         return sections().encode();
     }
@@ -91,6 +111,13 @@ public final class HypervisorContext {
         return s;
     }
 
+    /**
+     * Replaces this context with an encoded one; nothing changes if any part is damaged or does
+     * not fit this host.
+     *
+     * @param encoded what {@link #encode()} returned, here or in another process
+     * @throws ContextFormatException if it is damaged, or a part has another size than on this host
+     */
     public void decode(byte[] encoded) {
         load(Sections.decode(encoded));
     }

@@ -11,12 +11,22 @@ import java.util.Arrays;
  * r.record(120_000);
  * long p99 = r.percentile(99);
  * }</pre>
+ *
+ * <p>Thread-safe: a switcher records while another thread reads.
  */
 public final class LatencyRecorder {
+    /** An empty recorder. */
+    public LatencyRecorder() {}
+
     private long[] samples = new long[1024];
     private int count;
     private boolean sorted = true;
 
+    /**
+     * Adds a sample.
+     *
+     * @param nanos a duration in nanoseconds
+     */
     public synchronized void record(long nanos) {
         if (count == samples.length) {
             samples = Arrays.copyOf(samples, count * 2);
@@ -25,10 +35,12 @@ public final class LatencyRecorder {
         sorted = false;
     }
 
+    /** {@return how many samples were recorded} */
     public synchronized int count() {
         return count;
     }
 
+    /** {@return the mean of the samples in nanoseconds; 0 with no samples} */
     public synchronized double meanNanos() {
         if (count == 0) {
             return 0;
@@ -40,7 +52,12 @@ public final class LatencyRecorder {
         return sum / count;
     }
 
-    /** The {@code p}-th percentile (0-100), nearest rank; 0 with no samples. */
+    /**
+     * A percentile of the samples, by nearest rank.
+     *
+     * @param p the percentile, 0 to 100 (out of range is clamped: 0 gives the least sample, 100 the greatest)
+     * @return the sample at that rank in nanoseconds; 0 with no samples
+     */
     public synchronized long percentile(double p) {
         if (count == 0) {
             return 0;

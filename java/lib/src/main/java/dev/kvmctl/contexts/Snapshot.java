@@ -41,21 +41,39 @@ import java.util.function.LongConsumer;
  * copy-on-write pages of its mappings, and the next touch of one raises SIGBUS.)
  *
  * <pre>{@code
- * RunResult r = machine.run(...);              // stopped with machine.requestStop()
- * Snapshot.write(machine, Path.of("guest.snap"), done -> {});
+ * try (Machine machine = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("spin")).build())) {
+ *     new Thread(machine::requestStop).start();    // from any thread, at any time
+ *     machine.run(Duration.ZERO);                  // returns once the stop is seen: STOPPED
+ *     Snapshot.write(machine, Path.of("guest.snap"), done -> {});
+ * }
  * // later, in another process:
  * try (Machine again = Snapshot.restore(kvm, Path.of("guest.snap"), System.out)) {
- *     again.run(Duration.ofSeconds(10));
+ *     again.run(Duration.ofSeconds(10));          // the guest goes on where it stopped
  * }
  * }</pre>
  */
 public final class Snapshot {
-    /** "KVMCSNAP". */
+    /**
+     * The first 8 bytes of every snapshot file: {@code "KVMCSNAP"} in ASCII, read as a
+     * little-endian long.
+     */
     public static final long MAGIC = 0x50414e53434d564bL;
     /** The file format version this kvmctl writes and reads. */
     public static final int VERSION = 1;
 
-    /** What the header and metadata of a snapshot file say. */
+    /**
+     * What the header and metadata of a snapshot file say.
+     *
+     * @param file the file it was read from
+     * @param name the guest's name
+     * @param mode the mode the guest was booted in
+     * @param ring the privilege level the guest was booted at, 0 or 3
+     * @param memorySize the guest's RAM in bytes, a multiple of 4 KiB
+     * @param args the guest arguments it was booted with
+     * @param irqchip whether its VM had an in-kernel irqchip (a restore needs the same)
+     * @param memoryOffset where in the file the RAM image starts, page-aligned
+     * @param storedBytes the file's length in bytes (zero pages are holes, so it may take less disk)
+     */
     public record Info(Path file, String name, CpuMode mode, int ring, long memorySize, long[] args, boolean irqchip,
                        long memoryOffset, long storedBytes) {}
 
@@ -66,6 +84,7 @@ public final class Snapshot {
      * exists and takes new files, and the file is new or a regular file (not a directory, device
      * or FIFO). Call it before running a guest that is to be saved, so a bad path fails at once.
      *
+     * @param file where the snapshot is to go
      * @return the path a snapshot will be written to ({@code file}, or what it links to)
      * @throws IllegalArgumentException saying what is wrong and what to do
      */
@@ -78,8 +97,12 @@ public final class Snapshot {
      * replacing any previous file there atomically. {@code progress} gets the RAM bytes written
      * so far, every 64 MiB and at the end.
      *
+     * @param machine the machine: stopped or between slices, with no shared region
+     * @param file where to write the snapshot
+     * @param progress called with the RAM bytes written so far, on the calling thread
      * @return the file's length in bytes (zero pages are holes, so it may take less disk)
-     * @throws IllegalArgumentException if {@code file} cannot be a snapshot ({@link #checkDestination})
+     * @throws IllegalArgumentException if {@code file} cannot be a snapshot ({@link #checkDestination}),
+     *     or {@code machine} maps a shared region (its peers would be left inconsistent)
      * @throws UncheckedIOException if writing fails (disk full, I/O error); the message names the
      *     file, and the previous file, if any, is unchanged
      */
@@ -108,7 +131,14 @@ public final class Snapshot {
         }
     }
 
-    /** Reads and checks a snapshot's header, metadata and memory checksum; restores nothing. */
+    /**
+     * Reads and checks a snapshot's header, metadata and memory checksum; restores nothing.
+     *
+     * @param file the snapshot
+     * @return what its header and metadata say
+     * @throws ContextFormatException if the file is not an intact snapshot
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     */
     public static Info inspect(Path file) {
         try (FileChannel ch = open(file)) {
             SnapshotReader.Metadata m = SnapshotReader.readMetadata(ch, file);
@@ -123,8 +153,12 @@ public final class Snapshot {
      * Restores the snapshot as a new machine whose console goes to {@code console}: checks
      * everything while reading it once, builds a VM, restores both context levels.
      *
+     * @param kvm the open KVM to create the machine's VM on
+     * @param file the snapshot
+     * @param console where the guest's serial and debug-port output goes
+     * @return the restored machine, not yet running, which the caller closes (it owns its RAM)
      * @throws ContextFormatException if the file is not an intact snapshot this host can restore
-     * @throws UncheckedIOException if reading fails; the message names the file
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
      */
     public static Machine restore(Kvm kvm, Path file, OutputStream console) {
         try (FileChannel ch = open(file)) {
@@ -138,6 +172,14 @@ public final class Snapshot {
      * {@link #restore(Kvm, Path, OutputStream)} from a channel already open on the snapshot: it
      * is read with positional reads only (its position is left alone) and {@code file} only names
      * it in messages. Whatever the path names by now, the bytes restored are the channel's.
+     *
+     * @param kvm the open KVM to create the machine's VM on
+     * @param channel the snapshot, open for reading; it stays the caller's to close
+     * @param file the snapshot's name, for messages
+     * @param console where the guest's serial and debug-port output goes
+     * @return the restored machine, not yet running, which the caller closes (it owns its RAM)
+     * @throws ContextFormatException if the snapshot is not intact or this host cannot restore it
+     * @throws UncheckedIOException if reading fails; the message names {@code file}
      */
     public static Machine restore(Kvm kvm, FileChannel channel, Path file, OutputStream console) {
         try {
@@ -172,7 +214,14 @@ public final class Snapshot {
     /**
      * Restores the snapshot into an existing machine, whose RAM must be the snapshot's size and
      * whose VM must have the same devices. The file is read and checked whole before the
-     * machine's memory is touched, so a bad file changes nothing.
+     * machine's memory is touched, so a bad file changes nothing. The machine gets a brand-new VM.
+     *
+     * @param machine the machine: not running, with RAM of the snapshot's size and the same
+     *     in-kernel irqchip (or none)
+     * @param file the snapshot
+     * @throws ContextFormatException if the file is not an intact snapshot, or does not fit
+     *     {@code machine}
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
      */
     public static void restoreInto(Machine machine, Path file) {
         try (FileChannel ch = open(file)) {

@@ -17,8 +17,14 @@ import java.util.zip.CRC32C;
  * the checksum or ends early, and once the pass is over the guest's memory owes the file nothing.
  *
  * <pre>{@code
- * SnapshotReader.Metadata m = SnapshotReader.readMetadata(channel, file);
- * SnapshotReader.readMemory(channel, file, m, ram);   // ContextFormatException if it does not check out
+ * Path file = Path.of("guest.snap");
+ * try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file)) {
+ *     SnapshotReader.Metadata m = SnapshotReader.readMetadata(channel, file);
+ *     try (GuestMemory image = GuestMemory.anonymous(m.info().memorySize())) {
+ *         SnapshotReader.readMemory(channel, file, m, image);   // ContextFormatException if it does not check out
+ *         ...
+ *     }
+ * }
  * }</pre>
  */
 final class SnapshotReader {

@@ -13,7 +13,8 @@ import java.util.zip.CRC32C;
  * atomic; {@link Snapshot#write} captures what is written.
  *
  * <pre>{@code
- * try (AtomicFile out = AtomicFile.create(target)) {
+ * byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config())).encode();
+ * try (AtomicFile out = AtomicFile.create(path)) {
  *     SnapshotWriter.write(out.channel(), metadata, machine.ram(), done -> {});
  *     out.commit();
  * }

@@ -4,7 +4,8 @@ package dev.kvmctl.contexts;
  * How {@link ContextSwitchHook} switches a machine out and back in.
  *
  * <pre>{@code
- * new Switcher(machines, SwitchMode.COLD, Duration.ofMillis(1));
+ * Switcher switcher = new Switcher(List.of(machine), Duration.ofMillis(1))
+ *         .addHook(new ContextSwitchHook(SwitchMode.COLD));   // a brand-new KVM VM at every switch
  * }</pre>
  */
 public enum SwitchMode {

@@ -23,11 +23,16 @@ import java.util.concurrent.TimeUnit;
  * context and loads the incoming one.
  *
  * <pre>{@code
- * Switcher switcher = new Switcher(List.of(a, b), Duration.ofMillis(1));
- * switcher.addHook(new ContextSwitchHook(SwitchMode.WARM));
- * List<RunResult> results = switcher.run(Duration.ofSeconds(30));
- * System.out.println(switcher.switches() + " switches, " + switcher.switchLatency());
+ * try (Machine a = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long")).name("a").ring(3).build());
+ *      Machine b = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long")).name("b").ring(3).build())) {
+ *     Switcher switcher = new Switcher(List.of(a, b), Duration.ofMillis(1));
+ *     switcher.addHook(new ContextSwitchHook(SwitchMode.WARM));
+ *     List<RunResult> results = switcher.run(Duration.ofSeconds(30));
+ *     System.out.println(switcher.switches() + " switches, " + switcher.switchLatency());
+ * }
  * }</pre>
+ *
+ * <p>A switcher belongs to the thread that calls {@link #run}: read its counters there, after a run.
  */
 public final class Switcher {
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -56,7 +61,14 @@ public final class Switcher {
     private boolean limited;
     private long deadline;
 
-    /** A switcher over {@code machines} with time slices of {@code quantum}. */
+    /**
+     * A switcher over {@code machines} with time slices of {@code quantum}. Without a hook it
+     * only time-slices: add a {@link ContextSwitchHook} to switch contexts.
+     *
+     * @param machines the machines, booted and not running elsewhere; copied
+     * @param quantum the longest slice a machine runs before the next one's turn
+     * @throws IllegalArgumentException for no machines or a quantum that is not positive
+     */
     public Switcher(List<Machine> machines, Duration quantum) {
         if (machines.isEmpty()) {
             throw new IllegalArgumentException("nothing to run");
@@ -68,7 +80,12 @@ public final class Switcher {
         this.quantum = quantum;
     }
 
-    /** Adds a hook; hooks run in the order added. */
+    /**
+     * Adds a hook; hooks run in the order added. Add them before {@link #run}.
+     *
+     * @param hook called at every switch-out and switch-in
+     * @return this switcher
+     */
     public Switcher addHook(SwitchHook hook) {
         hooks.add(hook);
         return this;
@@ -77,6 +94,9 @@ public final class Switcher {
     /**
      * Makes each quantum a random length between half and one and a half times the quantum, so
      * preemption lands at unpredictable points of the guests' code (for tests).
+     *
+     * @param seed the seed of the lengths, so a failing run can be repeated
+     * @return this switcher
      */
     public Switcher randomizeQuantum(long seed) {
         this.jitter = new Random(seed);
@@ -86,7 +106,11 @@ public final class Switcher {
     /**
      * Runs until every machine has ended or {@code timeout} passes (zero: no limit). Results in
      * machine order. A slice that would run past the time limit is cut at it, so the limit holds
-     * to within a switch whatever the quantum.
+     * to within a switch whatever the quantum. A machine still running at the limit ends as
+     * {@link dev.kvmctl.guests.Outcome#TIMED_OUT}.
+     *
+     * @param timeout the longest time to run, from the call; zero or negative for no limit
+     * @return one result per machine, in machine order
      */
     public List<RunResult> run(Duration timeout) {
         limited = !(timeout.isZero() || timeout.isNegative());
@@ -262,36 +286,37 @@ public final class Switcher {
         }
     }
 
-    /** Switches made (each switch-in counts one). */
+    /** {@return the switches made so far: each switch-in counts one, a machine's first included} */
     public long switches() {
         return switches;
     }
 
-    /** Slices ended by the quantum timer. */
+    /** {@return how many slices the quantum timer ended} */
     public long preemptions() {
         return preemptions;
     }
 
-    /** Slices ended by a guest's yield. */
+    /** {@return how many slices ended because the guest yielded the CPU} */
     public long yields() {
         return yields;
     }
 
-    /** Slices ended by a guest waiting for another VM. */
+    /** {@return how many slices ended because the guest waited for another VM} */
     public long blocks() {
         return blocks;
     }
 
-    /** Times every remaining VM waited and the switcher slept on their doorbells. */
+    /** {@return how many times every remaining VM waited and the switcher slept on their doorbells} */
     public long idleWaits() {
         return idleWaits;
     }
 
-    /** From the end of one slice to the start of the next: hooks, scheduling, timer. */
+    /** {@return the time from the end of one slice to the start of the next (hooks, scheduling, timer), live} */
     public LatencyRecorder switchLatency() {
         return switchLatency;
     }
 
+    /** {@return the quantum, as constructed; each slice is this long unless {@link #randomizeQuantum} varies it} */
     public Duration quantum() {
         return quantum;
     }

@@ -30,9 +30,16 @@ import java.util.List;
  * <pre>{@code
  * VcpuContext ctx = new VcpuContext(kvm, vm.hasIrqchip());
  * ctx.capture(vcpu);
- * ctx.restore(otherVcpu);          // a vCPU of a brand-new VM over the same memory
- * byte[] saved = ctx.encode();     // versioned and checksummed
+ * try (Vm fresh = kvm.createVm()) {   // a brand-new VM over the same memory
+ *     fresh.mapMemory(0, ram);
+ *     ctx.restore(fresh.createVcpu(0));
+ *     ...
+ * }
+ * byte[] saved = ctx.encode();        // versioned and checksummed
  * }</pre>
+ *
+ * <p>Not thread-safe; the accessors return the context's own structs, which the next capture,
+ * restore or decode overwrites.
  */
 public final class VcpuContext {
     private static final int MSR_IA32_TSC = 0x10;
@@ -57,7 +64,12 @@ public final class VcpuContext {
 
     /**
      * A context for vCPUs of {@code kvm}'s VMs; {@code irqchip} says whether those VMs have an
-     * in-kernel irqchip (and so a local APIC to save).
+     * in-kernel irqchip (and so a local APIC to save). Reads the host's XSAVE size, whether it has
+     * XCRs, and its list of saveable MSRs, once.
+     *
+     * @param kvm the open KVM the vCPUs' VMs come from
+     * @param irqchip whether those VMs have an in-kernel irqchip
+     * @throws IllegalStateException if {@code kvm} is closed
      */
     public VcpuContext(Kvm kvm, boolean irqchip) {
         this.lapicPresent = irqchip;
@@ -88,7 +100,13 @@ public final class VcpuContext {
     /**
      * Reads the vCPU's state into this context, in Firecracker's order. The vCPU must not be
      * inside KVM_RUN, and an I/O exit must have been completed first (see
-     * {@code Machine.completePendingIo()}).
+     * {@code Machine.completePendingIo()}). MSRs KVM lists but cannot read here are left out from
+     * now on ({@link #droppedMsrs()}).
+     *
+     * @param vcpu the vCPU, of a VM like the one this context was made for
+     * @throws IllegalStateException if {@code vcpu} is closed
+     * @throws KvmException if KVM refuses a read (for example {@code EINVAL} for the local APIC of
+     *     a vCPU without an in-kernel irqchip, when the context was made for one with)
      */
     public void capture(Vcpu vcpu) {
         // MP state first: KVM_GET_MP_STATE may accept pending INIT/SIPI events, changing the
@@ -128,7 +146,13 @@ public final class VcpuContext {
      * XCR0 and MSR writes against it, and without it an XSAVE restore silently drops AVX state);
      * regs before vCPU events (KVM_SET_REGS clears pending exceptions, the events restore them);
      * LAPIC after sregs (which set the APIC base) and before MSRs (the TSC-deadline MSR needs a
-     * configured LAPIC); events last.
+     * configured LAPIC); events last. An MSR KVM refuses to set is left out from now on
+     * ({@link #droppedMsrs()}).
+     *
+     * @param vcpu the vCPU: this one again, or a vCPU of a brand-new VM over the same memory
+     * @throws IllegalStateException if {@code vcpu} is closed
+     * @throws KvmException if KVM refuses a part (for example {@code EINVAL} for state the vCPU's
+     *     host cannot hold)
      */
     public void restore(Vcpu vcpu) {
         vcpu.setCpuid(cpuid);
@@ -175,26 +199,47 @@ public final class VcpuContext {
         msrs = smaller;
     }
 
+    /** {@return the general-purpose registers, this context's own struct} */
     public Regs regs() { return regs; }
+    /** {@return the special registers, this context's own struct} */
     public SRegs sregs() { return sregs; }
+    /** {@return the XSAVE area (x87, SSE, AVX, ...), this context's own struct} */
     public Xsave xsave() { return xsave; }
+    /**
+     * {@return the MSRs saved, indices and values; this context's own list, replaced when an MSR is dropped}
+     */
     public Msrs msrs() { return msrs; }
+    /** {@return the multiprocessing state, this context's own struct} */
     public MpState mpState() { return mpState; }
+    /** {@return the pending and injected events, this context's own struct} */
     public VcpuEvents events() { return events; }
+    /** {@return the CPUID table, this context's own} */
     public Cpuid cpuid() { return cpuid; }
+    /** {@return the guest's TSC frequency in kHz at capture (informational: restore does not set it)} */
     public int tscKhz() { return tscKhz; }
 
-    /** MSRs KVM lists as saveable that this context leaves out because KVM refused them here. */
+    /**
+     * {@return the MSRs KVM lists as saveable that this context leaves out because KVM refused
+     * them here, in the order refused; an unmodifiable copy}
+     */
     public List<Integer> droppedMsrs() {
         return List.copyOf(droppedMsrs);
     }
 
-    /** Copies every part of {@code other} (a context of the same host) into this one. */
+    /**
+     * Copies every part of {@code other} (a context of the same host) into this one.
+     *
+     * @param other the context to copy
+     * @throws ContextFormatException if {@code other} was made for VMs with other devices (a local
+     *     APIC where this has none, or the reverse)
+     */
     public void copyFrom(VcpuContext other) {
         decode(other.encode());
     }
 
-    /** The context in kvmctl's versioned, checksummed format. */
+    /**
+     * {@return a new array holding the context in kvmctl's versioned, checksummed format ({@link Sections})}
+     */
     public byte[] encode() {
         return sections().encode();
     }
@@ -214,7 +259,15 @@ public final class VcpuContext {
         return s;
     }
 
-    /** Replaces this context with an encoded one, refusing it whole if any part does not fit this host. */
+    /**
+     * Replaces this context with an encoded one, refusing it whole if any part does not fit this
+     * host: nothing changes then.
+     *
+     * @param encoded what {@link #encode()} returned, here or in another process
+     * @throws ContextFormatException if it is damaged, has a local APIC where this context has
+     *     none (or the reverse), lists more MSRs than KVM sets in one call, or a part has another
+     *     size than on this host
+     */
     public void decode(byte[] encoded) {
         load(Sections.decode(encoded));
     }
@@ -274,7 +327,11 @@ public final class VcpuContext {
         tscKhz = khz;
     }
 
-    /** Whether both contexts hold byte-identical state (the TSC MSR included). */
+    /**
+     * {@return whether both contexts hold byte-identical state (the TSC MSR included)}
+     *
+     * @param other the context to compare with
+     */
     public boolean sameStateAs(VcpuContext other) {
         return Arrays.equals(encode(), other.encode());
     }

@@ -15,21 +15,43 @@ import dev.kvmctl.state.Xcrs;
  * below {@link #BOOT_AREA_END}).
  *
  * <pre>{@code
+ * image.loadInto(ram);
  * BootSetup.longMode(vcpu, ram, kvm.supportedCpuid(), 3, image.entry(), ram.size(), BootInfo.single(ram.size()));
  * }</pre>
+ *
+ * <p>The addresses below are guest-physical, inside the boot area
+ * [{@link #BOOT_AREA_START}, {@link #BOOT_AREA_END}), which a long-mode image must leave alone.
  */
 public final class BootSetup {
+    /** Where the {@link BootInfo} page goes; a long-mode guest finds this address in RDI. */
     public static final long BOOT_INFO = 0x1000;
+    /** The GDT: null, kernel code and data, user code and data, then the TSS descriptor. */
     public static final long GDT = 0x2000;
+    /** The 64-bit TSS and its I/O permission bitmap, which allows every port (three pages). */
     public static final long TSS = 0x3000;
+    /** The top-level page table. */
     public static final long PML4 = 0x6000;
+    /** The page-directory-pointer table: one entry per GiB mapped. */
     public static final long PDPT = 0x7000;
+    /** The first page directory (2 MiB pages); one page per GiB mapped follows it. */
     public static final long PAGE_DIRECTORIES = 0x8000;
+    /** The first byte of the boot area kvmctl writes its tables into (long mode only). */
     public static final long BOOT_AREA_START = 0x1000;
+    /** One past the boot area's last byte: a long-mode image loads at or above it. */
     public static final long BOOT_AREA_END = 0xa0000;
+    /** SP for real-mode guests. */
     public static final long REAL_MODE_STACK = 0x7000;
 
-    public static final int KERNEL_CS = 0x08, KERNEL_DS = 0x10, USER_CS = 0x1b, USER_DS = 0x23, TSS_SELECTOR = 0x28;
+    /** The ring-0 64-bit code segment selector (CS at ring 0). */
+    public static final int KERNEL_CS = 0x08;
+    /** The ring-0 data segment selector (SS, DS, ES, FS, GS at ring 0). */
+    public static final int KERNEL_DS = 0x10;
+    /** The ring-3 64-bit code segment selector, RPL 3 (CS at ring 3). */
+    public static final int USER_CS = 0x1b;
+    /** The ring-3 data segment selector, RPL 3 (SS, DS, ES, FS, GS at ring 3). */
+    public static final int USER_DS = 0x23;
+    /** The TSS selector loaded into TR. */
+    public static final int TSS_SELECTOR = 0x28;
 
     private static final long GIB = 1L << 30;
     private static final long TWO_MIB = 2L << 20;
@@ -50,7 +72,14 @@ public final class BootSetup {
 
     private BootSetup() {}
 
-    /** Real mode at {@code entry}: CS:IP chosen so that CS*16 + IP = entry, other segments 0, SP = 0x7000. */
+    /**
+     * Puts {@code vcpu} in real mode at {@code entry}: CS:IP chosen so that CS*16 + IP = entry,
+     * other segments 0, SP = {@link #REAL_MODE_STACK}, interrupts off. Writes nothing to memory.
+     *
+     * @param vcpu the vCPU to set up, not running
+     * @param entry the guest-physical address of the first instruction, below 1 MiB
+     * @throws IllegalArgumentException if {@code entry} is not below 1 MiB
+     */
     public static void realMode(Vcpu vcpu, long entry) {
         if (entry < 0 || entry >= 0x100000) {
             throw new IllegalArgumentException(String.format("real-mode entry 0x%x is not below 1 MiB", entry));
@@ -68,9 +97,17 @@ public final class BootSetup {
     /**
      * Long mode at {@code entry} with identity paging of {@code [0, mapTop)} (rounded up to 1 GiB),
      * CPUID from {@code cpuid}, SSE and (where present) XSAVE/AVX and FSGSBASE enabled, and the boot
-     * info written at {@link #BOOT_INFO}.
+     * info written at {@link #BOOT_INFO}. RSP is the top of RAM, RDI the boot info's address.
      *
+     * @param vcpu the vCPU to set up, not running
+     * @param ram the guest's RAM, mapped at guest-physical 0: its boot area is overwritten
+     * @param cpuid the CPUID to give the vCPU, usually {@link dev.kvmctl.Kvm#supportedCpuid()}
      * @param ring 0 or 3 (3 also sets IOPL 3 so the guest may do port I/O)
+     * @param entry the guest-virtual (and, identity-mapped, physical) address of the first instruction
+     * @param mapTop the end of the guest-physical space to identity-map: RAM and any shared slots
+     * @param info what the guest finds in its boot info page
+     * @throws IllegalArgumentException for a ring other than 0 or 3, RAM smaller than the boot
+     *     area, or more than {@link #MAX_MAPPED_GIB} GiB to map
      */
     public static void longMode(Vcpu vcpu, GuestMemory ram, Cpuid cpuid, int ring, long entry, long mapTop, BootInfo info) {
         if (ring != 0 && ring != 3) {

@@ -22,12 +22,19 @@ import java.util.Properties;
 public final class BuiltinImages {
     private static final String DIR = "/dev/kvmctl/guests/images/";
 
-    /** A built-in image: its file name, its defaults, and a one-line description. */
+    /**
+     * A built-in image: its file name, its defaults, and a one-line description.
+     *
+     * @param file the file name inside the jar, with its suffix ({@code hello-long.elf})
+     * @param mode the mode it starts in
+     * @param ring the ring it runs at in long mode (0 or 3; 0 for real mode)
+     * @param description what it does, in one line, as {@code kvmctl images} prints it
+     */
     public record Image(String file, CpuMode mode, int ring, String description) {}
 
     private BuiltinImages() {}
 
-    /** Every built-in image, by name. */
+    /** {@return every built-in image, sorted by file name; empty if the jar carries none} */
     public static List<Image> list() {
         Properties p = manifest();
         List<Image> images = new ArrayList<>();
@@ -40,7 +47,12 @@ public final class BuiltinImages {
         return images;
     }
 
-    /** The built-in image called {@code name} (with or without its .elf/.bin suffix). */
+    /**
+     * Looks up a built-in image by name.
+     *
+     * @param name the image's name, with or without its {@code .elf}/{@code .bin} suffix
+     * @return the image, or empty if there is none of that name
+     */
     public static Optional<Image> find(String name) {
         Properties p = manifest();
         for (String candidate : new String[] {name, name + ".elf", name + ".bin"}) {
@@ -51,7 +63,13 @@ public final class BuiltinImages {
         return Optional.empty();
     }
 
-    /** The image file's bytes. */
+    /**
+     * Reads an image file out of the jar.
+     *
+     * @param image one of {@link #list()}
+     * @return the file's bytes, a new array
+     * @throws IllegalStateException if the image is listed but missing from the jar
+     */
     public static byte[] bytes(Image image) {
         try (InputStream in = BuiltinImages.class.getResourceAsStream(DIR + image.file())) {
             if (in == null) {
@@ -63,13 +81,24 @@ public final class BuiltinImages {
         }
     }
 
-    /** The image parsed for its mode's default load address (ELF images ignore it). */
+    /**
+     * Parses a built-in image, flat ones at their mode's {@link CpuMode#defaultLoadAddress()}.
+     *
+     * @param image one of {@link #list()}
+     * @return the parsed image, ready for {@link GuestConfig#builder}
+     */
     public static GuestImage load(Image image) {
         long load = image.mode().defaultLoadAddress();
         return GuestImage.parse(image.file(), bytes(image), load, load);
     }
 
-    /** {@link #load(Image)} by name; {@link IllegalArgumentException} if there is no such image. */
+    /**
+     * Parses the built-in image called {@code name}, as {@link #load(Image)} does.
+     *
+     * @param name the image's name, with or without its suffix ({@code "hello-long"})
+     * @return the parsed image
+     * @throws IllegalArgumentException if there is no such image
+     */
     public static GuestImage load(String name) {
         return load(find(name).orElseThrow(() -> new IllegalArgumentException("no built-in image '" + name + "'")));
     }

@@ -13,7 +13,7 @@ public enum CpuMode {
     /** 64-bit long mode with kvmctl's identity paging. */
     LONG;
 
-    /** The default flat-image load address: 0x7c00 in real mode, 0x100000 in long mode. */
+    /** {@return the default flat-image load address and entry: 0x7c00 in real mode, 0x100000 in long mode} */
     public long defaultLoadAddress() {
         return this == REAL ? 0x7c00 : 0x100000;
     }

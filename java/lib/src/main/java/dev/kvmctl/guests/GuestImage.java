@@ -20,9 +20,12 @@ import java.util.Objects;
  *
  * <pre>{@code
  * GuestImage image = GuestImage.read(Path.of("hello-long.elf"), 0x100000, 0x100000);
+ * image.checkFits(ram.size(), BootSetup.BOOT_AREA_START, BootSetup.BOOT_AREA_END);
  * image.loadInto(ram);
  * vcpu.setRegs(vcpu.getRegs().rip(image.entry()));
  * }</pre>
+ *
+ * <p>Immutable; the bytes are the caller's copy, never shared.
  */
 public final class GuestImage {
     /** The largest image file kvmctl reads: 1 GiB. */
@@ -32,15 +35,28 @@ public final class GuestImage {
     private static final int EM_X86_64 = 62;
     private static final int ET_EXEC = 2;
 
-    /** One region to copy: {@code fileSize} bytes from the file, then zeros up to {@code memorySize}. */
+    /**
+     * One region to copy: {@code fileSize} bytes from the file, then zeros up to {@code memorySize}.
+     *
+     * @param address the guest-physical address of its first byte
+     * @param memorySize the bytes it occupies in guest memory, at least {@code fileSize}
+     * @param fileOffset where its bytes start in the image file
+     * @param fileSize how many bytes come from the file
+     */
     public record Segment(long address, long memorySize, int fileOffset, int fileSize) {
+        /** {@return one past the segment's last guest-physical address} */
         public long end() {
             return address + memorySize;
         }
     }
 
     /** Whether it was an ELF file or a flat binary. */
-    public enum Format { ELF, FLAT }
+    public enum Format {
+        /** An ELF64 x86-64 executable: segments and entry come from its headers. */
+        ELF,
+        /** Anything else: one segment of the whole file, at the load address given. */
+        FLAT
+    }
 
     private final String name;
     private final Format format;
@@ -59,6 +75,14 @@ public final class GuestImage {
     /**
      * Reads and parses an image file of at most {@link #MAX_FILE_SIZE} bytes; {@code loadAddress}
      * and {@code entry} apply to flat binaries only. See {@link #read(Path, long, long, long)}.
+     *
+     * @param file the image file
+     * @param loadAddress where a flat binary goes, guest-physical
+     * @param entry where a flat binary starts
+     * @return the parsed image
+     * @throws GuestImageException the file is missing, unreadable, not a regular file, too large
+     *     or malformed
+     * @throws UncheckedIOException reading failed (an I/O error); the message names the file
      */
     public static GuestImage read(Path file, long loadAddress, long entry) {
         return read(file, loadAddress, entry, MAX_FILE_SIZE);
@@ -73,6 +97,11 @@ public final class GuestImage {
      * {@code maxBytes} is meant to be the guest's RAM size: an image file larger than the memory
      * it is loaded into is mostly sections that are never loaded (debug information).
      *
+     * @param file the image file
+     * @param loadAddress where a flat binary goes, guest-physical
+     * @param entry where a flat binary starts
+     * @param maxBytes the largest file to accept, in bytes
+     * @return the parsed image
      * @throws GuestImageException the file is missing, unreadable, not a regular file, too large
      *     or malformed (the caller's input to fix)
      * @throws UncheckedIOException reading failed (an I/O error); the message names the file
@@ -99,7 +128,17 @@ public final class GuestImage {
         return parse(file.toString(), bytes, loadAddress, entry);
     }
 
-    /** Parses image bytes; {@code loadAddress} and {@code entry} apply to flat binaries only. */
+    /**
+     * Parses image bytes already in memory: an ELF64 executable by its headers, anything else as
+     * a flat binary.
+     *
+     * @param name what messages call the image
+     * @param bytes the image file's contents; kept, not copied: do not change them afterwards
+     * @param loadAddress where a flat binary goes, guest-physical
+     * @param entry where a flat binary starts
+     * @return the parsed image
+     * @throws GuestImageException for an empty or malformed image (the message says what is wrong)
+     */
     public static GuestImage parse(String name, byte[] bytes, long loadAddress, long entry) {
         Objects.requireNonNull(bytes, "bytes");
         if (bytes.length == 0) {
@@ -190,30 +229,32 @@ public final class GuestImage {
         return new GuestImage(name, Format.ELF, bytes, segments, entry);
     }
 
+    /** {@return what messages call the image: its file name, or the name given to {@link #parse}} */
     public String name() {
         return name;
     }
 
+    /** {@return whether it was read as an ELF executable or a flat binary} */
     public Format format() {
         return format;
     }
 
-    /** Where execution starts. */
+    /** {@return the guest address of the first instruction: the ELF entry, or the one given for a flat binary} */
     public long entry() {
         return entry;
     }
 
-    /** The regions the image occupies, by address. */
+    /** {@return the regions the image occupies, by address, never overlapping; an unmodifiable list} */
     public List<Segment> segments() {
         return segments;
     }
 
-    /** The lowest address the image occupies. */
+    /** {@return the lowest guest-physical address the image occupies} */
     public long lowestAddress() {
         return segments.get(0).address();
     }
 
-    /** One past the highest address the image occupies. */
+    /** {@return one past the highest guest-physical address the image occupies} */
     public long highestAddress() {
         return segments.stream().mapToLong(Segment::end).max().orElseThrow();
     }
@@ -221,6 +262,11 @@ public final class GuestImage {
     /**
      * Checks that the image fits in {@code [0, ramSize)} without touching {@code [reservedStart,
      * reservedEnd)} (kvmctl's boot area), and that the entry point lies inside a segment.
+     *
+     * @param ramSize the guest's RAM in bytes
+     * @param reservedStart the first byte the image must not touch
+     * @param reservedEnd one past the last byte it must not touch; equal to {@code reservedStart} for none
+     * @throws GuestImageException naming the segment that does not fit, or the stray entry point
      */
     public void checkFits(long ramSize, long reservedStart, long reservedEnd) {
         for (Segment s : segments) {
@@ -241,7 +287,13 @@ public final class GuestImage {
         }
     }
 
-    /** Copies the image into {@code ram} (guest-physical address = offset in {@code ram}). */
+    /**
+     * Copies the image into {@code ram} (guest-physical address = offset in {@code ram}), zeroing
+     * what each segment has beyond its file bytes.
+     *
+     * @param ram the guest's RAM, mapped at guest-physical 0
+     * @throws GuestImageException if a segment lies outside {@code ram}
+     */
     public void loadInto(GuestMemory ram) {
         for (Segment s : segments) {
             if (s.end() > ram.size()) {

@@ -7,6 +7,11 @@ package dev.kvmctl.guests;
 public final class GuestImageException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An image that cannot be loaded.
+     *
+     * @param message names the image and says what is wrong with it and, where it can, what to do
+     */
     public GuestImageException(String message) {
         super(message);
     }

@@ -33,6 +33,12 @@ import java.util.concurrent.TimeUnit;
  *     System.out.println(r.outcome() + " " + r.status());
  * }
  * }</pre>
+ *
+ * <p>Devices of your own go on its buses before it runs: {@link #ports()} and {@link #mmio()}.
+ * A machine owns its VM and its RAM and closes both (the VM first); memory shared through
+ * {@link GuestConfig.Builder#share} stays the caller's, to close after the machine (see the
+ * close order in the {@link dev.kvmctl} package overview). Drive it from one thread at a time;
+ * {@link #requestStop()} and {@link #wake()} are for other threads.
  */
 public final class Machine implements AutoCloseable {
     /** The port a guest writes its exit status to. */
@@ -69,7 +75,11 @@ public final class Machine implements AutoCloseable {
     /** How a {@link #runSlice()} ended. */
     public sealed interface Slice permits Finished, Preempted, Blocked {}
 
-    /** The guest ended; {@link #result()} says how. */
+    /**
+     * The guest ended.
+     *
+     * @param result how: the same object {@link Machine#result()} returns from now on
+     */
     public record Finished(RunResult result) implements Slice {}
 
     /** KVM_RUN was interrupted (a kick: quantum, timeout, stop); the guest can go on. */
@@ -89,7 +99,18 @@ public final class Machine implements AutoCloseable {
         ports.register(DebugPort.PORT, 1, new DebugPort(config.console()));
     }
 
-    /** Creates the VM, loads the image, sets up the vCPU. The machine owns its RAM; the config's shared regions stay the caller's. */
+    /**
+     * Boots a guest: makes its RAM (a memfd), loads the image, creates the VM with its slots and
+     * vCPU, and sets the vCPU up as {@code docs/guest-contract.md} says. Nothing runs yet. The
+     * machine owns its RAM; the config's shared regions stay the caller's.
+     *
+     * @param kvm where to create the VM; must stay open while the machine creates VMs
+     * @param config what to boot; must have an image
+     * @return the machine, ready to {@link #run}
+     * @throws GuestImageException if the image does not fit the RAM or touches the boot area
+     * @throws IllegalArgumentException if the config has no image
+     * @throws dev.kvmctl.KvmException if KVM refuses a step; nothing is left open
+     */
     public static Machine boot(Kvm kvm, GuestConfig config) {
         GuestImage image = config.image();
         if (image == null) {
@@ -116,8 +137,13 @@ public final class Machine implements AutoCloseable {
 
     /**
      * A machine over memory that already holds a guest (a restored snapshot): creates the VM and
-     * a vCPU in its reset state, loads nothing. Restore a context before running it. Takes
-     * ownership of {@code ram}.
+     * a vCPU in its reset state, loads nothing. Restore a context before running it.
+     *
+     * @param kvm where to create the VM
+     * @param config the guest's configuration (usually {@link GuestConfig#withoutImage})
+     * @param ram the guest's RAM, {@code config.memorySize()} bytes; the machine takes it over and closes it
+     * @return the machine, its vCPU not set up
+     * @throws IllegalArgumentException if {@code ram} is not the configured size
      */
     public static Machine adopt(Kvm kvm, GuestConfig config, GuestMemory ram) {
         if (ram.size() != config.memorySize()) {
@@ -169,13 +195,21 @@ public final class Machine implements AutoCloseable {
         pendingIo = false;
     }
 
-    /** A copy of this machine's {@link MachineCounters}, for a context or a snapshot. */
+    /**
+     * {@return a copy of this machine's {@link MachineCounters}, the state of kvmctl's own device
+     * models and run accounting, for contexts and snapshots} Devices a caller registered on
+     * {@link #ports()} or {@link #mmio()} are not in it: their state is theirs to keep.
+     */
     public MachineCounters counters() {
         return new MachineCounters(exitCounts.clone(), ports.unclaimed().reads(), ports.unclaimed().writes(),
                 mmio.unclaimed().reads(), mmio.unclaimed().writes(), runNanos);
     }
 
-    /** Sets this machine's {@link MachineCounters} to {@code c}, when a context is restored into it. */
+    /**
+     * Sets this machine's {@link MachineCounters}, when a context is restored into it.
+     *
+     * @param c counters from {@link #counters()}, of this machine or another
+     */
     public void restoreCounters(MachineCounters c) {
         System.arraycopy(c.exits(), 0, exitCounts, 0, KINDS.length);
         ports.unclaimed().restore(c.unclaimedPortReads(), c.unclaimedPortWrites());
@@ -183,7 +217,7 @@ public final class Machine implements AutoCloseable {
         runNanos = c.runNanos();
     }
 
-    /** The KVM this machine's VMs are created on. */
+    /** {@return the KVM this machine's VMs are created on: the one given to {@link #boot} or {@link #adopt}} */
     public Kvm kvm() {
         return kvm;
     }
@@ -233,30 +267,52 @@ public final class Machine implements AutoCloseable {
         BootSetup.longMode(vcpu, ram, kvm.supportedCpuid(), config.ring(), config.image().entry(), mapTop, info);
     }
 
+    /** {@return the configuration the machine was booted or adopted with} */
     public GuestConfig config() { return config; }
+    /** {@return the guest's name, from its configuration} */
     public String name() { return config.name(); }
+    /**
+     * {@return the current VM; null between {@link #discardVm()} and {@link #rebuildVm()}} A
+     * rebuild replaces it: do not keep it across switches.
+     */
     public Vm vm() { return vm; }
+    /** {@return the current VM's vCPU; replaced, like the VM, by {@link #rebuildVm()}, null between} */
     public Vcpu vcpu() { return vcpu; }
+    /** {@return the guest's RAM, mapped at guest-physical 0 of every VM the machine creates; the machine closes it} */
     public GuestMemory ram() { return ram; }
+    /**
+     * {@return the port I/O bus: the serial port and debug port are on it; register devices of
+     * your own before running} The exit port ({@link #EXIT_PORT}) and a call device's port are
+     * handled before the bus is asked.
+     */
     public PortBus ports() { return ports; }
+    /** {@return the MMIO bus: empty at boot; register devices of your own before running} */
     public MmioBus mmio() { return mmio; }
 
     /**
      * Runs {@code setup} on the VM now and again whenever the machine's VM is rebuilt (a cold
      * switch or a restore): for ioeventfds, irqfds and other per-VM wiring.
+     *
+     * @param setup what to do to each new VM, on the thread that creates it
      */
     public void onVmCreated(Consumer<Vm> setup) {
         setup.accept(vm);
         vmSetup.add(setup);
     }
 
-    /** Sends guest writes to {@code port} to {@code device}, whose calls may block. */
+    /**
+     * Sends guest writes to {@code port} to {@code device}, whose calls may block, instead of to
+     * the port bus. One call device per machine; a second call replaces the first.
+     *
+     * @param port the I/O port the guest calls through
+     * @param device the device, told when the guest ends
+     */
     public void setCallDevice(int port, CallDevice device) {
         this.callPort = port;
         this.callDevice = device;
     }
 
-    /** The call device, if one is set. */
+    /** {@return the call device, or null if none is set} */
     public CallDevice callDevice() {
         return callDevice;
     }
@@ -281,6 +337,9 @@ public final class Machine implements AutoCloseable {
     /**
      * Ends a guest that a driver other than {@link #run} gave up on (the switcher's time limit):
      * it finishes as {@link Outcome#TIMED_OUT}, releasing what its call device holds.
+     *
+     * @param detail why, for the result
+     * @return the result; the earlier one if the guest had already ended
      */
     public RunResult timeOut(String detail) {
         return result != null ? result : finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS, detail, "");
@@ -291,6 +350,9 @@ public final class Machine implements AutoCloseable {
      * thread, {@link Error}s included): it finishes as {@link Outcome#FAILED}, and its call device
      * releases what it holds and wakes its peers, as for any other end. Never throws; a guest that
      * had already ended keeps its result.
+     *
+     * @param cause what went wrong, named in the result's detail
+     * @return the result; the earlier one if the guest had already ended
      */
     public RunResult fail(Throwable cause) {
         if (result != null) {
@@ -315,19 +377,23 @@ public final class Machine implements AutoCloseable {
         return result;
     }
 
-    /** The result once the guest has ended, or null while it runs. */
+    /** {@return the result once the guest has ended, or null until then} */
     public RunResult result() {
         return result;
     }
 
-    /** Whether the guest has ended. */
+    /** {@return whether the guest has ended; a machine that has cannot run again} */
     public boolean finished() {
         return result != null;
     }
 
     /**
      * Runs until the guest ends or {@code timeout} passes (then {@link Outcome#TIMED_OUT}); a
-     * zero or negative timeout means no limit.
+     * zero or negative timeout means no limit. Handles every exit: the exit port, the call
+     * device, the buses, and anything else as a fault.
+     *
+     * @param timeout the longest time to run, measured from the call
+     * @return how the guest ended; the same result as {@link #result()} afterwards
      */
     public RunResult run(Duration timeout) {
         long start = System.nanoTime();
@@ -360,6 +426,8 @@ public final class Machine implements AutoCloseable {
      * Runs the vCPU until the guest ends ({@link Finished}), KVM_RUN is interrupted by a kick
      * ({@link Preempted}) or a call must wait ({@link Blocked}), handling device exits in between.
      * The switcher calls this once per time slice.
+     *
+     * @return how the slice ended
      */
     public Slice runSlice() {
         if (result != null) {

@@ -13,13 +13,24 @@ import java.util.List;
  * machine, never an exception.
  *
  * <pre>{@code
- * List<RunResult> results = ThreadedRunner.runAll(List.of(a, b), Duration.ofSeconds(30));
+ * try (Machine a = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long")).ring(3).build());
+ *      Machine b = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("spin")).ring(3).build())) {
+ *     List<RunResult> results = ThreadedRunner.runAll(List.of(a, b), Duration.ofSeconds(30));
+ *     // results.get(0): EXITED, status 0; results.get(1): TIMED_OUT ("spin" never ends)
+ * }
  * }</pre>
  */
 public final class ThreadedRunner {
     private ThreadedRunner() {}
 
-    /** Runs every machine to its end (or {@code timeout}), returning the results in the same order. */
+    /**
+     * Runs every machine to its end on a thread of its own, and waits for all of them. If the
+     * calling thread is interrupted, every machine is asked to stop and the interrupt is kept.
+     *
+     * @param machines the machines, not yet running elsewhere
+     * @param timeout each machine's limit, as {@link Machine#run(Duration)} takes it (zero: none)
+     * @return one result per machine, in the same order; never null, never an exception
+     */
     public static List<RunResult> runAll(List<Machine> machines, Duration timeout) {
         List<Thread> threads = new ArrayList<>();
         RunResult[] results = new RunResult[machines.size()];

@@ -7,17 +7,19 @@ package dev.kvmctl.memory;
  * value to inspect rather than an exception:
  *
  * <pre>{@code
- * AllocationResult r = allocator.allocate(vm, 4000);
+ * int owner = 0;                                   // who will hold the block: a VM's index, say
+ * AllocationResult r = allocator.allocate(owner, 4000);
  * if (r instanceof AllocationResult.Allocated a) {
- *     ram.write(a.offset(), payload);
+ *     System.out.printf("%d bytes at offset %d of the region%n", a.size(), a.offset());
  * } else if (r instanceof AllocationResult.Refused no) {
- *     log.warn(no.message());
+ *     System.err.println(no.message());            // nothing was allocated, nothing changed
  * }
  * }</pre>
  */
 public sealed interface AllocationResult permits AllocationResult.Allocated, AllocationResult.Refused {
 
-    /** Whether this is an {@link Allocated}. */
+    /** {@return whether this is an {@link Allocated}: a block now belongs to the requesting owner}
+     */
     boolean isAllocated();
 
     /**
@@ -41,7 +43,13 @@ public sealed interface AllocationResult permits AllocationResult.Allocated, All
      * @param largestIdle the largest idle block at the time, in bytes (0 when the region is full)
      */
     record Refused(Reason reason, long requested, long largestIdle) implements AllocationResult {
-        /** Checks that {@code reason} is present. */
+        /**
+         * Checks that {@code reason} is present.
+         *
+         * @param reason why
+         * @param requested the number of bytes asked for, as given
+         * @param largestIdle the largest idle block at the time, in bytes
+         */
         public Refused {
             java.util.Objects.requireNonNull(reason, "reason");
         }
@@ -51,7 +59,10 @@ public sealed interface AllocationResult permits AllocationResult.Allocated, All
             return false;
         }
 
-        /** A one-line explanation for logs and error messages. */
+        /**
+         * {@return a one-line explanation for logs and error messages, with the numbers that
+         * matter: what was asked for and, when nothing was large enough, the largest idle block}
+         */
         public String message() {
             return switch (reason) {
                 case INVALID_SIZE -> "cannot allocate " + requested + " bytes: the size must be positive";

@@ -32,12 +32,23 @@ public record AllocatorStats(
         double fragmentation,
         Map<Integer, Long> bytesInUseByOwner) {
 
-    /** Copies {@code bytesInUseByOwner} into an unmodifiable map sorted by owner. */
+    /**
+     * Copies {@code bytesInUseByOwner} into an unmodifiable map sorted by owner.
+     *
+     * @param regionSize the size of the whole region in bytes
+     * @param blocksInUse how many blocks are in use
+     * @param idleBlocks how many idle blocks there are
+     * @param bytesInUse the bytes in blocks in use
+     * @param bytesIdle the bytes in idle blocks
+     * @param largestIdleBlock the size of the largest idle block
+     * @param fragmentation {@code 1 - largestIdleBlock / bytesIdle}, or 0 when nothing is idle
+     * @param bytesInUseByOwner bytes in use per owner id
+     */
     public AllocatorStats {
         bytesInUseByOwner = Collections.unmodifiableMap(new TreeMap<>(bytesInUseByOwner));
     }
 
-    /** The total number of blocks, idle or in use. */
+    /** {@return the total number of blocks, idle or in use: {@code blocksInUse + idleBlocks}} */
     public int blocks() {
         return blocksInUse + idleBlocks;
     }

@@ -211,27 +211,27 @@ public final class BlockAllocator {
         idleCount = 1;
     }
 
-    /** The region's size in bytes. */
+    /** {@return the region's size in bytes, as given to the constructor} */
     public long size() {
         return size;
     }
 
-    /** The alignment of every block's offset and size, in bytes. */
+    /** {@return the alignment of every block's offset and size in bytes: a power of two} */
     public long alignment() {
         return alignment;
     }
 
     /**
-     * The most blocks (idle and in use) this allocator can ever hold: one per alignment unit, since
-     * every block is at least one unit (and at most {@link #MAX_BLOCKS}).
+     * {@return the most blocks (idle and in use) this allocator can ever hold: one per alignment
+     * unit, since every block is at least one unit, and at most {@link #MAX_BLOCKS}}
      */
     public long maxBlocks() {
         return maxIds;
     }
 
     /**
-     * The heap bytes the allocator's arrays take now (block table, address hash, recycled ids,
-     * size bins, owner tables). Never more than {@link #FOOTPRINT_PER_BLOCK} &times;
+     * {@return the heap bytes the allocator's arrays take now (block table, address hash, recycled
+     * ids, size bins, owner tables)} Never more than {@link #FOOTPRINT_PER_BLOCK} &times;
      * {@link #maxBlocks()} + {@link #FOOTPRINT_FIXED} + a few bytes per owner.
      */
     public long footprintBytes() {
@@ -454,7 +454,10 @@ public final class BlockAllocator {
         }
     }
 
-    /** A consistent snapshot of the counts; costs O(log n) plus the number of owners. */
+    /**
+     * {@return a consistent snapshot of the counts, taken under the allocator's lock} Costs
+     * O(log n) plus the number of owners.
+     */
     public AllocatorStats stats() {
         synchronized (lock) {
             Map<Integer, Long> byOwner = new HashMap<>();

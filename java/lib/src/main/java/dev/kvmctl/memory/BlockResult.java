@@ -8,15 +8,17 @@ package dev.kvmctl.memory;
  * address cannot corrupt another VM's blocks:
  *
  * <pre>{@code
- * BlockResult r = allocator.free(vm, offset);
+ * int owner = 0;                  // the VM that asks
+ * long offset = 4096;             // the block it names, as it gave it
+ * BlockResult r = allocator.free(owner, offset);
  * if (r instanceof BlockResult.Refused no) {
- *     return guestError(no.message());
+ *     System.err.println("refused, nothing changed: " + no.message());
  * }
  * }</pre>
  */
 public sealed interface BlockResult permits BlockResult.Done, BlockResult.Refused {
 
-    /** Whether this is a {@link Done}. */
+    /** {@return whether this is a {@link Done}: the free or transfer took place} */
     boolean isDone();
 
     /**
@@ -40,7 +42,13 @@ public sealed interface BlockResult permits BlockResult.Done, BlockResult.Refuse
      * @param actualOwner the block's real owner for {@link Reason#WRONG_OWNER}, otherwise -1
      */
     record Refused(Reason reason, long offset, int actualOwner) implements BlockResult {
-        /** Checks that {@code reason} is present. */
+        /**
+         * Checks that {@code reason} is present.
+         *
+         * @param reason why
+         * @param offset the offset that was given
+         * @param actualOwner the block's real owner for {@link Reason#WRONG_OWNER}, otherwise -1
+         */
         public Refused {
             java.util.Objects.requireNonNull(reason, "reason");
         }
@@ -50,7 +58,7 @@ public sealed interface BlockResult permits BlockResult.Done, BlockResult.Refuse
             return false;
         }
 
-        /** A one-line explanation for logs and error messages. */
+        /** {@return a one-line explanation for logs and error messages, naming the offset} */
         public String message() {
             return switch (reason) {
                 case NOT_A_BLOCK_START -> "offset " + offset + " is not the start of a block";

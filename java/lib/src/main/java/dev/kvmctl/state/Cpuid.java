@@ -26,32 +26,70 @@ public final class Cpuid extends KvmStruct {
     private static final int ECX = Layout.offsetOf("kvm_cpuid_entry2", "ecx");
     private static final int EDX = Layout.offsetOf("kvm_cpuid_entry2", "edx");
 
-    /** One CPUID leaf/subleaf and its four registers. */
+    /**
+     * One CPUID leaf/subleaf and its four registers ({@code struct kvm_cpuid_entry2}).
+     *
+     * @param function the leaf: the EAX value the guest's {@code cpuid} asks with
+     * @param index the subleaf: the ECX value, for leaves that have subleaves
+     * @param flags {@code KVM_CPUID_FLAG_*}: whether the index matters
+     *     ({@code KVM_CPUID_FLAG_SIGNIFCANT_INDEX}, 1)
+     * @param eax what {@code cpuid} returns in EAX
+     * @param ebx what {@code cpuid} returns in EBX
+     * @param ecx what {@code cpuid} returns in ECX
+     * @param edx what {@code cpuid} returns in EDX
+     */
     public record Entry(int function, int index, int flags, int eax, int ebx, int ecx, int edx) {}
 
     private final int capacity;
 
-    /** Room for {@code capacity} entries, with the count set to {@code capacity}. */
+    /**
+     * A zeroed table with room for {@code capacity} entries, with the count set to {@code capacity}.
+     *
+     * @param capacity the most entries it holds; {@link #MAX_ENTRIES} holds any table KVM gives
+     */
     public Cpuid(int capacity) {
         super(LIST.bytes(capacity));
         this.capacity = capacity;
         count(capacity);
     }
 
+    /** {@return the most entries this table holds} */
     public int capacity() { return capacity; }
+    /** {@return how many entries are in use ({@code nent}): the first ones, 0 to {@link #capacity()}} */
     public int count() { return LIST.count(buffer); }
 
+    /**
+     * Sets how many entries are in use: the ioctls read or fill the first {@code n}.
+     *
+     * @param n 0 to {@link #capacity()}
+     * @return this table
+     * @throws IllegalArgumentException for any other {@code n}
+     */
     public Cpuid count(int n) {
         LIST.count(buffer, n, capacity);
         return this;
     }
 
+    /**
+     * {@return a new record of entry {@code i}}
+     *
+     * @param i the entry, 0 to {@code capacity() - 1}
+     * @throws IndexOutOfBoundsException for any other {@code i}
+     */
     public Entry entry(int i) {
         int at = at(i);
         return new Entry(buffer.getInt(at + FUNCTION), buffer.getInt(at + INDEX), buffer.getInt(at + FLAGS),
                 buffer.getInt(at + EAX), buffer.getInt(at + EBX), buffer.getInt(at + ECX), buffer.getInt(at + EDX));
     }
 
+    /**
+     * Replaces entry {@code i}; the count is unchanged.
+     *
+     * @param i the entry, 0 to {@code capacity() - 1}
+     * @param e the new leaf and registers
+     * @return this table
+     * @throws IndexOutOfBoundsException for any other {@code i}
+     */
     public Cpuid entry(int i, Entry e) {
         int at = at(i);
         buffer.putInt(at + FUNCTION, e.function()).putInt(at + INDEX, e.index()).putInt(at + FLAGS, e.flags())
@@ -59,7 +97,13 @@ public final class Cpuid extends KvmStruct {
         return this;
     }
 
-    /** The entry for leaf {@code function}, subleaf {@code index}, among the first {@link #count()}. */
+    /**
+     * {@return the entry for leaf {@code function}, subleaf {@code index}, among the first
+     * {@link #count()}; empty if there is none}
+     *
+     * @param function the leaf
+     * @param index the subleaf; 0 for leaves without subleaves
+     */
     public java.util.Optional<Entry> find(int function, int index) {
         int i = LIST.indexWhere(buffer,
                 j -> buffer.getInt(at(j) + FUNCTION) == function && buffer.getInt(at(j) + INDEX) == index);

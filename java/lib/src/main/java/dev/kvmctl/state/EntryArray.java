@@ -12,9 +12,9 @@ import java.util.function.IntPredicate;
  * may leave it; every check is here, once, with the messages its structs give.
  *
  * <pre>{@code
- * private static final EntryArray LIST = new EntryArray("kvm_msrs", "nmsrs", "entries", "kvm_msr_entry",
- *         "MSR entry", "an MSR list");
- * int at = LIST.entry(i, capacity);   // the byte offset of entry i, or IndexOutOfBoundsException
+ * EntryArray msrs = new EntryArray("kvm_msrs", "nmsrs", "entries", "kvm_msr_entry", "MSR entry", "an MSR list");
+ * int bytes = msrs.bytes(8);          // a struct kvm_msrs with room for 8 entries
+ * int at = msrs.entry(7, 8);          // the byte offset of entry 7; entry 8 throws IndexOutOfBoundsException
  * }</pre>
  */
 final class EntryArray {

@@ -12,15 +12,29 @@ import dev.kvmctl.internal.bridge.Layout;
  * }</pre>
  */
 public final class Lapic extends KvmStruct {
+    /** A zeroed register page, to fill with {@link dev.kvmctl.Vcpu#getLapic(Lapic)}. */
     public Lapic() {
         super(Layout.sizeOf("kvm_lapic_state"));
     }
 
-    /** The 32-bit register at MMIO offset {@code offset} (0x20 = ID, 0x80 = TPR, 0xf0 = SVR, ...). */
+    /**
+     * {@return the 32-bit register at MMIO offset {@code offset} (0x20 = ID, 0x80 = TPR, 0xf0 = SVR, ...)}
+     *
+     * @param offset the register's offset in the APIC page, a multiple of 16 below 0x400
+     * @throws IndexOutOfBoundsException for an offset past the page
+     */
     public int register(int offset) {
         return buffer.getInt(offset);
     }
 
+    /**
+     * Sets the 32-bit register at MMIO offset {@code offset}.
+     *
+     * @param offset the register's offset in the APIC page, a multiple of 16 below 0x400
+     * @param value the new value
+     * @return this struct
+     * @throws IndexOutOfBoundsException for an offset past the page
+     */
     public Lapic register(int offset, int value) {
         buffer.putInt(offset, value);
         return this;

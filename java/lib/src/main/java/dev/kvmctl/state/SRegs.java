@@ -40,46 +40,171 @@ public final class SRegs extends KvmStruct {
         return Layout.offsetOf("kvm_sregs", name);
     }
 
+    /** A zeroed {@code struct kvm_sregs}, to fill with {@link dev.kvmctl.Vcpu#getSregs(SRegs)}. */
     public SRegs() {
         super(SIZE);
     }
 
+    /** {@return CS, the code segment} */
     public Segment cs() { return segment(CS); }
+    /** {@return DS, a data segment} */
     public Segment ds() { return segment(DS); }
+    /** {@return ES, a data segment} */
     public Segment es() { return segment(ES); }
+    /** {@return FS (in long mode, its base is the thread pointer many guests use)} */
     public Segment fs() { return segment(FS); }
+    /** {@return GS (in long mode, its base is the per-CPU pointer many kernels use)} */
     public Segment gs() { return segment(GS); }
+    /** {@return SS, the stack segment} */
     public Segment ss() { return segment(SS); }
+    /** {@return TR, the task register (the TSS)} */
     public Segment tr() { return segment(TR); }
+    /** {@return LDTR, the local descriptor table} */
     public Segment ldt() { return segment(LDT); }
+    /** {@return GDTR: the global descriptor table's base and limit} */
     public DescriptorTable gdt() { return table(GDT); }
+    /** {@return IDTR: the interrupt descriptor table's base and limit} */
     public DescriptorTable idt() { return table(IDT); }
+    /** {@return CR0 (bit 0 PE, protected mode; bit 31 PG, paging)} */
     public long cr0() { return buffer.getLong(CR0); }
+    /** {@return CR2: the address of the last page fault} */
     public long cr2() { return buffer.getLong(CR2); }
+    /** {@return CR3: the guest-physical address of the top-level page table} */
     public long cr3() { return buffer.getLong(CR3); }
+    /** {@return CR4 (bit 5 PAE; bit 9 OSFXSR; bit 18 OSXSAVE)} */
     public long cr4() { return buffer.getLong(CR4); }
+    /** {@return CR8: the task priority} */
     public long cr8() { return buffer.getLong(CR8); }
+    /** {@return EFER (bit 8 LME, long mode enabled; bit 10 LMA, long mode active)} */
     public long efer() { return buffer.getLong(EFER); }
+    /** {@return the IA32_APIC_BASE MSR: the local APIC's base address and enable bits} */
     public long apicBase() { return buffer.getLong(APIC_BASE); }
 
+    /**
+     * Sets CS.
+     *
+     * @param s the segment
+     * @return this struct
+     */
     public SRegs cs(Segment s) { return segment(CS, s); }
+    /**
+     * Sets DS.
+     *
+     * @param s the segment
+     * @return this struct
+     */
     public SRegs ds(Segment s) { return segment(DS, s); }
+    /**
+     * Sets ES.
+     *
+     * @param s the segment
+     * @return this struct
+     */
     public SRegs es(Segment s) { return segment(ES, s); }
+    /**
+     * Sets FS.
+     *
+     * @param s the segment
+     * @return this struct
+     */
     public SRegs fs(Segment s) { return segment(FS, s); }
+    /**
+     * Sets GS.
+     *
+     * @param s the segment
+     * @return this struct
+     */
     public SRegs gs(Segment s) { return segment(GS, s); }
+    /**
+     * Sets SS.
+     *
+     * @param s the segment
+     * @return this struct
+     */
     public SRegs ss(Segment s) { return segment(SS, s); }
+    /**
+     * Sets TR.
+     *
+     * @param s the TSS segment
+     * @return this struct
+     */
     public SRegs tr(Segment s) { return segment(TR, s); }
+    /**
+     * Sets LDTR.
+     *
+     * @param s the LDT segment
+     * @return this struct
+     */
     public SRegs ldt(Segment s) { return segment(LDT, s); }
-    /** Sets ds, es, fs, gs and ss to the same segment. */
+    /**
+     * Sets DS, ES, FS, GS and SS to the same segment.
+     *
+     * @param s the segment
+     * @return this struct
+     */
     public SRegs dataSegments(Segment s) { return ds(s).es(s).fs(s).gs(s).ss(s); }
+    /**
+     * Sets GDTR.
+     *
+     * @param t the table's guest-virtual base and limit
+     * @return this struct
+     */
     public SRegs gdt(DescriptorTable t) { return table(GDT, t); }
+    /**
+     * Sets IDTR.
+     *
+     * @param t the table's guest-virtual base and limit
+     * @return this struct
+     */
     public SRegs idt(DescriptorTable t) { return table(IDT, t); }
+    /**
+     * Sets CR0.
+     *
+     * @param v the new value
+     * @return this struct
+     */
     public SRegs cr0(long v) { buffer.putLong(CR0, v); return this; }
+    /**
+     * Sets CR2.
+     *
+     * @param v the new value
+     * @return this struct
+     */
     public SRegs cr2(long v) { buffer.putLong(CR2, v); return this; }
+    /**
+     * Sets CR3.
+     *
+     * @param v the guest-physical address of the top-level page table, with its flag bits
+     * @return this struct
+     */
     public SRegs cr3(long v) { buffer.putLong(CR3, v); return this; }
+    /**
+     * Sets CR4.
+     *
+     * @param v the new value
+     * @return this struct
+     */
     public SRegs cr4(long v) { buffer.putLong(CR4, v); return this; }
+    /**
+     * Sets CR8.
+     *
+     * @param v the task priority, 0 to 15
+     * @return this struct
+     */
     public SRegs cr8(long v) { buffer.putLong(CR8, v); return this; }
+    /**
+     * Sets EFER.
+     *
+     * @param v the new value
+     * @return this struct
+     */
     public SRegs efer(long v) { buffer.putLong(EFER, v); return this; }
+    /**
+     * Sets the IA32_APIC_BASE MSR.
+     *
+     * @param v the new value
+     * @return this struct
+     */
     public SRegs apicBase(long v) { buffer.putLong(APIC_BASE, v); return this; }
 
     private Segment segment(int at) {

@@ -8,6 +8,12 @@ package dev.kvmctl.state;
  * Translation t = vcpu.translate(0x400000);
  * if (t.valid()) System.out.printf("%x%n", t.physicalAddress());
  * }</pre>
+ *
+ * @param linearAddress the guest-virtual (linear) address translated
+ * @param physicalAddress the guest-physical address it maps to; meaningless unless {@code valid}
+ * @param valid whether the address is mapped
+ * @param writeable whether the mapping allows writes
+ * @param usermode whether the mapping allows user-mode (ring 3) access
  */
 public record Translation(long linearAddress, long physicalAddress, boolean valid, boolean writeable,
                           boolean usermode) {}

@@ -1,5 +1,7 @@
 package dev.kvmctl.state;
 
+import java.util.Objects;
+
 /**
  * The XSAVE area ({@code struct kvm_xsave}, or the larger area of {@code KVM_GET_XSAVE2}): x87,
  * SSE, AVX and every other extended state the host supports, in the XSAVE layout.
@@ -22,8 +24,11 @@ public final class Xsave extends KvmStruct {
     public static final int MIN_SIZE = dev.kvmctl.internal.bridge.Layout.sizeOf("kvm_xsave");
 
     /**
-     * An area of {@code size} bytes: {@link dev.kvmctl.Kvm#xsaveSize()} for this host (vCPU calls
-     * refuse a smaller one).
+     * A zeroed area of {@code size} bytes: {@link dev.kvmctl.Kvm#xsaveSize()} for this host (vCPU
+     * calls refuse a smaller one).
+     *
+     * @param size bytes, at least {@link #MIN_SIZE}
+     * @throws IllegalArgumentException if {@code size} is below {@link #MIN_SIZE}
      */
     public Xsave(int size) {
         super(checkSize(size));
@@ -36,11 +41,38 @@ public final class Xsave extends KvmStruct {
         return size;
     }
 
+    /** {@return MXCSR, the SSE control and status register (0x1f80 after reset)} */
     public int mxcsr() { return buffer.getInt(MXCSR); }
+    /**
+     * Sets MXCSR.
+     *
+     * @param v the new value
+     * @return this struct
+     */
     public Xsave mxcsr(int v) { buffer.putInt(MXCSR, v); return this; }
-    /** Which state components hold non-initial values; a component whose bit is clear is restored to its initial state. */
+    /**
+     * {@return XSTATE_BV: which state components hold non-initial values (bit 0 x87, bit 1 SSE,
+     * bit 2 AVX, ...)} A component whose bit is clear is restored to its initial state.
+     */
     public long xstateBv() { return buffer.getLong(XSTATE_BV); }
+    /**
+     * Sets XSTATE_BV.
+     *
+     * @param v the components that hold non-initial values; only components the vCPU has
+     *     (KVM_SET_XSAVE refuses others)
+     * @return this struct
+     */
     public Xsave xstateBv(long v) { buffer.putLong(XSTATE_BV, v); return this; }
-    public long xmmLow(int n) { return buffer.getLong(XMM + 16 * n); }
-    public long xmmHigh(int n) { return buffer.getLong(XMM + 16 * n + 8); }
+    /**
+     * {@return the low 64 bits of XMM register {@code n}}
+     *
+     * @param n 0 to 15
+     */
+    public long xmmLow(int n) { return buffer.getLong(XMM + 16 * Objects.checkIndex(n, 16)); }
+    /**
+     * {@return the high 64 bits of XMM register {@code n}}
+     *
+     * @param n 0 to 15
+     */
+    public long xmmHigh(int n) { return buffer.getLong(XMM + 16 * Objects.checkIndex(n, 16) + 8); }
 }

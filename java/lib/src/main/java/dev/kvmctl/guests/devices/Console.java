@@ -47,13 +47,25 @@ public final class Console {
     private long bytes;
     private IOException failure;
 
-    /** A console writing to {@code out}; {@code prefix} may be null for none (control characters in it are escaped too). */
+    /**
+     * A console writing to {@code out}.
+     *
+     * @param out where the filtered text goes; the console never closes it
+     * @param prefix what each line starts with, in brackets ({@code [prefix] }); null for none.
+     *     Control characters in it are escaped too
+     */
     public Console(OutputStream out, String prefix) {
         this.out = out;
         this.prefix = prefix == null ? null : ("[" + TerminalText.escape(prefix) + "] ").getBytes(StandardCharsets.UTF_8);
     }
 
-    /** Writes one byte from the guest. */
+    /**
+     * Writes one byte from the guest. Without a prefix it reaches {@code out} at once (flushed);
+     * with one, when its line ends.
+     *
+     * @param b the byte, in the low 8 bits
+     * @throws UncheckedIOException if writing to {@code out} failed
+     */
     public synchronized void write(int b) {
         bytes++;
         tail.append((char) (b & 0xff));
@@ -140,12 +152,12 @@ public final class Console {
         }
     }
 
-    /** The last (up to 64 KiB) characters the guest wrote, as written (one char per byte, unfiltered). */
+    /** {@return the last (up to 64 KiB) characters the guest wrote, as written: one char per byte, unfiltered} */
     public synchronized String text() {
         return tail.toString();
     }
 
-    /** Bytes written in all. */
+    /** {@return how many bytes the guest wrote in all, including those no longer in {@link #text()}} */
     public synchronized long bytes() {
         return bytes;
     }

@@ -5,14 +5,21 @@ package dev.kvmctl.guests.devices;
  * 0xe9, which is how guests detect it.
  *
  * <pre>{@code
+ * PortBus bus = new PortBus();
  * bus.register(DebugPort.PORT, 1, new DebugPort(console));
  * }</pre>
  */
 public final class DebugPort implements PortDevice {
+    /** The port it answers, 0xe9: also the value it reads as. */
     public static final int PORT = 0xe9;
 
     private final Console console;
 
+    /**
+     * A debug port printing to {@code console}.
+     *
+     * @param console where the bytes go
+     */
     public DebugPort(Console console) {
         this.console = console;
     }

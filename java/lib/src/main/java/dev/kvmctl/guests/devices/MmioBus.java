@@ -8,12 +8,16 @@ import java.util.Map;
 
 /**
  * Dispatches MMIO exits to devices by address range. Unclaimed reads return all ones and
- * unclaimed writes are ignored; both are counted.
+ * unclaimed writes are ignored; both are counted. A lookup is a binary search over primitive
+ * arrays and allocates nothing; registering is meant for set-up, before the guest runs.
  *
  * <pre>{@code
  * MmioBus bus = new MmioBus();
- * bus.register(0xfee00000L, 0x1000, device);
- * long v = bus.read(0xfee00020L, 4);
+ * bus.register(0xd0000000L, 0x1000, new MmioDevice() {
+ *     public void write(long offset, int size, long value) { }
+ *     public long read(long offset, int size) { return offset; }
+ * });
+ * long v = bus.read(0xd0000020L, 4);      // 0x20: the offset into the device's range
  * }</pre>
  */
 public final class MmioBus {
@@ -38,7 +42,16 @@ public final class MmioBus {
         }
     }
 
-    /** Claims {@code [base, base+size)} for {@code device}; refuses a range that overlaps one already claimed. */
+    /**
+     * Claims {@code [base, base+size)} for {@code device}. The range must not be RAM in the VM
+     * (a memory slot): only accesses to unbacked addresses exit to the bus.
+     *
+     * @param base the first guest-physical address
+     * @param size bytes, positive
+     * @param device what the accesses go to, with offsets relative to {@code base}
+     * @throws IllegalArgumentException for an empty or wrapping range, or one that overlaps a
+     *     range already claimed (the message names its device)
+     */
     public synchronized void register(long base, long size, MmioDevice device) {
         if (size <= 0 || base + size < base) {
             throw new IllegalArgumentException(String.format("bad MMIO range 0x%x+0x%x", base, size));
@@ -65,6 +78,13 @@ public final class MmioBus {
         table = new Table(bases, ends, devices);
     }
 
+    /**
+     * Hands a guest write to the device claiming {@code address}, or counts it as unclaimed.
+     *
+     * @param address the guest-physical address written
+     * @param size bytes written: 1, 2, 4 or 8
+     * @param value the bytes, little-endian in the low {@code size} bytes
+     */
     public void write(long address, int size, long value) {
         Table t = table;
         int i = t.find(address);
@@ -75,6 +95,14 @@ public final class MmioBus {
         }
     }
 
+    /**
+     * Asks the device claiming {@code address} for a guest read.
+     *
+     * @param address the guest-physical address read
+     * @param size bytes read: 1, 2, 4 or 8
+     * @return the device's answer (the guest sees its low {@code size} bytes), or all ones when
+     *     no device claims the address
+     */
     public long read(long address, int size) {
         Table t = table;
         int i = t.find(address);
@@ -85,7 +113,7 @@ public final class MmioBus {
         return t.devices()[i].read(address - t.bases()[i], size);
     }
 
-    /** The accesses no device claimed. */
+    /** {@return the counters of accesses no device claimed, live} */
     public UnclaimedAccesses unclaimed() {
         return unclaimed;
     }

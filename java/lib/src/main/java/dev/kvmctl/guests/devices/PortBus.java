@@ -28,7 +28,16 @@ public final class PortBus {
     private final PortDevice[] devices = new PortDevice[PORTS];
     private final UnclaimedAccesses unclaimed = new UnclaimedAccesses();
 
-    /** Claims {@code count} ports from {@code first} for {@code device}; refuses ports already claimed. */
+    /**
+     * Claims {@code count} ports from {@code first} for {@code device}. Registering is meant for
+     * set-up, before the guest runs.
+     *
+     * @param first the first port, 0 to 0xffff
+     * @param count how many consecutive ports, positive
+     * @param device what accesses to them go to
+     * @throws IllegalArgumentException for a range outside 0..0xffff, or ports already claimed
+     *     (the message names their device)
+     */
     public synchronized void register(int first, int count, PortDevice device) {
         if (first < 0 || count <= 0 || first > PORTS - count) {
             throw new IllegalArgumentException(String.format("port range 0x%x+%d is outside 0..0xffff", first, count));
@@ -44,6 +53,13 @@ public final class PortBus {
         Arrays.fill(devices, first, first + count, device);
     }
 
+    /**
+     * Hands a guest port write to the device claiming {@code port}, or counts it as unclaimed.
+     *
+     * @param port the port, 0 to 0xffff
+     * @param size bytes written: 1, 2 or 4
+     * @param value the bytes, in the low {@code size} bytes
+     */
     public void out(int port, int size, int value) {
         PortDevice d = devices[port & 0xffff];
         if (d == null) {
@@ -53,6 +69,14 @@ public final class PortBus {
         }
     }
 
+    /**
+     * Asks the device claiming {@code port} for a guest port read.
+     *
+     * @param port the port, 0 to 0xffff
+     * @param size bytes read: 1, 2 or 4
+     * @return the device's answer (the guest sees its low {@code size} bytes), or all ones when
+     *     no device claims the port
+     */
     public int in(int port, int size) {
         PortDevice d = devices[port & 0xffff];
         if (d == null) {
@@ -62,7 +86,7 @@ public final class PortBus {
         return d.in(port, size);
     }
 
-    /** The accesses no device claimed. */
+    /** {@return the counters of accesses no device claimed, live} */
     public UnclaimedAccesses unclaimed() {
         return unclaimed;
     }

@@ -1,7 +1,8 @@
 package dev.kvmctl.guests.devices;
 
 /**
- * A device model on the I/O-port bus of a {@link dev.kvmctl.guests.Machine}.
+ * A device model on the I/O-port bus of a {@link dev.kvmctl.guests.Machine}. Called on the
+ * machine's thread, between two KVM_RUNs, so the guest's vCPU waits while a call runs.
  *
  * <pre>{@code
  * machine.ports().register(0x510, 1, new PortDevice() {
@@ -11,9 +12,21 @@ package dev.kvmctl.guests.devices;
  * }</pre>
  */
 public interface PortDevice {
-    /** The guest wrote {@code value} ({@code size} bytes) to {@code port}. */
+    /**
+     * The guest wrote to a port of the device.
+     *
+     * @param port which port (a device may claim several)
+     * @param size bytes written: 1, 2 or 4
+     * @param value the bytes, in the low {@code size} bytes
+     */
     void out(int port, int size, int value);
 
-    /** The guest reads {@code size} bytes from {@code port}; the low {@code size} bytes of the result are used. */
+    /**
+     * The guest reads a port of the device.
+     *
+     * @param port which port
+     * @param size bytes read: 1, 2 or 4
+     * @return the value; the guest sees its low {@code size} bytes
+     */
     int in(int port, int size);
 }

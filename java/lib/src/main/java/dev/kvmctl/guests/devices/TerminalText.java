@@ -12,9 +12,17 @@ import java.nio.charset.StandardCharsets;
  * printable character (1 to 4 bytes) or one escape (4 bytes).
  *
  * <pre>{@code
- * TerminalText t = new TerminalText(sink);
- * for (byte b : "\u001b[2Jhi\n".getBytes(StandardCharsets.ISO_8859_1)) t.accept(b);  // "\x1b[2Jhi", newline
+ * StringBuilder shown = new StringBuilder();
+ * TerminalText t = new TerminalText(new TerminalText.Sink() {
+ *     public void unit(byte[] bytes, int offset, int length) {
+ *         shown.append(new String(bytes, offset, length, StandardCharsets.UTF_8));
+ *     }
+ *     public void newline() { shown.append('\n'); }
+ * });
+ * for (byte b : "\u001b[2Jhi\n".getBytes(StandardCharsets.ISO_8859_1)) t.accept(b);  // shown: "\x1b[2Jhi", newline
  * }</pre>
+ *
+ * <p>Not API: its example is compiled inside this package.
  */
 final class TerminalText {
     /** Where the filtered text goes. */

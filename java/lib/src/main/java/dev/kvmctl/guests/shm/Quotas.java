@@ -14,7 +14,10 @@ package dev.kvmctl.guests.shm;
  * one granule within its quota always gets it, whatever its peers hoard.
  *
  * <pre>{@code
- * SharedMemoryHub hub = new SharedMemoryHub(region, Quotas.defaults().withBlocks(1000).withBytes(1 << 20));
+ * try (SharedRegion region = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
+ *      SharedMemoryHub hub = new SharedMemoryHub(region, Quotas.defaults().withBlocks(1000).withBytes(1 << 20))) {
+ *     System.out.println(hub.quotas());   // Quotas[blocks=1000, bytes=1048576] per VM
+ * }
  * }</pre>
  *
  * @param blocks blocks per VM; 0 for the default
@@ -24,7 +27,13 @@ public record Quotas(long blocks, long bytes) {
     /** The default block quota per VM: enough for any message window, small enough to bound the host's bookkeeping. */
     public static final long DEFAULT_BLOCKS = 4096;
 
-    /** Checks that neither limit is negative. */
+    /**
+     * Checks that neither limit is negative.
+     *
+     * @param blocks blocks per VM; 0 for the default
+     * @param bytes bytes per VM; 0 for the default
+     * @throws IllegalArgumentException if either is negative
+     */
     public Quotas {
         if (blocks < 0 || bytes < 0) {
             throw new IllegalArgumentException("quotas must be positive (or 0 for the default), got "
@@ -32,17 +41,29 @@ public record Quotas(long blocks, long bytes) {
         }
     }
 
-    /** Both limits at their defaults. */
+    /** {@return both limits at their defaults: 0 and 0, resolved when the hub knows its VMs} */
     public static Quotas defaults() {
         return new Quotas(0, 0);
     }
 
-    /** These quotas with {@code blocks} blocks per VM (0: the default). */
+    /**
+     * Changes the block limit.
+     *
+     * @param v blocks per VM; 0 for the default
+     * @return these quotas with that block limit
+     * @throws IllegalArgumentException if {@code v} is negative
+     */
     public Quotas withBlocks(long v) {
         return new Quotas(v, bytes);
     }
 
-    /** These quotas with {@code bytes} bytes per VM (0: the default). */
+    /**
+     * Changes the byte limit.
+     *
+     * @param v bytes per VM; 0 for the default
+     * @return these quotas with that byte limit
+     * @throws IllegalArgumentException if {@code v} is negative
+     */
     public Quotas withBytes(long v) {
         return new Quotas(blocks, v);
     }
@@ -50,6 +71,12 @@ public record Quotas(long blocks, long bytes) {
     /**
      * The limits in force for {@code vms} VMs sharing a region of {@code regionSize} bytes whose
      * blocks are multiples of {@code granule}: the defaults filled in.
+     *
+     * @param regionSize the region's size in bytes, positive
+     * @param granule the region's smallest block, positive
+     * @param vms how many VMs share it, positive
+     * @return quotas with no 0 left in them
+     * @throws IllegalArgumentException if any argument is not positive
      */
     public Quotas resolve(long regionSize, long granule, int vms) {
         if (regionSize <= 0 || granule <= 0 || vms <= 0) {

@@ -24,13 +24,19 @@ import java.util.Map;
  *
  * <pre>{@code
  * try (SharedRegion region = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
- *      SharedMemoryHub hub = new SharedMemoryHub(region)) {
- *     Machine producer = Machine.boot(kvm, producerConfig);   // configs share region.memory()
- *     Machine consumer = Machine.boot(kvm, consumerConfig);
+ *      SharedMemoryHub hub = new SharedMemoryHub(region);
+ *      Machine producer = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("producer")).ring(3)
+ *              .share(region.memory(), region.guestAddress()).vmIndex(0, 2).build());
+ *      Machine consumer = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("consumer")).ring(3)
+ *              .share(region.memory(), region.guestAddress()).vmIndex(1, 2).build())) {
  *     hub.connect(List.of(producer, consumer));
- *     // run each machine on its own thread
+ *     List<RunResult> results = ThreadedRunner.runAll(List.of(producer, consumer), Duration.ofSeconds(30));
+ *     System.out.println(hub.stats());
  * }
  * }</pre>
+ *
+ * <p>The region outlives the hub, and the hub its machines: created in that order in one
+ * try-with-resources, they close in the reverse one.
  */
 public final class SharedMemoryHub implements CallDevice, AutoCloseable {
     private final SharedRegion region;
@@ -41,30 +47,47 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
     private volatile HubRules rules;
     private boolean closed;
 
-    /** A hub for {@code region} with the default {@link Quotas}. */
+    /**
+     * A hub for {@code region} with the default {@link Quotas}.
+     *
+     * @param region the region its VMs share; stays the caller's to close, after the hub
+     */
     public SharedMemoryHub(SharedRegion region) {
         this(region, Quotas.defaults());
     }
 
-    /** A hub for {@code region} whose VMs each get {@code quotas} (0 in a field: its default). */
+    /**
+     * A hub for {@code region} whose VMs each get {@code quotas}.
+     *
+     * @param region the region its VMs share; stays the caller's to close, after the hub
+     * @param quotas per-VM limits; 0 in a field stands for its default, resolved at {@link #connect}
+     */
     public SharedMemoryHub(SharedRegion region, Quotas quotas) {
         this.region = java.util.Objects.requireNonNull(region, "region");
         this.quotas = java.util.Objects.requireNonNull(quotas, "quotas");
     }
 
-    /** The region this hub manages. */
+    /** {@return the region this hub manages} */
     public SharedRegion region() {
         return region;
     }
 
-    /** The quotas in force: after {@link #connect}, with the defaults filled in for its number of VMs. */
+    /**
+     * {@return the quotas in force: before {@link #connect}, as given (0 for a default); after
+     * it, with the defaults filled in for its number of VMs}
+     */
     public synchronized Quotas quotas() {
         return rules != null ? rules.quotas() : quotas;
     }
 
     /**
      * Joins the machines, in order: VM i is the i-th. Each gets the call port, and an ioeventfd
-     * for every other VM's doorbell (kept across VM rebuilds).
+     * for every other VM's doorbell (kept across VM rebuilds). Once only, before any of them runs.
+     *
+     * @param machines 1 to {@link ShmAbi#MAX_VMS} machines whose configurations share the region
+     *     at its {@link SharedRegion#guestAddress()}; their index in the list is their VM number
+     * @throws IllegalStateException if the hub is already connected or closed
+     * @throws IllegalArgumentException for no machines, or more than {@link ShmAbi#MAX_VMS}
      */
     public synchronized void connect(List<Machine> machines) {
         if (rules != null) {
@@ -224,6 +247,24 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
     /**
      * What one VM did through the hub.
      *
+     * @param index the VM's number, its place in {@link #connect}'s list
+     * @param name its machine's name
+     * @param calls calls through the call port: exits, each carrying a batch of requests
+     * @param requests requests completed (a waiting one counts when it completes)
+     * @param allocations successful ALLOCs
+     * @param sent successful SENDs
+     * @param sentBytes the bytes those SENDs announced
+     * @param received messages taken from its inbox by RECV or POLL
+     * @param yields YIELD requests
+     * @param statuses how many requests ended with each status, by name ({@link ShmAbi#statusName}),
+     *     sorted by name, statuses that never occurred left out
+     * @param badMailboxAddresses calls whose mailbox address was unusable (nothing could be answered)
+     * @param reported whether the guest sent a REPORT
+     * @param reportedMessages the last REPORT's a0: messages the guest verified
+     * @param reportedBytes the last REPORT's a1: payload bytes the guest verified
+     * @param reportedErrors the last REPORT's a2: errors the guest found
+     * @param reclaimedBlocks blocks taken back from it when it ended (0 while it runs)
+     * @param reclaimedBytes the bytes of those blocks
      * @param peakChargedBlocks the most blocks it had allocated and not yet freed at any time (what its quota bounds)
      * @param peakChargedBytes the most bytes likewise
      */
@@ -231,7 +272,10 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
                           long received, long yields, Map<String, Long> statuses, long badMailboxAddresses,
                           boolean reported, long reportedMessages, long reportedBytes, long reportedErrors,
                           long reclaimedBlocks, long reclaimedBytes, long peakChargedBlocks, long peakChargedBytes) {
-        /** Requests refused for a reason other than flow control (NO_SPACE, QUOTA, EMPTY, NO_MORE_SENDERS). */
+        /**
+         * {@return requests refused for a reason other than flow control (NO_SPACE, QUOTA, EMPTY,
+         * NO_MORE_SENDERS), plus unusable mailbox addresses: 0 for a guest that kept the ABI}
+         */
         public long refusals() {
             long n = badMailboxAddresses;
             for (Map.Entry<String, Long> s : statuses.entrySet()) {
@@ -244,7 +288,7 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         }
     }
 
-    /** Each connected VM's statistics, in VM order (empty before {@link #connect}). */
+    /** {@return each connected VM's statistics now, in VM order; empty before {@link #connect}} */
     public synchronized List<VmStats> stats() {
         List<VmStats> out = new ArrayList<>();
         for (Endpoint e : endpoints) {
@@ -253,7 +297,7 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         return out;
     }
 
-    /** A snapshot of the region's allocator. */
+    /** {@return a consistent snapshot of the region's allocator: blocks and bytes in use, by VM} */
     public AllocatorStats allocatorStats() {
         return region.allocator().stats();
     }

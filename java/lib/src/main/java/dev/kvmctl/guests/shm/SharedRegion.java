@@ -15,12 +15,18 @@ import dev.kvmctl.memory.BlockAllocator;
  * {@link #close()}, {@link #isClosed()} and {@code toString()}.
  *
  * <pre>{@code
- * try (SharedRegion shared = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS)) {
+ * try (SharedRegion shared = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
+ *      Vm vmA = kvm.createVm();
+ *      Vm vmB = kvm.createVm()) {
  *     vmA.mapMemory(shared.guestAddress(), shared.memory());
  *     vmB.mapMemory(shared.guestAddress(), shared.memory());   // both see the same bytes at 4 GiB
  *     AllocationResult r = shared.allocator().allocate(0, 4096);
+ *     ...
  * }
  * }</pre>
+ *
+ * <p>The region is created before the VMs that map it, as the
+ * {@linkplain dev.kvmctl package documentation} recommends for memory.
  */
 public final class SharedRegion implements AutoCloseable {
     /** Where {@code kvmctl launch} maps the shared region: 4 GiB, above any guest's RAM. */
@@ -46,7 +52,17 @@ public final class SharedRegion implements AutoCloseable {
 
     /**
      * A new region of {@code size} bytes (a multiple of 4 KiB, and of its {@link #granule()} when
-     * over 1 GiB) to be mapped at {@code guestAddress}.
+     * over 1 GiB) to be mapped at {@code guestAddress}: a zero-filled memfd and an allocator with
+     * every block free.
+     *
+     * @param name a label for the memfd, shown in {@code /proc/<pid>/maps}
+     * @param size bytes, a positive multiple of 4 KiB (and of the granule when over 1 GiB)
+     * @param guestAddress where every VM maps it, a multiple of 4 KiB above the guests' RAM, such
+     *     as {@link #DEFAULT_GUEST_ADDRESS}
+     * @return the new region, which the caller closes after every VM that maps it
+     * @throws IllegalArgumentException for an unaligned or negative address, or a size that is not
+     *     a multiple of 4 KiB or of the granule (the message says which sizes fit)
+     * @throws dev.kvmctl.KvmException if the memfd cannot be created or mapped
      */
     public static SharedRegion create(String name, long size, long guestAddress) {
         if (guestAddress % GuestMemory.PAGE_SIZE != 0 || guestAddress < 0) {
@@ -63,36 +79,62 @@ public final class SharedRegion implements AutoCloseable {
         return new SharedRegion(memory, new BlockAllocator(size, granule), guestAddress);
     }
 
-    /** The memfd-backed memory every attached VM maps. */
+    /**
+     * {@return the memfd-backed memory every attached VM maps; the region's own, closed with it}
+     *
+     * @throws IllegalStateException if the region is closed
+     */
     public GuestMemory memory() {
         ensureOpen();
         return memory;
     }
 
-    /** The allocator of the region's blocks (offsets are relative to {@link #guestAddress()}). */
+    /**
+     * {@return the allocator of the region's blocks (offsets are relative to {@link #guestAddress()})}
+     *
+     * @throws IllegalStateException if the region is closed
+     */
     public BlockAllocator allocator() {
         ensureOpen();
         return allocator;
     }
 
-    /** The guest-physical address where every VM maps the region. */
+    /**
+     * {@return the guest-physical address where every VM maps the region}
+     *
+     * @throws IllegalStateException if the region is closed
+     */
     public long guestAddress() {
         ensureOpen();
         return guestAddress;
     }
 
-    /** Bytes in the region. */
+    /**
+     * {@return the region's size in bytes}
+     *
+     * @throws IllegalStateException if the region is closed
+     */
     public long size() {
         return memory.size(); // refuses once closed
     }
 
-    /** The smallest block and the unit of every block's size and offset: 64 bytes up to 16 MiB, more beyond. */
+    /**
+     * {@return the smallest block and the unit of every block's size and offset, in bytes: 64 for
+     * regions up to 16 MiB, more beyond (at most {@link #MAX_GRANULES} blocks)}
+     *
+     * @throws IllegalStateException if the region is closed
+     */
     public long granule() {
         ensureOpen();
         return allocator.alignment();
     }
 
-    /** Whether guest-physical {@code gpa} lies inside the region. */
+    /**
+     * {@return whether guest-physical {@code gpa} lies inside the region}
+     *
+     * @param gpa a guest-physical address
+     * @throws IllegalStateException if the region is closed
+     */
     public boolean contains(long gpa) {
         long size = memory.size(); // refuses once closed
         return gpa >= guestAddress && gpa - guestAddress < size;
@@ -104,7 +146,7 @@ public final class SharedRegion implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #close()} was called (or the memory closed directly). */
+    /** {@return whether {@link #close()} was called (or the memory closed directly)} */
     public boolean isClosed() {
         return memory.isClosed();
     }

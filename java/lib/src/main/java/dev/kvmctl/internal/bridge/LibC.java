@@ -30,6 +30,7 @@ public interface LibC {
     int EFD_CLOEXEC = O_CLOEXEC;
     int EFD_NONBLOCK = O_NONBLOCK;
     int MADV_DONTNEED = 4;
+    int MADV_REMOVE = 9;
     /** Linux 5.14+: allocate a range's pages now, as writes would (EINVAL on older kernels). */
     int MADV_POPULATE_WRITE = 23;
     int EINVAL = 22;
