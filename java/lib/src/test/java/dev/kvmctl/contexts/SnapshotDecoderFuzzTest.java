@@ -24,6 +24,7 @@ import java.util.Arrays;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.provider.Arguments;
@@ -64,8 +65,13 @@ class SnapshotDecoderFuzzTest {
     private static Kvm kvm;
     private static final VcpuContext[] vcpus = new VcpuContext[2];
 
+    /** The seed is a real snapshot, of a real guest. */
+    @BeforeAll
+    static void needKvm() {
+        KvmAvailable.assumeKvm();
+    }
+
     static Stream<Arguments> seeds() throws IOException {
-        KvmAvailable.assumeKvm(); // a real snapshot needs a real guest
         Path snap = dir().resolve("seed.snap");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         GuestConfig config = GuestConfig.builder(BuiltinImages.load("hello-real")).mode(CpuMode.REAL)
@@ -89,7 +95,8 @@ class SnapshotDecoderFuzzTest {
     }
 
     @MethodSource("seeds")
-    @FuzzTest(maxDuration = "60s")
+    // The bounds of the short run (scripts/fuzz.sh --short, in make test); the long run sets its own.
+    @FuzzTest(maxExecutions = 5_000, maxDuration = "120s")
     @Timeout(10) // per input, in fuzzing mode (libFuzzer's -timeout)
     void snapshotDecoder(byte[] input) throws IOException {
         if (input.length == 0) {

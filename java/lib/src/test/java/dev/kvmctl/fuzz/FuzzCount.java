@@ -47,7 +47,8 @@ public final class FuzzCount {
      * same label whatever the input held; {@code name} (the input's name in messages) becomes F.
      */
     public static String reason(Throwable e, String name) {
-        return String.valueOf(e.getMessage()).replace(name, "F").replaceAll("0x[0-9a-fA-F]+|-?[0-9]+", "N");
+        return String.valueOf(e.getMessage()).replace(name, "F")
+                .replaceAll("(?<![A-Za-z0-9_-])(0x[0-9a-fA-F]+|-?[0-9]+)", "N");
     }
 
     /** Inputs so far. */

@@ -50,7 +50,8 @@ class MailboxFuzzTest {
     private static final byte[] actual = new byte[RAM];
 
     @MethodSource("seeds")
-    @FuzzTest(maxDuration = "60s")
+    // The bounds of the short run (scripts/fuzz.sh --short, in make test); the long run sets its own.
+    @FuzzTest(maxExecutions = 3_000, maxDuration = "120s")
     @Timeout(10) // per input, in fuzzing mode (libFuzzer's -timeout)
     void hubMailbox(byte[] input) {
         Run run = new Run(input);
