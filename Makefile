@@ -4,7 +4,7 @@
 #   make run      build, then run the default demo (two VMs sharing memory)
 #   make test     build and run every test (unit, /dev/kvm integration, container) of both
 #                 modules, check that the library's public API Javadoc builds, then fuzz the
-#                 parsers briefly (scripts/fuzz.sh --short, about a minute; the long run is
+#                 parsers briefly (scripts/fuzz.sh --short, one to two minutes; the long run is
 #                 scripts/fuzz.sh, see docs/robustness.md)
 #   make install  publish the library dev.kvmctl:kvmctl (with its native code; java/lib) to ~/.m2,
 #                 with the parent pom and the CLI module (dev.kvmctl:kvmctl-cli; java/cli)

@@ -43,7 +43,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * image back as zeros (a sparse tail up to the length the header claims, if that is at most 4 MiB
  * more), and, as the flags say, the checksums a mutation broke are made right again, so that the
  * fuzzer gets past them to the decoding behind: bit 0 the nested containers' CRCs, bit 1 the
- * metadata's, bit 2 the memory image's, bit 3 the header's; bit 4 leaves the file as it is.
+ * metadata's, bit 2 the memory image's, bit 3 the header's; bit 4 leaves the file as it is; bits
+ * 5 and 6 make the metadata's or the memory image's checksum wrong (before the header's is set),
+ * so that a check that is skipped shows.
  *
  * <p>Oracles, read from the file independently of the decoder: an accepted file has the magic,
  * version 1, a page-aligned RAM image of a positive number of pages after the metadata and inside
@@ -57,7 +59,8 @@ class SnapshotDecoderFuzzTest {
     private static final long PAGE = 4096;
     /** The largest zero tail the harness adds: a larger claimed RAM image leaves the file truncated. */
     private static final long MAX_TAIL = 4 << 20;
-    private static final int FIX_NESTED = 1, FIX_META = 2, FIX_MEMORY = 4, FIX_HEADER = 8, AS_IS = 16;
+    private static final int FIX_NESTED = 1, FIX_META = 2, FIX_MEMORY = 4, FIX_HEADER = 8, AS_IS = 16, BREAK_META = 32,
+            BREAK_MEMORY = 64;
 
     private static final FuzzCount COUNT = new FuzzCount("snapshot-decoder");
     private static Path dir;
@@ -90,8 +93,14 @@ class SnapshotDecoderFuzzTest {
         System.arraycopy(whole, 0, seed, 1, (int) memoryOffset);
         byte[] asIs = seed.clone();
         asIs[0] = 0; // the zero RAM image no longer matches the memory checksum: refused
+        byte[] badMeta = seed.clone();
+        badMeta[0] |= BREAK_META;
+        byte[] badMemory = seed.clone();
+        badMemory[0] |= BREAK_MEMORY;
         return Stream.of(Arguments.of(Named.of("hello-real, 64 KiB, checksums made right", seed)),
-                Arguments.of(Named.of("hello-real, 64 KiB, RAM zeroed", asIs)));
+                Arguments.of(Named.of("hello-real, 64 KiB, RAM zeroed", asIs)),
+                Arguments.of(Named.of("hello-real, 64 KiB, wrong metadata checksum", badMeta)),
+                Arguments.of(Named.of("hello-real, 64 KiB, wrong memory checksum", badMemory)));
     }
 
     @MethodSource("seeds")
@@ -203,12 +212,18 @@ class SnapshotDecoderFuzzTest {
             if ((flags & FIX_META) != 0 && metaInside) {
                 h.putInt(48, crc(prefix, (int) metaOffset, (int) metaLength));
             }
+            if ((flags & BREAK_META) != 0) {
+                h.putInt(48, ~h.getInt(48));
+            }
             boolean tail = (flags & AS_IS) == 0 && memoryOffset >= prefix.length && memorySize >= 0
                     && memoryOffset <= prefix.length + MAX_TAIL && memorySize <= MAX_TAIL;
             if (tail) {
                 length = memoryOffset + memorySize;
                 if ((flags & FIX_MEMORY) != 0) {
                     h.putInt(52, zeroCrc(memorySize));
+                }
+                if ((flags & BREAK_MEMORY) != 0) {
+                    h.putInt(52, ~h.getInt(52));
                 }
             }
             if ((flags & FIX_HEADER) != 0) {
