@@ -3,8 +3,10 @@
 #   make          build the native shim, the guest images and target/kvmctl.jar
 #   make run      build, then run the default demo (two VMs sharing memory)
 #   make test     build and run every test (unit, /dev/kvm integration, container) of both
-#                 modules, and build the library's public API Javadoc with every doclint check
-#                 on: a single warning (a member without Javadoc included) fails it
+#                 modules, build the library's public API Javadoc with every doclint check
+#                 on (a single warning, a member without Javadoc included, fails it), then fuzz
+#                 the parsers briefly (scripts/fuzz.sh --short, one to two minutes; the long run
+#                 is scripts/fuzz.sh, see docs/robustness.md)
 #   make install  publish the library dev.kvmctl:kvmctl (with its native code; java/lib) to ~/.m2,
 #                 with the parent pom and the CLI module (dev.kvmctl:kvmctl-cli; java/cli)
 #   make bench    run every benchmark in scripts/ (about 15 minutes; not part of test); each
@@ -30,6 +32,7 @@ run: build
 
 test:
 	$(MVN) $(MVNFLAGS) verify javadoc:javadoc
+	MVN="$(MVN)" scripts/fuzz.sh --short
 
 install:
 	$(MVN) $(MVNFLAGS) install -DskipTests

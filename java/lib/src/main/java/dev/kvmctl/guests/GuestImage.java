@@ -289,17 +289,20 @@ public final class GuestImage {
 
     /**
      * Copies the image into {@code ram} (guest-physical address = offset in {@code ram}), zeroing
-     * what each segment has beyond its file bytes.
+     * what each segment has beyond its file bytes; if a segment lies outside {@code ram}, refuses
+     * before writing anything.
      *
      * @param ram the guest's RAM, mapped at guest-physical 0
      * @throws GuestImageException if a segment lies outside {@code ram}
      */
     public void loadInto(GuestMemory ram) {
-        for (Segment s : segments) {
+        for (Segment s : segments) { // all checked first: a refused image must leave RAM as it was
             if (s.end() > ram.size()) {
                 throw new GuestImageException(String.format("%s: segment [0x%x, 0x%x) is outside %d bytes of guest memory",
                         name, s.address(), s.end(), ram.size()));
             }
+        }
+        for (Segment s : segments) {
             ram.write(s.address(), bytes, s.fileOffset(), s.fileSize());
             if (s.memorySize() > s.fileSize()) {
                 ram.fill(s.address() + s.fileSize(), s.memorySize() - s.fileSize(), (byte) 0);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kvmctl.GuestMemory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.api.Test;
@@ -65,6 +66,21 @@ class GuestImageTest {
         ByteBuffer.wrap(overflow).order(ByteOrder.LITTLE_ENDIAN).putLong(64 + 24, -16L); // p_paddr near 2^64
         assertMessage("overflows", overflow);
         assertThrows(GuestImageException.class, () -> GuestImage.parse("empty", new byte[0], 0, 0));
+    }
+
+    /** Found by ImageLoaderFuzzTest: the segments before the one outside RAM used to be written. */
+    @Test
+    void aLoadThatDoesNotFitInRamWritesNothing() {
+        // sse-compute: code and constants at 1 MiB, then 4 MiB of data, which 2 MiB of RAM cannot hold
+        GuestImage img = BuiltinImages.load("sse-compute");
+        try (GuestMemory ram = GuestMemory.anonymous(2 << 20)) {
+            ram.fill(0, ram.size(), (byte) 0xa5);
+            assertThrows(GuestImageException.class, () -> img.loadInto(ram));
+            byte[] after = ram.read(0, (int) ram.size());
+            for (int i = 0; i < after.length; i++) {
+                assertEquals((byte) 0xa5, after[i], "byte " + i);
+            }
+        }
     }
 
     @Test
