@@ -7,12 +7,15 @@ import dev.kvmctl.Vm;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A checkpoint of a stopped VM that it can be reset to again and again, cheaply: the context of
  * every vCPU ({@link VcpuContext}) and a copy of one memory slot's bytes. A reset copies back only
  * the pages the guest wrote since the checkpoint or the last reset, as KVM's dirty log names them
- * ({@code KVM_GET_DIRTY_LOG}), and restores the vCPUs in Firecracker's order. A fuzzer or a test
+ * ({@code KVM_GET_DIRTY_LOG}), and restores the vCPUs in Firecracker's order. (The plain log,
+ * which re-protects the pages as it is fetched, measured faster here than
+ * {@code KVM_CLEAR_DIRTY_LOG} with manual protection: {@code scripts/bench-reset.sh}.) A fuzzer or a test
  * harness runs a guest from the same state many times this way without rebuilding it.
  *
  * <pre>{@code
@@ -39,17 +42,43 @@ import java.util.List;
  * instruction. Not thread-safe.
  */
 public final class Checkpoint implements AutoCloseable {
+    /**
+     * How much of each vCPU's state a reset writes back. Only the host sets CPUID and the TSC
+     * frequency, so no scope restores them; the checkpoint always captures everything.
+     */
+    public enum Scope {
+        /**
+         * Everything a guest can change: MP state, registers, special registers, XSAVE, XCRs,
+         * debug registers, the local APIC (with an in-kernel irqchip), every saveable MSR, vCPU
+         * events. Right for any guest.
+         */
+        ALL,
+        /**
+         * {@link #ALL} but the MSRs, which cost about a third of a reset: right for a guest that
+         * writes no MSR (a ring-3 guest cannot: {@code wrmsr} faults there).
+         */
+        NO_MSRS,
+        /**
+         * The general registers only ({@code KVM_SET_REGS}): right only for a guest whose run
+         * changes nothing else (no segment, control or SSE/AVX register, no pending event), such
+         * as a ring-3 loop of integer code. Anything else it changed stays changed.
+         */
+        REGISTERS
+    }
+
     private final Vm vm;
     private final MemorySlot slot;
     private final Vcpu[] vcpus;
     private final VcpuContext[] contexts;
+    private final Scope scope;
     private final GuestMemory copy;
     private final ByteBuffer bitmap;
     private final int words;
     private boolean closed;
 
-    private Checkpoint(Vm vm, MemorySlot slot, Vcpu[] vcpus, VcpuContext[] contexts, GuestMemory copy) {
+    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, Vcpu[] vcpus, VcpuContext[] contexts, GuestMemory copy) {
         this.vm = vm;
+        this.scope = scope;
         this.slot = slot;
         this.vcpus = vcpus;
         this.contexts = contexts;
@@ -59,9 +88,10 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /**
-     * Marks a checkpoint of a stopped VM: captures every vCPU it has now, clears the slot's dirty
-     * log, and copies the slot's memory into a private anonymous mapping of the same size (the
-     * checkpoint's; {@link #close()} frees it).
+     * Marks a checkpoint of a stopped VM whose resets restore each vCPU's whole state
+     * ({@link Scope#ALL}): captures every vCPU it has now, clears the slot's dirty log, and copies
+     * the slot's memory into a private anonymous mapping of the same size (the checkpoint's;
+     * {@link #close()} frees it).
      *
      * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}; its vCPUs are the ones it
      *     has now
@@ -73,6 +103,24 @@ public final class Checkpoint implements AutoCloseable {
      * @throws dev.kvmctl.KvmException if KVM refuses a read
      */
     public static Checkpoint mark(Vm vm, MemorySlot slot) {
+        return mark(vm, slot, Scope.ALL);
+    }
+
+    /**
+     * Marks a checkpoint whose resets restore only {@code scope} of each vCPU's state: faster for
+     * guests known to change no more (see {@link Scope}). Otherwise as {@link #mark(Vm, MemorySlot)}.
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}
+     * @param slot a current slot of {@code vm}, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param scope what a reset writes back into each vCPU
+     * @return the checkpoint
+     * @throws IllegalArgumentException if {@code slot} is not a current slot of {@code vm} or does
+     *     not log dirty pages, or {@code vm} has no vCPU; nothing is allocated
+     * @throws IllegalStateException if {@code vm}, a vCPU or the slot's memory is closed
+     * @throws dev.kvmctl.KvmException if KVM refuses a read
+     */
+    public static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope) {
+        Objects.requireNonNull(scope, "scope");
         if ((slot.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
             throw new IllegalArgumentException(slot + " was not mapped with MemorySlot.LOG_DIRTY_PAGES; a checkpoint needs its dirty log");
         }
@@ -88,7 +136,7 @@ public final class Checkpoint implements AutoCloseable {
         }
         GuestMemory copy = GuestMemory.anonymous(slot.size());
         try {
-            Checkpoint checkpoint = new Checkpoint(vm, slot, vcpus, contexts, copy);
+            Checkpoint checkpoint = new Checkpoint(vm, slot, scope, vcpus, contexts, copy);
             // Clear the log first: from here on every guest write is logged, and the copy below
             // is of memory the stopped guest no longer changes.
             vm.dirtyLog(slot, checkpoint.bitmap);
@@ -103,7 +151,8 @@ public final class Checkpoint implements AutoCloseable {
     /**
      * Resets the VM to this checkpoint: fetches and clears the slot's dirty log, copies the pages
      * it names back from the checkpoint's copy (runs of adjacent pages in one copy), and restores
-     * every vCPU's context. The log then holds nothing, so the next reset copies only what the
+     * every vCPU's context, as much as the checkpoint's {@link Scope} says, in Firecracker's order
+     * (CPUID, which only the host sets, is left as it is). The log then holds nothing, so the next reset copies only what the
      * guest writes from now on. Allocates nothing.
      *
      * @return how many pages were copied back
@@ -149,7 +198,11 @@ public final class Checkpoint implements AutoCloseable {
             copyBack(runStart, slot.size() / GuestMemory.PAGE_SIZE);
         }
         for (int i = 0; i < vcpus.length; i++) {
-            contexts[i].restore(vcpus[i]);
+            if (scope == Scope.REGISTERS) {
+                vcpus[i].setRegs(contexts[i].regs());
+            } else {
+                contexts[i].restoreGuestWritable(vcpus[i], scope == Scope.ALL);
+            }
         }
         return pages;
     }
@@ -158,6 +211,11 @@ public final class Checkpoint implements AutoCloseable {
     private void copyBack(long from, long to) {
         long offset = from * GuestMemory.PAGE_SIZE;
         slot.memory().copyFrom(copy, offset, slot.memoryOffset() + offset, (to - from) * GuestMemory.PAGE_SIZE);
+    }
+
+    /** {@return what a reset restores of each vCPU} */
+    public Scope scope() {
+        return scope;
     }
 
     /** {@return the slot whose memory this checkpoint holds} */

@@ -17,6 +17,8 @@ import dev.kvmctl.guests.BootSetup;
 import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * {@link Checkpoint} on the real /dev/kvm: a ring-3 guest reads a seed and a page count, writes
@@ -114,15 +116,17 @@ class CheckpointTest {
         return sum;
     }
 
-    @Test
-    void aResetRunReportsWhatAFreshRunDoesAndMemoryIsTheCheckpoints() {
+    @ParameterizedTest
+    @EnumSource(Checkpoint.Scope.class) // the guest changes only general registers and memory: every scope fits it
+    void aResetRunReportsWhatAFreshRunDoesAndMemoryIsTheCheckpoints(Checkpoint.Scope scope) {
         int freshOutput;
         try (Guest fresh = new Guest()) {
             freshOutput = fresh.run(9, 16);
         }
         assertEquals(model(9, 16), freshOutput, "the model of the guest matches a fresh run");
 
-        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot)) {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, scope)) {
+            assertEquals(scope, checkpoint.scope());
             byte[] pristine = g.ram.read(0, (int) RAM);
             int[][] runs = {{1, 16}, {9, 16}, {30, 1}, {2, 64}, {9, 16}, {63, 5}, {9, 16}};
             for (int[] run : runs) {
@@ -150,11 +154,12 @@ class CheckpointTest {
         }
     }
 
-    @Test
-    void resetAllocatesNothing() {
+    @ParameterizedTest
+    @EnumSource(Checkpoint.Scope.class)
+    void resetAllocatesNothing(Checkpoint.Scope scope) {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long self = Thread.currentThread().getId();
-        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot)) {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, scope)) {
             long sink = 0;
             for (int i = 0; i < 3000; i++) { // let the JIT compile the loop
                 sink += g.run(i, 16) + checkpoint.reset();
