@@ -29,6 +29,10 @@
 #define KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 168
 #endif
 
+#ifndef KVM_CAP_DIRTY_LOG_RING
+#define KVM_CAP_DIRTY_LOG_RING 192
+#endif
+
 #define IOCTL(fd, req, arg) do { if (ioctl((fd), (req), (arg)) < 0) die(#req); } while (0)
 
 /* mov ecx, K; mov edi, 0x400000; 1: test ecx, ecx; jz 2f; mov [rdi], ecx; add edi, 0x2000;
@@ -246,7 +250,8 @@ int main(int argc, char **argv)
     if (kvm < 0)
         die("open /dev/kvm");
     int manual = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-    fprintf(stderr, "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: %d)\n", manual);
+    fprintf(stderr, "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: %d, KVM_CAP_DIRTY_LOG_RING: %d)\n", manual,
+            ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
     for (int m = 0; m < MODES; m++) {
         if (m == CLEAR_FULL && manual <= 0)
             continue;
