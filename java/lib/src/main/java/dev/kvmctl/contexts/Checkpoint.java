@@ -13,9 +13,9 @@ import java.util.Objects;
  * A checkpoint of a stopped VM that it can be reset to again and again, cheaply: the context of
  * every vCPU ({@link VcpuContext}) and a copy of one memory slot's bytes. A reset copies back only
  * the pages the guest wrote since the checkpoint or the last reset, as KVM's dirty log names them
- * ({@code KVM_GET_DIRTY_LOG}), and restores the vCPUs in Firecracker's order. (The plain log,
- * which re-protects the pages as it is fetched, measured faster here than
- * {@code KVM_CLEAR_DIRTY_LOG} with manual protection: {@code scripts/bench-reset.sh}.) A fuzzer or a test
+ * ({@code KVM_GET_DIRTY_LOG}, which write-protects the pages again as it returns them: one ioctl;
+ * {@code scripts/bench-reset.sh} compares it with {@code KVM_CLEAR_DIRTY_LOG} under manual
+ * protection), and restores the vCPUs in Firecracker's order. A fuzzer or a test
  * harness runs a guest from the same state many times this way without rebuilding it.
  *
  * <pre>{@code
@@ -168,34 +168,23 @@ public final class Checkpoint implements AutoCloseable {
         }
         vm.dirtyLog(slot, bitmap);
         int pages = 0;
-        long runStart = -1;
+        long runStart = -1, runEnd = -1; // the run of adjacent dirty pages not yet copied
         for (int w = 0; w < words; w++) {
-            long bits = bitmap.getLong(w * 8);
-            if (bits == -1L) { // a full word: 64 pages, extend or start a run without looking at bits
-                if (runStart < 0) {
-                    runStart = (long) w * 64;
-                }
-                pages += 64;
-                continue;
-            }
-            for (int b = 0; b < 64; b++) {
-                long page = (long) w * 64 + b;
-                if ((bits & (1L << b)) != 0) {
-                    if (runStart < 0) {
-                        runStart = page;
+            long base = (long) w * 64;
+            for (long bits = bitmap.getLong(w * 8); bits != 0; bits &= bits - 1) {
+                long page = base + Long.numberOfTrailingZeros(bits);
+                if (page != runEnd) {
+                    if (runStart >= 0) {
+                        copyBack(runStart, runEnd);
                     }
-                    pages++;
-                } else if (runStart >= 0) {
-                    copyBack(runStart, page);
-                    runStart = -1;
+                    runStart = page;
                 }
-                if (runStart < 0 && (bits >>> b) == 0) {
-                    break; // no more set bits in this word and no run open
-                }
+                runEnd = page + 1;
+                pages++;
             }
         }
         if (runStart >= 0) {
-            copyBack(runStart, slot.size() / GuestMemory.PAGE_SIZE);
+            copyBack(runStart, runEnd);
         }
         for (int i = 0; i < vcpus.length; i++) {
             if (scope == Scope.REGISTERS) {

@@ -19,7 +19,7 @@
   add %ebx, %eax
   and $63, %eax
   shl $12, %eax
-  add $0x200000, %eax     # page address (zero-extended)
+  add $0x220000, %eax     # page address (zero-extended)
   add (%rax), %esi        # checksum += old word
   rol $5, %esi
   mov %ebx, %edx
