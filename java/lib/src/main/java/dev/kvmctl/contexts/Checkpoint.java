@@ -54,8 +54,9 @@ public final class Checkpoint implements AutoCloseable {
          */
         ALL,
         /**
-         * {@link #ALL} but the MSRs, which cost about a third of a reset: right for a guest that
-         * writes no MSR (a ring-3 guest cannot: {@code wrmsr} faults there).
+         * {@link #ALL} but the MSRs, a quarter to a third of a reset in the first measurements
+         * ({@code scripts/bench-reset.sh}): right for a guest that writes no MSR (a ring-3 guest
+         * cannot: {@code wrmsr} faults there; its FS and GS bases are in the special registers).
          */
         NO_MSRS,
         /**
