@@ -85,7 +85,7 @@ for (ram, k) in c1:
                 print(f"| {ram} MiB | {k} | {what} | {v}{' (faster)' if len(variants) > 1 and v == best else ''} | "
                       f"{c[v].scaled(1e-3).text(1)} | {jf.scaled(1e-3).text(1)} | {ratio(jf, c[v])} | {rate(c[v])} / {rate(jf)} |")
         if scope == "NO_MSRS":
-            verdicts.append(goal(jf, c[best], 1.10, f"Goal, {k} dirty pages of {ram} MiB with the full vCPU state within 1.10× of C ({best})"))
+            verdicts.append(goal(jf, c[best], 1.10, f"Goal, {k} dirty page{'s' if k != 1 else ''} of {ram} MiB with the full vCPU state within 1.10× of C ({best})"))
             if (ram, k) == (64, 16):
                 last = (jf, c[best])
                 # the floor, at the upper end of JMH's interval of time per reset
