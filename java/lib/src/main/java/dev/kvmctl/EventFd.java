@@ -19,6 +19,9 @@ import dev.kvmctl.internal.bridge.LibC;
  * }</pre>
  */
 public final class EventFd implements AutoCloseable {
+    /** What {@link #transfer} returns when the whole counter moved: no errno is negative. */
+    private static final int MOVED = -1;
+
     private final OwnedFd fd;
     private final byte[] readBuffer = new byte[8];
     private final byte[] writeBuffer = new byte[8];
@@ -76,18 +79,8 @@ public final class EventFd implements AutoCloseable {
             for (int i = 0; i < 8; i++) {
                 writeBuffer[i] = (byte) (value >>> (8 * i));
             }
-            long n;
-            int errno = 0;
-            int efd = fd.acquire();
-            try {
-                n = LibC.INSTANCE.write(efd, writeBuffer, 8);
-                if (n != 8) {
-                    errno = LibC.errno(); // before release(), whose close(2) would replace it
-                }
-            } finally {
-                fd.release();
-            }
-            if (n != 8) {
+            int errno = transfer(writeBuffer, true);
+            if (errno != MOVED) {
                 throw new KvmException("write(eventfd)", errno);
             }
         }
@@ -140,18 +133,8 @@ public final class EventFd implements AutoCloseable {
      */
     public long read() {
         synchronized (readBuffer) {
-            long n;
-            int errno = 0;
-            int efd = fd.acquire();
-            try {
-                n = LibC.INSTANCE.read(efd, readBuffer, 8);
-                if (n != 8) {
-                    errno = LibC.errno(); // before release(), whose close(2) would replace it
-                }
-            } finally {
-                fd.release();
-            }
-            if (n != 8) {
+            int errno = transfer(readBuffer, false);
+            if (errno != MOVED) {
                 if (errno == 11) { // EAGAIN: nothing signalled on a non-blocking eventfd
                     return 0;
                 }
@@ -162,6 +145,21 @@ public final class EventFd implements AutoCloseable {
                 value = (value << 8) | (readBuffer[i] & 0xff);
             }
             return value;
+        }
+    }
+
+    /**
+     * Writes or reads the 8-byte counter through the descriptor, held open for the call. Returns
+     * {@link #MOVED} when all 8 bytes moved, else the call's errno ({@link KvmException#NO_ERRNO}
+     * if it moved fewer bytes without one).
+     */
+    private int transfer(byte[] buffer, boolean write) {
+        int efd = fd.acquire();
+        try {
+            long n = write ? LibC.INSTANCE.write(efd, buffer, 8) : LibC.INSTANCE.read(efd, buffer, 8);
+            return n == 8 ? MOVED : LibC.errno(); // errno before release(), whose close(2) would replace it
+        } finally {
+            fd.release();
         }
     }
 

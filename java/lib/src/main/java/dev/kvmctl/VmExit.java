@@ -47,14 +47,75 @@ public sealed interface VmExit
     int reason();
 
     /**
-     * {@return a short name of this kind of exit, e.g. {@code "io-out"}, for reports} Answers after
-     * the vCPU is closed too.
+     * {@return which kind of exit this is: one constant per exit type, for switches and counting}
+     * Answers after the vCPU is closed too.
      */
-    String kind();
+    Kind kind();
+
+    /**
+     * The kinds of exit, one per {@link VmExit} type. The declaration order is stable (reports
+     * and saved exit counts list kinds in it; new kinds go at the end), so {@link #ordinal()}
+     * indexes a plain {@code long[]} of counters without allocating.
+     */
+    enum Kind {
+        /** {@link IoOut}. */
+        IO_OUT("io-out"),
+        /** {@link IoIn}. */
+        IO_IN("io-in"),
+        /** {@link MmioRead}. */
+        MMIO_READ("mmio-read"),
+        /** {@link MmioWrite}. */
+        MMIO_WRITE("mmio-write"),
+        /** {@link Hlt}. */
+        HLT("hlt"),
+        /** {@link Shutdown}. */
+        SHUTDOWN("shutdown"),
+        /** {@link FailEntry}. */
+        FAIL_ENTRY("fail-entry"),
+        /** {@link InternalError}. */
+        INTERNAL_ERROR("internal-error"),
+        /** {@link SystemEvent}. */
+        SYSTEM_EVENT("system-event"),
+        /** {@link Debug}. */
+        DEBUG("debug"),
+        /** {@link Interrupted}. */
+        INTERRUPTED("interrupted"),
+        /** {@link GuestException}. */
+        EXCEPTION("exception"),
+        /** {@link Hypercall}. */
+        HYPERCALL("hypercall"),
+        /** {@link IrqWindowOpen}. */
+        IRQ_WINDOW_OPEN("irq-window-open"),
+        /** {@link Unknown}. */
+        UNKNOWN("unknown");
+
+        private final String label;
+
+        Kind(String label) {
+            this.label = label;
+        }
+
+        /** {@return the kind's name in reports and JSON, e.g. {@code "io-out"}} */
+        public String label() {
+            return label;
+        }
+    }
 
     /** What {@code toString()} says once the vCPU is closed: the kind only, the data is gone. */
     private static String closed(VmExit exit) {
-        return exit.kind() + " (vCPU closed)";
+        return exit.kind().label() + " (vCPU closed)";
+    }
+
+    /**
+     * {@code toString()} of an exit with data: {@code details}, read from the page, while the vCPU
+     * is open; {@link #closed} once it is (the reads then throw {@link IllegalStateException}).
+     */
+    private static String describe(VmExit exit, java.util.function.Supplier<String> details) {
+        try {
+            return details.get();
+        } catch (IllegalStateException e) {
+            return closed(exit);
+        }
     }
 
     /** Port I/O common to both directions. */
@@ -135,11 +196,8 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("%s port=0x%x size=%d count=%d", ((VmExit) this).kind(), port(), size(), count());
-            } catch (IllegalStateException e) {
-                return closed((VmExit) this);
-            }
+            VmExit exit = (VmExit) this;
+            return describe(exit, () -> String.format("%s port=0x%x size=%d count=%d", exit.kind().label(), port(), size(), count()));
         }
     }
 
@@ -160,8 +218,8 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "io-out";
+        public Kind kind() {
+            return Kind.IO_OUT;
         }
     }
 
@@ -188,8 +246,8 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "io-in";
+        public Kind kind() {
+            return Kind.IO_IN;
         }
     }
 
@@ -231,11 +289,8 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("%s addr=0x%x len=%d", ((VmExit) this).kind(), address(), length());
-            } catch (IllegalStateException e) {
-                return closed((VmExit) this);
-            }
+            VmExit exit = (VmExit) this;
+            return describe(exit, () -> String.format("%s addr=0x%x len=%d", exit.kind().label(), address(), length()));
         }
     }
 
@@ -257,8 +312,8 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "mmio-read";
+        public Kind kind() {
+            return Kind.MMIO_READ;
         }
     }
 
@@ -278,17 +333,13 @@ public sealed interface VmExit
         }
 
         @Override
-        public String kind() {
-            return "mmio-write";
+        public Kind kind() {
+            return Kind.MMIO_WRITE;
         }
 
         @Override
         public String toString() {
-            try {
-                return String.format("%s addr=0x%x len=%d value=0x%x", kind(), address(), length(), value());
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> String.format("%s addr=0x%x len=%d value=0x%x", kind().label(), address(), length(), value()));
         }
     }
 
@@ -297,8 +348,8 @@ public sealed interface VmExit
         Hlt() {}
 
         @Override public int reason() { return RunPage.EXIT_HLT; }
-        @Override public String kind() { return "hlt"; }
-        @Override public String toString() { return kind(); }
+        @Override public Kind kind() { return Kind.HLT; }
+        @Override public String toString() { return kind().label(); }
     }
 
     /** The guest shut down: a triple fault, or a shutdown it asked for. */
@@ -306,7 +357,7 @@ public sealed interface VmExit
         Shutdown() {}
 
         @Override public int reason() { return RunPage.EXIT_SHUTDOWN; }
-        @Override public String kind() { return "shutdown"; }
+        @Override public Kind kind() { return Kind.SHUTDOWN; }
         @Override public String toString() { return "shutdown (triple fault)"; }
     }
 
@@ -319,7 +370,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_FAIL_ENTRY; }
-        @Override public String kind() { return "fail-entry"; }
+        @Override public Kind kind() { return Kind.FAIL_ENTRY; }
 
         /**
          * {@return the hardware's reason code (on Intel, the VM-entry failure reason)}
@@ -341,11 +392,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("fail-entry hardware_reason=0x%x cpu=%d", hardwareReason(), cpu());
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> String.format("fail-entry hardware_reason=0x%x cpu=%d", hardwareReason(), cpu()));
         }
     }
 
@@ -360,7 +407,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_INTERNAL_ERROR; }
-        @Override public String kind() { return "internal-error"; }
+        @Override public Kind kind() { return Kind.INTERNAL_ERROR; }
 
         /**
          * {@return the {@code KVM_INTERNAL_ERROR_*} suberror: 1 emulation failure, 2 an exception
@@ -422,7 +469,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
+            return describe(this, () -> {
                 StringBuilder sb = new StringBuilder("internal-error: ").append(suberrorName());
                 byte[] insn = instructionBytes();
                 if (insn.length > 0) {
@@ -432,9 +479,7 @@ public sealed interface VmExit
                     }
                 }
                 return sb.toString();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            });
         }
     }
 
@@ -453,7 +498,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_SYSTEM_EVENT; }
-        @Override public String kind() { return "system-event"; }
+        @Override public Kind kind() { return Kind.SYSTEM_EVENT; }
 
         /**
          * {@return the event: {@link #SHUTDOWN}, {@link #RESET}, {@link #CRASH}, or another
@@ -477,11 +522,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return "system-event type=" + type();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> "system-event type=" + type());
         }
     }
 
@@ -494,7 +535,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_DEBUG; }
-        @Override public String kind() { return "debug"; }
+        @Override public Kind kind() { return Kind.DEBUG; }
 
         /**
          * {@return the exception vector: 1 for #DB (single step, hardware breakpoint), 3 for #BP}
@@ -535,11 +576,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return String.format("debug exception=%d pc=0x%x dr6=0x%x", exception(), pc(), dr6());
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> String.format("debug exception=%d pc=0x%x dr6=0x%x", exception(), pc(), dr6()));
         }
     }
 
@@ -548,8 +585,8 @@ public sealed interface VmExit
         Interrupted() {}
 
         @Override public int reason() { return RunPage.EXIT_INTR; }
-        @Override public String kind() { return "interrupted"; }
-        @Override public String toString() { return kind(); }
+        @Override public Kind kind() { return Kind.INTERRUPTED; }
+        @Override public String toString() { return kind().label(); }
     }
 
     /** The guest raised an exception KVM reports to user space ({@code KVM_EXIT_EXCEPTION}). */
@@ -561,7 +598,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_EXCEPTION; }
-        @Override public String kind() { return "exception"; }
+        @Override public Kind kind() { return Kind.EXCEPTION; }
 
         /**
          * {@return the exception vector, e.g. 6 for #UD, 14 for #PF}
@@ -583,11 +620,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return "exception vector=" + vector() + " error_code=" + errorCode();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> "exception vector=" + vector() + " error_code=" + errorCode());
         }
     }
 
@@ -600,7 +633,7 @@ public sealed interface VmExit
         }
 
         @Override public int reason() { return RunPage.EXIT_HYPERCALL; }
-        @Override public String kind() { return "hypercall"; }
+        @Override public Kind kind() { return Kind.HYPERCALL; }
 
         /**
          * {@return the hypercall number the guest passed (in RAX)}
@@ -613,11 +646,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            try {
-                return "hypercall nr=" + number();
-            } catch (IllegalStateException e) {
-                return closed(this);
-            }
+            return describe(this, () -> "hypercall nr=" + number());
         }
     }
 
@@ -626,8 +655,8 @@ public sealed interface VmExit
         IrqWindowOpen() {}
 
         @Override public int reason() { return RunPage.EXIT_IRQ_WINDOW_OPEN; }
-        @Override public String kind() { return "irq-window-open"; }
-        @Override public String toString() { return kind(); }
+        @Override public Kind kind() { return Kind.IRQ_WINDOW_OPEN; }
+        @Override public String toString() { return kind().label(); }
     }
 
     /** Any exit reason kvmctl has no type for, with its number. */
@@ -652,7 +681,7 @@ public sealed interface VmExit
             return reason;
         }
 
-        @Override public String kind() { return "unknown"; }
+        @Override public Kind kind() { return Kind.UNKNOWN; }
 
         /**
          * {@return the hardware's exit reason, for {@code KVM_EXIT_UNKNOWN} (meaningless for other

@@ -1,6 +1,7 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.GuestMemory;
+import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
 import dev.kvmctl.guests.GuestConfig;
@@ -100,6 +101,15 @@ final class LaunchChecks {
                 throw new IllegalArgumentException("--snapshot-after " + Sizes.format(c.snapshotAfter) + " is not before --timeout "
                         + Sizes.format(limit) + ", so the guest would be stopped first; use a shorter --snapshot-after or a longer --timeout");
             }
+        }
+        if ((c.snapshot == null) != (c.snapshotAfter == null)) {
+            throw new IllegalArgumentException("--snapshot and --snapshot-after go together");
+        }
+        if (c.snapshot != null && (c.images.size() != 1 || c.oneThread)) {
+            throw new IllegalArgumentException("--snapshot takes exactly one --image, without --one-thread");
+        }
+        if (c.snapshot != null) {
+            Snapshot.checkDestination(c.snapshot); // a path that cannot take the file fails now, not after the run
         }
     }
 

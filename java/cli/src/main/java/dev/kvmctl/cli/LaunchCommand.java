@@ -12,7 +12,6 @@ import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.guests.ThreadedRunner;
 import dev.kvmctl.guests.devices.Console;
-import dev.kvmctl.cli.demo.SharedMemoryDemo;
 import dev.kvmctl.guests.shm.Quotas;
 import dev.kvmctl.guests.shm.SharedMemoryHub;
 import dev.kvmctl.guests.shm.SharedRegion;
@@ -26,13 +25,19 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.ToIntFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code kvmctl launch}: boots guest images and shows their consoles; with no image, the shared-memory demo. */
+/**
+ * {@code kvmctl launch}: boots guest images and shows their consoles; with no image, the
+ * shared-memory demo. One mode per run, chosen in {@link #call()} after {@link LaunchChecks}:
+ * the images mode ({@code runImages}), the snapshot mode ({@code runToSnapshot}, with
+ * {@code --snapshot}), both over the machines {@code boot} makes, or the demo ({@link LaunchDemo}).
+ */
 @Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Boots guest images on KVM and prints their serial console (port 0x3f8) and debug port (0xe9).",
             "A guest ends by writing its status to port 0xf4, or by hlt (status 0).",
@@ -146,23 +151,24 @@ final class LaunchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         LaunchChecks.check(this, spec.commandLine().getParseResult());
-        if ((snapshot == null) != (snapshotAfter == null)) {
-            throw new IllegalArgumentException("--snapshot and --snapshot-after go together");
-        }
-        if (snapshot != null && (images.size() != 1 || oneThread)) {
-            throw new IllegalArgumentException("--snapshot takes exactly one --image, without --one-thread");
-        }
-        if (snapshot != null) {
-            Snapshot.checkDestination(snapshot); // a path that cannot take the file fails now, not after the run
-        }
         if (images.isEmpty()) {
-            return demo();
+            return LaunchDemo.run(this);
         }
         Duration limit = timeout != null ? timeout : DEFAULT_TIMEOUT;
         List<GuestConfig.Builder> configs = new ArrayList<>();
         for (String image : images) {
             configs.add(config(image, images.size() > 1)); // every image read and checked before anything is created
         }
+        return boot(configs, snapshot != null ? machines -> runToSnapshot(machines.get(0), limit)
+                : machines -> runImages(machines, limit));
+    }
+
+    /**
+     * Boots one machine per config, with the shared region and its hub when {@code --shared-size}
+     * is given, hands them to {@code mode} (images or snapshot) and closes them all, whatever
+     * happens. Returns the mode's exit status.
+     */
+    private int boot(List<GuestConfig.Builder> configs, ToIntFunction<List<Machine>> mode) {
         SharedRegion region = sharedSize == null ? null
                 : SharedRegion.create("kvmctl-shared", sharedSize, SharedRegion.DEFAULT_GUEST_ADDRESS);
         SharedMemoryHub hub = region == null ? null : new SharedMemoryHub(region, new Quotas(quotaBlocks, quotaBytes));
@@ -172,21 +178,14 @@ final class LaunchCommand implements Callable<Integer> {
                 for (int i = 0; i < configs.size(); i++) {
                     GuestConfig.Builder b = configs.get(i);
                     if (region != null) {
-                        b.share(region.memory(), region.guestAddress()).vmIndex(i, images.size());
+                        b.share(region.memory(), region.guestAddress()).vmIndex(i, configs.size());
                     }
                     machines.add(Machine.boot(kvm, b.build()));
                 }
                 if (hub != null) {
                     hub.connect(machines);
                 }
-                if (snapshot != null) {
-                    return snapshot(machines.get(0), limit);
-                }
-                Switching switching = oneThread ? new Switching(machines, quantum, parseSwitchMode(switchMode)) : null;
-                List<RunResult> results = switching != null ? switching.run(limit)
-                        : machines.size() == 1 ? List.of(machines.get(0).run(limit))
-                        : ThreadedRunner.runAll(machines, limit);
-                return report(results, switching, machines);
+                return mode.applyAsInt(machines);
             } finally {
                 machines.forEach(Machine::close);
                 if (hub != null) {
@@ -197,92 +196,13 @@ final class LaunchCommand implements Callable<Integer> {
         }
     }
 
-    private int demo() {
-        SharedMemoryDemo.Options o = SharedMemoryDemo.Options.defaults().withMessages(messages).withSeed(seed);
-        if (sharedSize != null) {
-            o = o.withSharedSize(sharedSize);
-        }
-        if (maxMessage != null) {
-            o = o.withMaxMessage(maxMessage);
-        }
-        if (memory != null) {
-            o = o.withMemorySize(memory);
-        }
-        o = o.withFixedSize(fixedSize).withConsumerPolls(poll).withQuotas(new Quotas(quotaBlocks, quotaBytes));
-        if (timeout != null) {
-            o = o.withTimeout(timeout);
-        }
-        Switching[] switching = new Switching[1];
-        if (!threads) {
-            SwitchMode mode = parseSwitchMode(switchMode);
-            Duration limit = o.timeout();
-            o = o.withRunner(machines -> (switching[0] = new Switching(machines, quantum, mode)).run(limit));
-        }
-        if (messages < 0 || o.maxMessage() < 1 || o.maxMessage() > o.sharedSize() / 2) {
-            throw new IllegalArgumentException("--messages must be >= 0 and --max-message between 1 and half of --shared-size");
-        }
-        try (Kvm kvm = Kvm.open(common.device)) {
-            SharedMemoryDemo.Report r = SharedMemoryDemo.run(kvm, o, System.out);
-            System.out.printf("demo: %d messages, %.1f MiB verified in %.2f s (%.1f MiB/s), %d errors%n",
-                    r.messages(), r.bytes() / 1048576.0, r.elapsed().toNanos() / 1e9, r.mibPerSecond(), r.errors());
-            System.out.printf("allocator: %d blocks in use at the end, %d idle, largest idle block %d bytes, fragmentation %.3f%n",
-                    r.blocksInUseAtEnd(), r.allocator().idleBlocks(), r.allocator().largestIdleBlock(), r.allocator().fragmentation());
-            for (String problem : r.problems()) {
-                System.err.println("kvmctl: demo: " + problem);
-            }
-            r.vms().forEach(Reports::explain);
-            if (switching[0] != null) {
-                System.out.println(switching[0].summary());
-            }
-            if (common.json) {
-                Map<String, Object> report = demoReport(r, poll);
-                if (switching[0] != null) {
-                    report.put("switching", switching[0].report());
-                }
-                Reports.print(report, List.of()); // the demo's consoles are prefixed: their lines are complete
-            }
-            return r.ok() ? 0 : Main.KVM_ERROR;
-        }
-    }
-
-    private static Map<String, Object> demoReport(SharedMemoryDemo.Report r, boolean pollMode) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("demo", "shared-memory");
-        m.put("ok", r.ok());
-        m.put("consumer", pollMode ? "polls" : "waits for the doorbell");
-        m.put("messages", r.messages());
-        m.put("messages_sent", r.messagesSent());
-        m.put("bytes", r.bytes());
-        m.put("errors", r.errors());
-        m.put("blocks_in_use_at_end", r.blocksInUseAtEnd());
-        m.put("elapsed_ms", r.elapsed().toNanos() / 1e6);
-        m.put("throughput_mib_s", r.mibPerSecond());
-        Map<String, Object> alloc = new LinkedHashMap<>();
-        alloc.put("region_size", r.allocator().regionSize());
-        alloc.put("blocks_in_use", r.allocator().blocksInUse());
-        alloc.put("idle_blocks", r.allocator().idleBlocks());
-        alloc.put("bytes_in_use", r.allocator().bytesInUse());
-        alloc.put("largest_idle_block", r.allocator().largestIdleBlock());
-        alloc.put("fragmentation", r.allocator().fragmentation());
-        m.put("allocator", alloc);
-        List<Object> vms = new ArrayList<>();
-        for (int i = 0; i < r.vms().size(); i++) {
-            Map<String, Object> vm = Reports.of(r.vms().get(i));
-            SharedMemoryHub.VmStats h = r.hub().get(i);
-            Map<String, Object> shm = new LinkedHashMap<>();
-            shm.put("calls", h.calls());
-            shm.put("requests", h.requests());
-            shm.put("allocations", h.allocations());
-            shm.put("sent", h.sent());
-            shm.put("received", h.received());
-            shm.put("statuses", h.statuses());
-            shm.put("reclaimed_blocks", h.reclaimedBlocks());
-            vm.put("shared_memory", shm);
-            vms.add(vm);
-        }
-        m.put("vms", vms);
-        m.put("problems", r.problems());
-        return m;
+    /** The images mode: runs the machines to their ends (each on its own thread, or switched on this one) and reports. */
+    private int runImages(List<Machine> machines, Duration limit) {
+        Switching switching = oneThread ? new Switching(machines, quantum, parseSwitchMode(switchMode)) : null;
+        List<RunResult> results = switching != null ? switching.run(limit)
+                : machines.size() == 1 ? List.of(machines.get(0).run(limit))
+                : ThreadedRunner.runAll(machines, limit);
+        return report(results, switching, machines);
     }
 
     private GuestConfig.Builder config(String image, boolean prefixed) {
@@ -320,7 +240,8 @@ final class LaunchCommand implements Callable<Integer> {
         }
     }
 
-    private int snapshot(Machine machine, Duration limit) {
+    /** The snapshot mode: runs the one machine until {@code --snapshot-after}, then saves it to {@code --snapshot}. */
+    private int runToSnapshot(Machine machine, Duration limit) {
         ScheduledStop stop = ScheduledStop.after(machine, snapshotAfter);
         RunResult r;
         try {

@@ -2,6 +2,7 @@ package dev.kvmctl.contexts;
 
 import dev.kvmctl.Vm;
 import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.MachineCounters;
 import dev.kvmctl.state.ClockData;
 import dev.kvmctl.state.Irqchip;
 import dev.kvmctl.state.PitState;
@@ -31,7 +32,7 @@ public final class HypervisorContext {
     private final ClockData clock = new ClockData();
     private boolean hasIrqchip;
     private boolean hasPit;
-    private byte[] devices = new byte[0];
+    private MachineCounters devices = MachineCounters.zero();
 
     /**
      * Reads the VM's and the device models' state: {@code KVM_GET_IRQCHIP} (three times) and
@@ -53,7 +54,7 @@ public final class HypervisorContext {
             vm.getPit(pit);
         }
         vm.getClock(clock);
-        devices = machine.saveDeviceState();
+        devices = machine.counters();
     }
 
     /**
@@ -62,9 +63,8 @@ public final class HypervisorContext {
      *
      * @param machine the machine: not running, and with a VM
      * @throws ContextFormatException if the VM's in-kernel devices differ from the captured ones;
-     *     nothing is written then
-     * @throws IllegalArgumentException if the device models' state comes from another kvmctl
-     *     version (found after the VM's state was written)
+     *     nothing is written then (device-model state from another kvmctl version was refused
+     *     already, when the context was decoded)
      */
     public void restore(Machine machine) {
         Vm vm = machine.vm();
@@ -84,7 +84,7 @@ public final class HypervisorContext {
         int flags = clock.flags();
         vm.setClock(clock.flags(0));
         clock.flags(flags);
-        machine.loadDeviceState(devices);
+        machine.restoreCounters(devices);
     }
 
     /** {@return the guest-visible kvmclock time at capture, in nanoseconds} */
@@ -101,7 +101,7 @@ public final class HypervisorContext {
     }
 
     Sections sections() {
-        Sections s = new Sections().put(Sections.CLOCK, clock).put(Sections.DEVICES, devices);
+        Sections s = new Sections().put(Sections.CLOCK, clock).put(Sections.DEVICES, DeviceStateCodec.encode(devices));
         if (hasIrqchip) {
             s.put(Sections.PIC_MASTER, picMaster).put(Sections.PIC_SLAVE, picSlave).put(Sections.IOAPIC, ioapic);
         }
@@ -125,7 +125,7 @@ public final class HypervisorContext {
     void load(Sections s) {
         ClockData c = new ClockData();
         s.get(Sections.CLOCK, c);
-        byte[] d = s.get(Sections.DEVICES);
+        MachineCounters d = DeviceStateCodec.decode(s.get(Sections.DEVICES));
         boolean irq = s.has(Sections.PIC_MASTER);
         boolean p = s.has(Sections.PIT);
         Irqchip m = new Irqchip(Irqchip.PIC_MASTER), sl = new Irqchip(Irqchip.PIC_SLAVE), io = new Irqchip(Irqchip.IOAPIC);

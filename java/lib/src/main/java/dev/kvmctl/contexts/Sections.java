@@ -65,7 +65,7 @@ public final class Sections {
     public static final int PIT = 23;
     /** Tag of the VM's kvmclock, {@link dev.kvmctl.state.ClockData}. */
     public static final int CLOCK = 24;
-    /** Tag of the state of kvmctl's device models, as {@code Machine.saveDeviceState()} encodes it. */
+    /** Tag of the state of kvmctl's device models (a machine's {@code MachineCounters}), as {@code DeviceStateCodec} encodes it. */
     public static final int DEVICES = 25;
     // whole machines and snapshots
     /** Tag of a snapshot's machine configuration (name, mode, ring, RAM size, arguments, irqchip). */

@@ -9,14 +9,12 @@ import dev.kvmctl.guests.devices.Console;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.function.LongConsumer;
-import java.util.zip.CRC32C;
 
 /**
  * A stopped machine on disk: its configuration, both context levels and its RAM, in one
@@ -24,7 +22,10 @@ import java.util.zip.CRC32C;
  *
  * <p>Layout ({@code SnapshotFormat}): a 64-byte header; the metadata (a {@link Sections}
  * container); then the RAM image at a page-aligned offset. Only non-zero pages are written, so
- * zero pages stay holes in a sparse file. Every byte is covered by a CRC32C.
+ * zero pages stay holes in a sparse file. Every byte is covered by a CRC32C. This class holds the
+ * steps (capture and write, read and restore); the bytes are the format's: {@code SnapshotFormat}
+ * (header, page runs), {@code GuestConfigCodec} (the configuration), the contexts' own encodings,
+ * {@code SnapshotWriter} and {@code SnapshotReader} (the file I/O).
  *
  * <p>Writing is durable and atomic: the file is built under a temporary name in the same
  * directory, every write checked, synced, and renamed over the target, and the directory synced.
@@ -114,12 +115,12 @@ public final class Snapshot {
         boolean replacing = Files.exists(target);
         MachineContext ctx = new MachineContext(machine);
         ctx.capture(machine);
-        byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, SnapshotFormat.encodeConfig(machine.config()))
+        byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
                 .put(Sections.HYPERVISOR_CONTEXT, ctx.hypervisor().encode())
                 .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode()).encode();
         boolean committed = false;
         try (AtomicFile out = AtomicFile.create(target)) {
-            long length = writeImage(out.channel(), metadata, machine.ram(), progress);
+            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), progress);
             out.commit();
             committed = true;
             return length;
@@ -128,41 +129,6 @@ public final class Snapshot {
                     : replacing ? "; the previous " + file + " is unchanged" : "; no file was written";
             throw new UncheckedIOException("could not write snapshot " + file + ": " + AtomicFile.reason(e) + after, e);
         }
-    }
-
-    private static long writeImage(FileChannel ch, byte[] metadata, GuestMemory ram, LongConsumer progress) throws IOException {
-        if (metadata.length > SnapshotFormat.MAX_METADATA) {
-            throw new IllegalStateException("the machine's contexts take " + metadata.length + " bytes, more than a snapshot holds");
-        }
-        long memoryOffset = SnapshotFormat.memoryOffset(metadata.length);
-        AtomicFile.writeFully(ch, ByteBuffer.wrap(metadata), SnapshotFormat.HEADER_SIZE);
-        CRC32C memoryCrc = new CRC32C();
-        long size = ram.size();
-        for (long at = 0; at < size; at += SnapshotFormat.CHUNK) {
-            int n = (int) Math.min(SnapshotFormat.CHUNK, size - at);
-            ByteBuffer chunk = ram.slice(at, n);
-            memoryCrc.update(chunk.duplicate());
-            int run = -1; // the first page of a run of non-zero pages, written with one call
-            for (int page = 0; page <= n; page += SnapshotFormat.PAGE) {
-                boolean data = page < n && !SnapshotFormat.isZero(chunk, page, SnapshotFormat.PAGE);
-                if (data && run < 0) {
-                    run = page;
-                } else if (!data && run >= 0) {
-                    AtomicFile.writeFully(ch, chunk.slice(run, page - run), memoryOffset + at + run);
-                    run = -1;
-                }
-            }
-            if (((at + n) & ((64L << 20) - 1)) == 0 || at + n == size) {
-                progress.accept(at + n);
-            }
-        }
-        long length = memoryOffset + size;
-        if (ch.size() < length) { // the tail was zero pages: give the file its full length
-            AtomicFile.writeFully(ch, ByteBuffer.allocate(1), length - 1);
-        }
-        AtomicFile.writeFully(ch, SnapshotFormat.encodeHeader(metadata.length, size,
-                SnapshotFormat.crc(metadata, metadata.length), (int) memoryCrc.getValue()), 0);
-        return length;
     }
 
     /**
@@ -218,7 +184,7 @@ public final class Snapshot {
     public static Machine restore(Kvm kvm, FileChannel channel, Path file, OutputStream console) {
         try {
             SnapshotReader.Metadata m = SnapshotReader.readMetadata(channel, file);
-            GuestConfig config = SnapshotFormat.decodeConfig(m.config(), new Console(console, null));
+            GuestConfig config = GuestConfigCodec.decode(m.config(), new Console(console, null));
             GuestMemory ram = GuestMemory.memfd(memfdName(config.name()), m.info().memorySize());
             try {
                 SnapshotReader.readMemory(channel, file, m, ram);

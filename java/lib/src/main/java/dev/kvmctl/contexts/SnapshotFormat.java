@@ -1,16 +1,7 @@
 package dev.kvmctl.contexts;
 
 import dev.kvmctl.GuestMemory;
-import dev.kvmctl.guests.BootInfo;
-import dev.kvmctl.guests.CpuMode;
-import dev.kvmctl.guests.GuestConfig;
-import dev.kvmctl.guests.devices.Console;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -32,7 +23,6 @@ final class SnapshotFormat {
     static final int MAX_METADATA = 1 << 20;
     /** Memory is checksummed, read and written in pieces of this size. */
     static final int CHUNK = 1 << 20;
-    private static final int CONFIG_VERSION = 1;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(CHUNK).asReadOnlyBuffer();
 
     /** A header whose fields passed every check against each other and against the file's length. */
@@ -84,57 +74,31 @@ final class SnapshotFormat {
         return align(HEADER_SIZE + metadataLength);
     }
 
-    static byte[] encodeConfig(GuestConfig c) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            out.writeInt(CONFIG_VERSION);
-            out.writeUTF(c.name());
-            out.writeUTF(c.mode().name());
-            out.writeInt(c.ring());
-            out.writeLong(c.memorySize());
-            long[] args = c.args();
-            out.writeInt(args.length);
-            for (long a : args) {
-                out.writeLong(a);
-            }
-            out.writeBoolean(c.irqchip());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return bytes.toByteArray();
+    /** What {@link #forEachDataRun} does with one run of non-zero pages. */
+    @FunctionalInterface
+    interface DataRun {
+        /** Handles the {@code length} bytes of non-zero pages from {@code from} in the chunk. */
+        void accept(int from, int length) throws IOException;
     }
 
-    /** The machine configuration; {@code console} may be null when only the fields are wanted. */
-    static GuestConfig decodeConfig(byte[] bytes, Console console) {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
-            if (in.readInt() != CONFIG_VERSION) {
-                throw new ContextFormatException("unknown machine configuration version in snapshot");
+    /**
+     * Calls {@code run} for each maximal run of non-zero pages among the first {@code n} bytes of
+     * {@code chunk} (at most {@link #CHUNK}), in order: a run is written or copied with one call,
+     * and zero pages are skipped, so they stay holes in the file and unallocated in memory.
+     */
+    static void forEachDataRun(ByteBuffer chunk, int n, DataRun run) throws IOException {
+        if (isZero(chunk, 0, n)) {
+            return; // most of a fresh guest's memory: one comparison instead of 256
+        }
+        int start = -1; // the first page of the run being gathered
+        for (int page = 0; page <= n; page += PAGE) {
+            boolean data = page < n && !isZero(chunk, page, PAGE);
+            if (data && start < 0) {
+                start = page;
+            } else if (!data && start >= 0) {
+                run.accept(start, page - start);
+                start = -1;
             }
-            GuestConfig.Builder b = GuestConfig.withoutImage(in.readUTF()).mode(CpuMode.valueOf(in.readUTF())).ring(in.readInt())
-                    .memorySize(in.readLong());
-            int count = in.readInt();
-            if (count < 0 || count > BootInfo.ARGS) { // before the array: a crafted count must not allocate
-                throw new ContextFormatException("the snapshot's machine configuration lists " + count
-                        + " guest arguments; a guest has at most " + BootInfo.ARGS);
-            }
-            long[] args = new long[count];
-            for (int i = 0; i < args.length; i++) {
-                args[i] = in.readLong();
-            }
-            b.args(args).irqchip(in.readBoolean());
-            if (in.available() > 0) {
-                throw new ContextFormatException("the snapshot's machine configuration has " + in.available() + " stray bytes at its end");
-            }
-            if (console != null) {
-                b.console(console);
-            }
-            return b.build();
-        } catch (IOException | IllegalArgumentException e) {
-            if (e instanceof ContextFormatException c) {
-                throw c;
-            }
-            String why = e.getMessage() != null ? e.getMessage() : "it ends early";
-            throw new ContextFormatException("the snapshot's machine configuration is unreadable: " + why);
         }
     }
 

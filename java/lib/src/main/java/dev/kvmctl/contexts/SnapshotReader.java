@@ -51,7 +51,7 @@ final class SnapshotReader {
         byte[] config = s.get(Sections.MACHINE_CONFIG);
         Sections hv = Sections.decode(s.get(Sections.HYPERVISOR_CONTEXT));
         Sections vcpu = Sections.decode(s.get(Sections.VCPU_CONTEXT));
-        GuestConfig c = SnapshotFormat.decodeConfig(config, null);
+        GuestConfig c = GuestConfigCodec.decode(config, null);
         if (c.memorySize() != h.memorySize()) {
             // Before any pass over the memory: a bogus size costs nothing to refuse.
             throw new ContextFormatException(String.format("%s is corrupted: its configuration says %d bytes of RAM, its header %d",
@@ -87,21 +87,11 @@ final class SnapshotReader {
         }
     }
 
-    private static void copyNonZeroPages(ByteBuffer buf, int n, GuestMemory into, long at) {
-        if (SnapshotFormat.isZero(buf, 0, n)) {
-            return;
-        }
-        int run = -1;
-        for (int page = 0; page <= n; page += SnapshotFormat.PAGE) {
-            boolean data = page < n && !SnapshotFormat.isZero(buf, page, SnapshotFormat.PAGE);
-            if (data && run < 0) {
-                run = page;
-            } else if (!data && run >= 0) {
-                into.populate(at + run, page - run); // one call allocates the run: ~40% off a large restore here
-                into.slice(at + run, page - run).put(buf.slice(run, page - run));
-                run = -1;
-            }
-        }
+    private static void copyNonZeroPages(ByteBuffer buf, int n, GuestMemory into, long at) throws IOException {
+        SnapshotFormat.forEachDataRun(buf, n, (from, length) -> {
+            into.populate(at + from, length); // one call allocates the run: ~40% off a large restore here
+            into.slice(at + from, length).put(buf.slice(from, length));
+        });
     }
 
     /** Fills {@code buf} from {@code position}; a file that ends first was truncated after it was opened. */

@@ -50,9 +50,8 @@ public final class Machine implements AutoCloseable {
         return t;
     });
 
-    private static final String[] KINDS = {"io-out", "io-in", "mmio-read", "mmio-write", "hlt", "shutdown",
-        "fail-entry", "internal-error", "system-event", "debug", "interrupted", "exception", "hypercall",
-        "irq-window-open", "unknown"};
+    /** Cached: {@code values()} copies its array at every call. */
+    private static final VmExit.Kind[] KINDS = VmExit.Kind.values();
 
     private final Kvm kvm;
     private final GuestConfig config;
@@ -197,39 +196,25 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * {@return the state of kvmctl's own device models and run accounting, for contexts and
-     * snapshots: exit counts, unclaimed I/O counters, run time} (The serial port and debug port
-     * hold no state between bytes; a blocked shared-memory call lives in its hub.) Devices a caller
-     * registered on {@link #ports()} or {@link #mmio()} are not in it: their state is theirs to keep.
+     * {@return a copy of this machine's {@link MachineCounters}, the state of kvmctl's own device
+     * models and run accounting, for contexts and snapshots} Devices a caller registered on
+     * {@link #ports()} or {@link #mmio()} are not in it: their state is theirs to keep.
      */
-    public byte[] saveDeviceState() {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 * (KINDS.length + 6)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        b.putLong(KINDS.length);
-        for (long c : exitCounts) {
-            b.putLong(c);
-        }
-        b.putLong(ports.unclaimed().reads()).putLong(ports.unclaimed().writes())
-                .putLong(mmio.unclaimed().reads()).putLong(mmio.unclaimed().writes()).putLong(runNanos);
-        return b.array();
+    public MachineCounters counters() {
+        return new MachineCounters(exitCounts.clone(), ports.unclaimed().reads(), ports.unclaimed().writes(),
+                mmio.unclaimed().reads(), mmio.unclaimed().writes(), runNanos);
     }
 
     /**
-     * Restores what {@link #saveDeviceState()} returned.
+     * Sets this machine's {@link MachineCounters}, when a context is restored into it.
      *
-     * @param state bytes from {@link #saveDeviceState()} of this kvmctl version
-     * @throws IllegalArgumentException if {@code state} is not such bytes; nothing is changed
+     * @param c counters from {@link #counters()}, of this machine or another
      */
-    public void loadDeviceState(byte[] state) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        if (state.length != 8 * (KINDS.length + 6) || b.getLong() != KINDS.length) {
-            throw new IllegalArgumentException("device state of " + state.length + " bytes does not fit this kvmctl");
-        }
-        for (int i = 0; i < KINDS.length; i++) {
-            exitCounts[i] = b.getLong();
-        }
-        ports.unclaimed().restore(b.getLong(), b.getLong());
-        mmio.unclaimed().restore(b.getLong(), b.getLong());
-        runNanos = b.getLong();
+    public void restoreCounters(MachineCounters c) {
+        System.arraycopy(c.exits(), 0, exitCounts, 0, KINDS.length);
+        ports.unclaimed().restore(c.unclaimedPortReads(), c.unclaimedPortWrites());
+        mmio.unclaimed().restore(c.unclaimedMmioReads(), c.unclaimedMmioWrites());
+        runNanos = c.runNanos();
     }
 
     /** {@return the KVM this machine's VMs are created on: the one given to {@link #boot} or {@link #adopt}} */
@@ -465,7 +450,7 @@ public final class Machine implements AutoCloseable {
         pendingIo = false;
         while (true) {
             VmExit exit = vcpu.run();
-            count(exit);
+            exitCounts[exit.kind().ordinal()]++; // a constant's ordinal: no allocation on the exit path
             if (exit instanceof VmExit.IoOut out) {
                 if (out.port() == EXIT_PORT) {
                     int status = out.value();
@@ -515,17 +500,6 @@ public final class Machine implements AutoCloseable {
         return slice;
     }
 
-    private void count(VmExit exit) {
-        String kind = exit.kind();
-        for (int i = 0; i < KINDS.length; i++) {
-            // kinds are interned literals: identity comparison is exact and allocation-free
-            if (KINDS[i] == kind) {
-                exitCounts[i]++;
-                return;
-            }
-        }
-    }
-
     private RunResult finish(Outcome outcome, int status, String detail, String dump) {
         config.console().finish();
         result = resultOf(outcome, status, detail, dump);
@@ -545,7 +519,7 @@ public final class Machine implements AutoCloseable {
         Map<String, Long> byKind = new LinkedHashMap<>();
         for (int i = 0; i < KINDS.length; i++) {
             if (exitCounts[i] > 0) {
-                byKind.put(KINDS[i], exitCounts[i]);
+                byKind.put(KINDS[i].label(), exitCounts[i]);
             }
         }
         return new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimed().reads(), ports.unclaimed().writes(),

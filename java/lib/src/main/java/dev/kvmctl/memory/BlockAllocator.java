@@ -659,25 +659,23 @@ public final class BlockAllocator {
     }
 
     private int prevOf(int id) {
-        return (int) (blocks[id * STRIDE + ADJ] >> 32);
+        return high(id, ADJ);
     }
 
     private int nextOf(int id) {
-        return (int) blocks[id * STRIDE + ADJ];
+        return low(id, ADJ);
     }
 
     private void setAdj(int id, int prev, int next) {
-        blocks[id * STRIDE + ADJ] = ((long) prev << 32) | (next & LOW);
+        setPair(id, ADJ, prev, next);
     }
 
     private void setPrev(int id, int prev) {
-        int i = id * STRIDE + ADJ;
-        blocks[i] = ((long) prev << 32) | (blocks[i] & LOW);
+        setHigh(id, ADJ, prev);
     }
 
     private void setNext(int id, int next) {
-        int i = id * STRIDE + ADJ;
-        blocks[i] = (blocks[i] & ~LOW) | (next & LOW);
+        setLow(id, ADJ, next);
     }
 
     private boolean isIdle(int id) {
@@ -693,25 +691,47 @@ public final class BlockAllocator {
     }
 
     private int leftOf(int id) {
-        return (int) (blocks[id * STRIDE + LINK] >> 32);
+        return high(id, LINK);
     }
 
     private int rightOf(int id) {
-        return (int) blocks[id * STRIDE + LINK];
+        return low(id, LINK);
     }
 
     private void setLinks(int id, int left, int right) {
-        blocks[id * STRIDE + LINK] = ((long) left << 32) | (right & LOW);
+        setPair(id, LINK, left, right);
     }
 
     private void setLeft(int id, int left) {
-        int i = id * STRIDE + LINK;
-        blocks[i] = ((long) left << 32) | (blocks[i] & LOW);
+        setHigh(id, LINK, left);
     }
 
     private void setRight(int id, int right) {
-        int i = id * STRIDE + LINK;
-        blocks[i] = (blocks[i] & ~LOW) | (right & LOW);
+        setLow(id, LINK, right);
+    }
+
+    // ADJ and LINK each pack two ids into one long: the first of the pair in the high half.
+
+    private int high(int id, int field) {
+        return (int) (blocks[id * STRIDE + field] >> 32);
+    }
+
+    private int low(int id, int field) {
+        return (int) blocks[id * STRIDE + field];
+    }
+
+    private void setPair(int id, int field, int high, int low) {
+        blocks[id * STRIDE + field] = ((long) high << 32) | (low & LOW);
+    }
+
+    private void setHigh(int id, int field, int high) {
+        int i = id * STRIDE + field;
+        blocks[i] = ((long) high << 32) | (blocks[i] & LOW);
+    }
+
+    private void setLow(int id, int field, int low) {
+        int i = id * STRIDE + field;
+        blocks[i] = (blocks[i] & ~LOW) | (low & LOW);
     }
 
     private int newId() {

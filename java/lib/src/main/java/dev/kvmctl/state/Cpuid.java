@@ -16,10 +16,8 @@ public final class Cpuid extends KvmStruct {
     /** The most entries kvmctl asks KVM for; KVM itself allows up to 256. */
     public static final int MAX_ENTRIES = 256;
 
-    private static final int HEADER = Layout.sizeOf("kvm_cpuid2");
-    private static final int NENT = Layout.offsetOf("kvm_cpuid2", "nent");
-    private static final int ENTRIES = Layout.offsetOf("kvm_cpuid2", "entries");
-    private static final int ENTRY_SIZE = Layout.sizeOf("kvm_cpuid_entry2");
+    private static final EntryArray LIST = new EntryArray("kvm_cpuid2", "nent", "entries", "kvm_cpuid_entry2",
+            "CPUID entry", "a CPUID table");
     private static final int FUNCTION = Layout.offsetOf("kvm_cpuid_entry2", "function");
     private static final int INDEX = Layout.offsetOf("kvm_cpuid_entry2", "index");
     private static final int FLAGS = Layout.offsetOf("kvm_cpuid_entry2", "flags");
@@ -50,7 +48,7 @@ public final class Cpuid extends KvmStruct {
      * @param capacity the most entries it holds; {@link #MAX_ENTRIES} holds any table KVM gives
      */
     public Cpuid(int capacity) {
-        super(HEADER + capacity * ENTRY_SIZE);
+        super(LIST.bytes(capacity));
         this.capacity = capacity;
         count(capacity);
     }
@@ -58,7 +56,7 @@ public final class Cpuid extends KvmStruct {
     /** {@return the most entries this table holds} */
     public int capacity() { return capacity; }
     /** {@return how many entries are in use ({@code nent}): the first ones, 0 to {@link #capacity()}} */
-    public int count() { return buffer.getInt(NENT); }
+    public int count() { return LIST.count(buffer); }
 
     /**
      * Sets how many entries are in use: the ioctls read or fill the first {@code n}.
@@ -68,10 +66,7 @@ public final class Cpuid extends KvmStruct {
      * @throws IllegalArgumentException for any other {@code n}
      */
     public Cpuid count(int n) {
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("count " + n + " outside 0.." + capacity);
-        }
-        buffer.putInt(NENT, n);
+        LIST.count(buffer, n, capacity);
         return this;
     }
 
@@ -110,27 +105,17 @@ public final class Cpuid extends KvmStruct {
      * @param index the subleaf; 0 for leaves without subleaves
      */
     public java.util.Optional<Entry> find(int function, int index) {
-        for (int i = 0; i < count(); i++) {
-            Entry e = entry(i);
-            if (e.function() == function && e.index() == index) {
-                return java.util.Optional.of(e);
-            }
-        }
-        return java.util.Optional.empty();
+        int i = LIST.indexWhere(buffer,
+                j -> buffer.getInt(at(j) + FUNCTION) == function && buffer.getInt(at(j) + INDEX) == index);
+        return i < 0 ? java.util.Optional.empty() : java.util.Optional.of(entry(i));
     }
 
     @Override
     protected void validate(java.nio.ByteBuffer candidate) {
-        int n = candidate.getInt(NENT);
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("a CPUID table of " + n + " entries does not fit in " + capacity);
-        }
+        LIST.validate(candidate, capacity);
     }
 
     private int at(int i) {
-        if (i < 0 || i >= capacity) {
-            throw new IndexOutOfBoundsException("CPUID entry " + i + " of " + capacity);
-        }
-        return ENTRIES + i * ENTRY_SIZE;
+        return LIST.entry(i, capacity);
     }
 }

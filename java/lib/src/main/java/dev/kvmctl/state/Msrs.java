@@ -14,10 +14,8 @@ import dev.kvmctl.internal.bridge.Layout;
  * }</pre>
  */
 public final class Msrs extends KvmStruct {
-    private static final int HEADER = Layout.sizeOf("kvm_msrs");
-    private static final int NMSRS = Layout.offsetOf("kvm_msrs", "nmsrs");
-    private static final int ENTRIES = Layout.offsetOf("kvm_msrs", "entries");
-    private static final int ENTRY_SIZE = Layout.sizeOf("kvm_msr_entry");
+    private static final EntryArray LIST = new EntryArray("kvm_msrs", "nmsrs", "entries", "kvm_msr_entry",
+            "MSR entry", "an MSR list");
     private static final int INDEX = Layout.offsetOf("kvm_msr_entry", "index");
     private static final int DATA = Layout.offsetOf("kvm_msr_entry", "data");
 
@@ -29,7 +27,7 @@ public final class Msrs extends KvmStruct {
      * @param capacity the most entries it holds; KVM takes at most 255 in one call
      */
     public Msrs(int capacity) {
-        super(HEADER + capacity * ENTRY_SIZE);
+        super(LIST.bytes(capacity));
         this.capacity = capacity;
         count(capacity);
     }
@@ -41,10 +39,7 @@ public final class Msrs extends KvmStruct {
      * @throws IllegalArgumentException if no struct has that size
      */
     public static int entriesIn(int bytes) {
-        if (bytes < HEADER || (bytes - HEADER) % ENTRY_SIZE != 0) {
-            throw new IllegalArgumentException(bytes + " bytes is not a struct kvm_msrs");
-        }
-        return (bytes - HEADER) / ENTRY_SIZE;
+        return LIST.entriesIn(bytes);
     }
 
     /**
@@ -63,7 +58,7 @@ public final class Msrs extends KvmStruct {
     /** {@return the most entries this list holds} */
     public int capacity() { return capacity; }
     /** {@return how many entries the next ioctl uses ({@code nmsrs}): the first ones} */
-    public int count() { return buffer.getInt(NMSRS); }
+    public int count() { return LIST.count(buffer); }
     /**
      * {@return the MSR number of entry {@code i}}
      *
@@ -87,10 +82,7 @@ public final class Msrs extends KvmStruct {
      * @throws IllegalArgumentException for any other {@code n}
      */
     public Msrs count(int n) {
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("count " + n + " outside 0.." + capacity);
-        }
-        buffer.putInt(NMSRS, n);
+        LIST.count(buffer, n, capacity);
         return this;
     }
 
@@ -120,26 +112,16 @@ public final class Msrs extends KvmStruct {
      * @param msr the MSR number
      */
     public java.util.OptionalLong find(int msr) {
-        for (int i = 0; i < count(); i++) {
-            if (index(i) == msr) {
-                return java.util.OptionalLong.of(value(i));
-            }
-        }
-        return java.util.OptionalLong.empty();
+        int i = LIST.indexWhere(buffer, j -> index(j) == msr);
+        return i < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(value(i));
     }
 
     @Override
     protected void validate(java.nio.ByteBuffer candidate) {
-        int n = candidate.getInt(NMSRS);
-        if (n < 0 || n > capacity) {
-            throw new IllegalArgumentException("an MSR list of " + n + " entries does not fit in " + capacity);
-        }
+        LIST.validate(candidate, capacity);
     }
 
     private int entry(int i) {
-        if (i < 0 || i >= capacity) {
-            throw new IndexOutOfBoundsException("MSR entry " + i + " of " + capacity);
-        }
-        return ENTRIES + i * ENTRY_SIZE;
+        return LIST.entry(i, capacity);
     }
 }

@@ -96,6 +96,29 @@ class SnapshotRestoreSafetyTest {
     }
 
     /**
+     * A device-state section (the machine's counters) of the wrong size is refused when the
+     * context is read, before {@code restoreInto} copies memory or rebuilds the VM: the machine is
+     * left exactly as it was.
+     */
+    @Test
+    void aDamagedDeviceStateIsRefusedBeforeTheMachineIsTouched() throws Exception {
+        Path f = dir.resolve("devices.snap");
+        Crafted.rewrite(good, f, s -> s.put(Sections.HYPERVISOR_CONTEXT,
+                Sections.decode(s.get(Sections.HYPERVISOR_CONTEXT)).put(Sections.DEVICES, new byte[3]).encode()),
+                Crafted.header(good).memorySize());
+        try (Kvm kvm = Kvm.open();
+             Machine m = Guests.boot(kvm, "sse-compute.elf", new ByteArrayOutputStream(), false, ITERATIONS)) {
+            m.ram().putLong(0x200000, 0x5eed_cafe_f00dL);
+            byte[] ram = m.ram().read(0, (int) m.ram().size());
+            Object vm = m.vm();
+            assertMessage(() -> Snapshot.restoreInto(m, f), "device state of 3 bytes");
+            assertTrue(java.util.Arrays.equals(ram, m.ram().read(0, ram.length)), "the refused snapshot changed the machine's memory");
+            assertTrue(vm == m.vm(), "the refused snapshot rebuilt the machine's VM");
+            assertMessage(() -> Snapshot.restore(kvm, f, OutputStream.nullOutputStream()).close(), "device state of 3 bytes");
+        }
+    }
+
+    /**
      * An 8 GiB sparse file whose header claims 8 GiB of memory, its configuration 16 MiB: refused
      * by the size check, before any pass over the memory (the pass is what used to take 20 s; the
      * message shows which check refused it).

@@ -195,7 +195,7 @@ class FuzzRegistersTest {
                 } catch (KvmException e) {
                     return "KvmException " + e.operation() + " " + e.errnoName();
                 }
-                last = exit.kind();
+                last = exit.kind().label();
                 if (exit instanceof VmExit.IoIn in) {
                     in.answer(0xff);
                 } else if (exit instanceof VmExit.MmioRead r) {

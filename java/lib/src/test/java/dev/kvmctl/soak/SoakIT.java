@@ -341,7 +341,7 @@ class SoakIT {
             } else if (exit instanceof VmExit.MmioWrite w) {
                 trace.append(String.format("mmio-write %x=%x; ", w.address(), w.value()));
             } else {
-                trace.append(exit.kind());
+                trace.append(exit.kind().label());
                 if (exit instanceof VmExit.Hlt) {
                     return trace.toString();
                 }
