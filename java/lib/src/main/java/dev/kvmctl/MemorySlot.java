@@ -49,6 +49,14 @@ public record MemorySlot(int id, long guestAddress, long size, GuestMemory memor
         return gpa >= guestAddress && length >= 0 && gpa - guestAddress <= size - length;
     }
 
+    /**
+     * {@return the size of this slot's dirty log in bytes: one bit per 4 KiB page, rounded up to
+     * whole 64-bit words, as {@link Vm#dirtyLog(MemorySlot, java.nio.ByteBuffer)} needs}
+     */
+    public int dirtyLogBytes() {
+        return (int) ((size / GuestMemory.PAGE_SIZE + 63) / 64 * 8);
+    }
+
     @Override
     public String toString() {
         return String.format("slot %d [0x%x, 0x%x) -> %s+0x%x%s%s", id, guestAddress, guestEnd(), memory,

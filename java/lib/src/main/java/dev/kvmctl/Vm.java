@@ -387,21 +387,41 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public BitSet dirtyLog(MemorySlot slot) {
+        ByteBuffer bitmap = Memory.allocate(slot.dirtyLogBytes());
+        dirtyLog(slot, bitmap);
+        return BitSet.valueOf(bitmap);
+    }
+
+    /**
+     * Fetches and clears the dirty log of a {@link MemorySlot#LOG_DIRTY_PAGES} slot into a buffer
+     * the caller owns and reuses, allocating nothing: for loops that fetch the log again and
+     * again (a checkpoint reset). Issues {@code KVM_GET_DIRTY_LOG}.
+     *
+     * @param slot a current slot of this VM, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param bitmap a direct buffer of at least {@link MemorySlot#dirtyLogBytes()} bytes from its
+     *     position 0 (a buffer from {@code ByteBuffer.allocateDirect}): KVM writes one bit per
+     *     page, little-endian 64-bit words, bit {@code i} for page {@code i} of the slot
+     * @throws IllegalArgumentException if {@code slot} is not current or does not log dirty
+     *     pages, or {@code bitmap} is not direct or too small; nothing is fetched
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void dirtyLog(MemorySlot slot, ByteBuffer bitmap) {
         ensureOpen();
         MemorySlot known = requireSlot(slot);
         if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
             throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
         }
-        long pages = known.size() / GuestMemory.PAGE_SIZE;
-        int words = (int) ((pages + 63) / 64);
-        ByteBuffer bitmap = Memory.allocate(words * 8);
+        if (!bitmap.isDirect() || bitmap.capacity() < known.dirtyLogBytes()) {
+            throw new IllegalArgumentException("the dirty log of " + known + " needs a direct buffer of "
+                    + known.dirtyLogBytes() + " bytes, not " + bitmap);
+        }
         int vm = fd.acquire();
         try {
             KvmException.check(Shim.getDirtyLog(vm, known.id(), Memory.addressOf(bitmap)), "KVM_GET_DIRTY_LOG");
         } finally {
             fd.release();
+            Reference.reachabilityFence(bitmap);
         }
-        return BitSet.valueOf(bitmap);
     }
 
     /** A slot overlapping {@code [gpa, gpa+size)}, or null. */

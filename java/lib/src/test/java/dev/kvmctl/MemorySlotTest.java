@@ -117,6 +117,35 @@ class MemorySlotTest {
     }
 
     @Test
+    void dirtyLogIntoACallersBufferFillsItAndRefusesBadBuffers() {
+        try (Kvm kvm = Kvm.open(); GuestMemory ram = GuestMemory.anonymous(4 << 20);
+             GuestMemory logged = GuestMemory.anonymous(4 << 20); Vm vm = kvm.createVm()) {
+            vm.mapMemory(0, ram);
+            MemorySlot slot = vm.mapMemory(4 << 20, logged, MemorySlot.LOG_DIRTY_PAGES);
+            assertEquals(1024 / 8, slot.dirtyLogBytes(), "one bit per page of 4 MiB");
+            ram.write(0x100000, bytes(
+                    0xc6, 0x04, 0x25, 0x10, 0x30, 0x40, 0x00, 0x02,  // mov byte [0x403010], 2
+                    0xc6, 0x04, 0x25, 0xff, 0x0f, 0x45, 0x00, 0x03,  // mov byte [0x450fff], 3
+                    0xe6, 0xf4));                                    // out 0xf4, al
+            Vcpu vcpu = vm.createVcpu(0);
+            BootSetup.longMode(vcpu, ram, kvm.supportedCpuid(), 3, 0x100000, 8 << 20, BootInfo.single(ram.size()));
+            java.nio.ByteBuffer bitmap = java.nio.ByteBuffer.allocateDirect(slot.dirtyLogBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            vm.dirtyLog(slot, bitmap);
+            assertInstanceOf(VmExit.IoOut.class, vcpu.run());
+            vm.dirtyLog(slot, bitmap);
+            assertEquals(1L << 3, bitmap.getLong(0), "page 3");
+            assertEquals(1L << (0x50 - 64), bitmap.getLong(8), "page 0x50");
+            for (int w = 2; w < slot.dirtyLogBytes() / 8; w++) {
+                assertEquals(0, bitmap.getLong(w * 8), "word " + w);
+            }
+            assertThrows(IllegalArgumentException.class, () -> vm.dirtyLog(slot, java.nio.ByteBuffer.allocate(slot.dirtyLogBytes())),
+                    "a heap buffer");
+            assertThrows(IllegalArgumentException.class, () -> vm.dirtyLog(slot, java.nio.ByteBuffer.allocateDirect(slot.dirtyLogBytes() - 8)),
+                    "too small");
+        }
+    }
+
+    @Test
     void overlappingAndUnalignedSlotsAreRefusedInJava() {
         try (Kvm kvm = Kvm.open(); GuestMemory m = GuestMemory.anonymous(1 << 20); Vm vm = kvm.createVm()) {
             MemorySlot first = vm.mapMemory(0x100000, m);

@@ -171,6 +171,29 @@ public final class VcpuContext {
         vcpu.setVcpuEvents(events);
     }
 
+    /**
+     * Restores what a running guest can change, into the vCPU this context was captured from, in
+     * {@link #restore}'s order but without CPUID (only the host sets it) and, unless {@code msrs},
+     * without the MSRs: a {@link Checkpoint} reset. Allocates nothing.
+     */
+    void restoreGuestWritable(Vcpu vcpu, boolean msrs) {
+        vcpu.setMpState(mpState);
+        vcpu.setRegs(regs);
+        vcpu.setSregs(sregs);
+        vcpu.setXsave(xsave);
+        if (xcrsPresent) {
+            vcpu.setXcrs(xcrs);
+        }
+        vcpu.setDebugRegs(debugRegs);
+        if (lapicPresent) {
+            vcpu.setLapic(lapic);
+        }
+        if (msrs) {
+            restoreMsrs(vcpu);
+        }
+        vcpu.setVcpuEvents(events);
+    }
+
     private void restoreMsrs(Vcpu vcpu) {
         while (true) {
             int written = vcpu.setMsrs(msrs);
