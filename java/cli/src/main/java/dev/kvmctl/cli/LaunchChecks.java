@@ -108,6 +108,10 @@ final class LaunchChecks {
         if (c.snapshot != null && (c.images.size() != 1 || c.oneThread)) {
             throw new IllegalArgumentException("--snapshot takes exactly one --image, without --one-thread");
         }
+        if (c.snapshot != null && c.sharedSize != null) {
+            // Snapshot.write refuses a machine that maps a shared region; say so before the guest runs.
+            throw new IllegalArgumentException("--snapshot cannot save a guest that maps a shared region; remove --shared-size or --snapshot");
+        }
         if (c.snapshot != null) {
             Snapshot.checkDestination(c.snapshot); // a path that cannot take the file fails now, not after the run
         }

@@ -107,6 +107,19 @@ class CliInputTest {
         assertTrue(refused(launch("--quantum", "5ms")).err().contains("--one-thread"));
     }
 
+    /**
+     * A guest that maps a shared region cannot be saved: refused up front, not after --snapshot-after.
+     * No KVM device at the given path, so a check made after the guest had started would end in
+     * the device error (status 1) instead; {@link #refused} also sees no guest output.
+     */
+    @Test
+    void aSnapshotOfAGuestWithASharedRegionIsRefusedBeforeItRuns() {
+        Cli r = refused(launch("--shared-size", "8M", "--snapshot", dir.resolve("shared.snap").toString(),
+                "--snapshot-after", "1s", "--device", dir.resolve("no-kvm").toString()));
+        assertTrue(r.err().contains("remove --shared-size or --snapshot"), r.describe());
+        assertFalse(Files.exists(dir.resolve("shared.snap")), "no snapshot written");
+    }
+
     @Test
     void filesThatAreNotImagesAreRefusedBeforeAnythingRuns() throws IOException {
         Path empty = Files.createFile(dir.resolve("empty.bin"));
