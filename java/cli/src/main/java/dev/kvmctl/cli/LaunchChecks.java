@@ -44,6 +44,9 @@ final class LaunchChecks {
                         : option + " applies to the demo (launch without --image) only; remove it");
             }
         }
+        if (demo && c.messages < 1) {
+            throw new IllegalArgumentException("--messages must be at least 1, not " + c.messages);
+        }
         boolean switching = demo ? !c.threads : c.oneThread;
         for (String option : SWITCHING_ONLY) {
             if (!switching && parsed.hasMatchedOption(option)) {

@@ -69,6 +69,8 @@ class CliInputTest {
         refused("launch", "--shared-size", "1");
         refused("launch", "--max-message", "0");
         refused("launch", "--messages", "-5");
+        // The guests would read 0 as their default of 1000 and the demo would then fail.
+        assertTrue(refused("launch", "--messages", "0").err().contains("--messages must be at least 1"));
     }
 
     @Test
