@@ -20,6 +20,8 @@ final class LaunchChecks {
     private static final List<String> IMAGE_ONLY = List.of("--mode", "--ring", "--load-addr", "--entry", "--arg", "--irqchip");
     /** Options that only the demo takes. */
     private static final List<String> DEMO_ONLY = List.of("--messages", "--seed", "--max-message", "--fixed-size", "--poll");
+    /** Options that only a shared region takes (the demo's, or an --image launch's with --shared-size). */
+    private static final List<String> SHARED_ONLY = List.of("--quota-blocks", "--quota-bytes");
     /** Options that only one-thread switching takes. */
     private static final List<String> SWITCHING_ONLY = List.of("--quantum", "--switch");
     /**
@@ -42,6 +44,13 @@ final class LaunchChecks {
                 throw new IllegalArgumentException(demo
                         ? option + " applies to --image guests; the demo (launch without --image) does not take it"
                         : option + " applies to the demo (launch without --image) only; remove it");
+            }
+        }
+        if (!demo && c.sharedSize == null) {
+            for (String option : SHARED_ONLY) {
+                if (parsed.hasMatchedOption(option)) {
+                    throw new IllegalArgumentException(option + " applies to a shared region; add --shared-size or remove " + option);
+                }
             }
         }
         if (demo && c.messages < 1) {

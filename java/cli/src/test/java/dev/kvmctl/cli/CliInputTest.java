@@ -107,6 +107,9 @@ class CliInputTest {
         refused("launch", "--image");
         refused("no-such-command");
         assertTrue(refused(launch("--quantum", "5ms")).err().contains("--one-thread"));
+        // Quotas limit a shared region: an --image guest without --shared-size has none.
+        assertTrue(refused(launch("--quota-blocks", "4")).err().contains("add --shared-size or remove --quota-blocks"));
+        assertTrue(refused(launch("--quota-bytes", "64K")).err().contains("add --shared-size or remove --quota-bytes"));
     }
 
     /**
