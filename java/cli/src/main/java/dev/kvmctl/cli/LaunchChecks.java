@@ -20,6 +20,8 @@ final class LaunchChecks {
     private static final List<String> IMAGE_ONLY = List.of("--mode", "--ring", "--load-addr", "--entry", "--arg", "--irqchip");
     /** Options that only the demo takes. */
     private static final List<String> DEMO_ONLY = List.of("--messages", "--seed", "--max-message", "--fixed-size", "--poll");
+    /** Options that only a shared region takes (the demo's, or an --image launch's with --shared-size). */
+    private static final List<String> SHARED_ONLY = List.of("--quota-blocks", "--quota-bytes");
     /** Options that only one-thread switching takes. */
     private static final List<String> SWITCHING_ONLY = List.of("--quantum", "--switch");
     /**
@@ -43,6 +45,16 @@ final class LaunchChecks {
                         ? option + " applies to --image guests; the demo (launch without --image) does not take it"
                         : option + " applies to the demo (launch without --image) only; remove it");
             }
+        }
+        if (!demo && c.sharedSize == null) {
+            for (String option : SHARED_ONLY) {
+                if (parsed.hasMatchedOption(option)) {
+                    throw new IllegalArgumentException(option + " applies to a shared region; add --shared-size or remove " + option);
+                }
+            }
+        }
+        if (demo && c.messages < 1) {
+            throw new IllegalArgumentException("--messages must be at least 1, not " + c.messages);
         }
         boolean switching = demo ? !c.threads : c.oneThread;
         for (String option : SWITCHING_ONLY) {
@@ -107,6 +119,10 @@ final class LaunchChecks {
         }
         if (c.snapshot != null && (c.images.size() != 1 || c.oneThread)) {
             throw new IllegalArgumentException("--snapshot takes exactly one --image, without --one-thread");
+        }
+        if (c.snapshot != null && c.sharedSize != null) {
+            // Snapshot.write refuses a machine that maps a shared region; say so before the guest runs.
+            throw new IllegalArgumentException("--snapshot cannot save a guest that maps a shared region; remove --shared-size or --snapshot");
         }
         if (c.snapshot != null) {
             Snapshot.checkDestination(c.snapshot); // a path that cannot take the file fails now, not after the run

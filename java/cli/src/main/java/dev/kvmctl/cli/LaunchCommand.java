@@ -257,7 +257,8 @@ final class LaunchCommand implements Callable<Integer> {
         long total = machine.ram().size();
         // A failed write is an UncheckedIOException naming the file: Main reports it as status 1.
         long size = Snapshot.write(machine, snapshot, done -> System.err.printf("snapshot: %d/%d MiB%n", done >> 20, total >> 20));
-        System.err.printf("snapshot: %s written (%d MiB of RAM, %d bytes on disk); continue with 'kvmctl restore %s'%n",
+        // The file's length: zero pages are holes, so du shows less (Java cannot read st_blocks portably).
+        System.err.printf("snapshot: %s written (%d MiB of RAM, %d bytes, sparse: zero pages take no disk); continue with 'kvmctl restore %s'%n",
                 snapshot, total >> 20, size, snapshot);
         if (common.json) {
             Map<String, Object> m = Reports.of(r);

@@ -41,8 +41,8 @@ final class LaunchDemo {
             Duration limit = o.timeout();
             o = o.withRunner(machines -> (switching[0] = new Switching(machines, c.quantum, mode)).run(limit));
         }
-        if (c.messages < 0 || o.maxMessage() < 1 || o.maxMessage() > o.sharedSize() / 2) {
-            throw new IllegalArgumentException("--messages must be >= 0 and --max-message between 1 and half of --shared-size");
+        if (o.maxMessage() < 1 || o.maxMessage() > o.sharedSize() / 2) { // --messages is checked in LaunchChecks
+            throw new IllegalArgumentException("--max-message must be between 1 and half of --shared-size");
         }
         try (Kvm kvm = Kvm.open(c.common.device)) {
             SharedMemoryDemo.Report r = SharedMemoryDemo.run(kvm, o, System.out);

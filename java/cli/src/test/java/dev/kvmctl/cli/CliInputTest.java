@@ -69,6 +69,8 @@ class CliInputTest {
         refused("launch", "--shared-size", "1");
         refused("launch", "--max-message", "0");
         refused("launch", "--messages", "-5");
+        // The guests would read 0 as their default of 1000 and the demo would then fail.
+        assertTrue(refused("launch", "--messages", "0").err().contains("--messages must be at least 1"));
     }
 
     @Test
@@ -105,6 +107,22 @@ class CliInputTest {
         refused("launch", "--image");
         refused("no-such-command");
         assertTrue(refused(launch("--quantum", "5ms")).err().contains("--one-thread"));
+        // Quotas limit a shared region: an --image guest without --shared-size has none.
+        assertTrue(refused(launch("--quota-blocks", "4")).err().contains("add --shared-size or remove --quota-blocks"));
+        assertTrue(refused(launch("--quota-bytes", "64K")).err().contains("add --shared-size or remove --quota-bytes"));
+    }
+
+    /**
+     * A guest that maps a shared region cannot be saved: refused up front, not after --snapshot-after.
+     * No KVM device at the given path, so a check made after the guest had started would end in
+     * the device error (status 1) instead; {@link #refused} also sees no guest output.
+     */
+    @Test
+    void aSnapshotOfAGuestWithASharedRegionIsRefusedBeforeItRuns() {
+        Cli r = refused(launch("--shared-size", "8M", "--snapshot", dir.resolve("shared.snap").toString(),
+                "--snapshot-after", "1s", "--device", dir.resolve("no-kvm").toString()));
+        assertTrue(r.err().contains("remove --shared-size or --snapshot"), r.describe());
+        assertFalse(Files.exists(dir.resolve("shared.snap")), "no snapshot written");
     }
 
     @Test

@@ -42,7 +42,7 @@ public final class HypervisorContext {
      *     {@code Machine.discardVm()} and {@code Machine.rebuildVm()})
      */
     public void capture(Machine machine) {
-        Vm vm = machine.vm();
+        Vm vm = machine.requireVm();
         hasIrqchip = vm.hasIrqchip();
         hasPit = vm.hasPit();
         if (hasIrqchip) {
@@ -67,7 +67,7 @@ public final class HypervisorContext {
      *     already, when the context was decoded)
      */
     public void restore(Machine machine) {
-        Vm vm = machine.vm();
+        Vm vm = machine.requireVm();
         if (vm.hasIrqchip() != hasIrqchip || vm.hasPit() != hasPit) {
             throw new ContextFormatException("the context was captured from a VM " + (hasIrqchip ? "with" : "without")
                     + " an in-kernel irqchip, the target VM is " + (vm.hasIrqchip() ? "with" : "without") + " one");

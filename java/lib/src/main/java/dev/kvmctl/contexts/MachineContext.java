@@ -35,8 +35,10 @@ public final class MachineContext {
      *
      * @param machine the machine: not running (between slices, or stopped), and with a VM (not
      *     between {@code Machine.discardVm()} and {@code Machine.rebuildVm()})
+     * @throws IllegalStateException if the machine is closed or has no VM ({@link Machine#requireVm()})
      */
     public void capture(Machine machine) {
+        machine.requireVm();
         machine.completePendingIo();
         hypervisor.capture(machine);
         vcpu.capture(machine.vcpu());
@@ -50,6 +52,7 @@ public final class MachineContext {
      * @throws ContextFormatException if the VM's in-kernel devices differ from the captured ones
      */
     public void restore(Machine machine) {
+        machine.requireVm();
         hypervisor.restore(machine);
         vcpu.restore(machine.vcpu());
     }

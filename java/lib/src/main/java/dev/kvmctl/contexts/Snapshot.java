@@ -105,6 +105,7 @@ public final class Snapshot {
      *     or {@code machine} maps a shared region (its peers would be left inconsistent)
      * @throws UncheckedIOException if writing fails (disk full, I/O error); the message names the
      *     file, and the previous file, if any, is unchanged
+     * @throws IllegalStateException if {@code machine} is closed or its VM was discarded; nothing is written
      */
     public static long write(Machine machine, Path file, LongConsumer progress) {
         if (!machine.config().shared().isEmpty()) {

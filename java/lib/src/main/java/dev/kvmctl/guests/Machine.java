@@ -60,6 +60,8 @@ public final class Machine implements AutoCloseable {
     private final MmioBus mmio = new MmioBus();
     private final long[] exitCounts = new long[KINDS.length];
     private Vm vm;
+    /** Set by {@link #close()}: the VM and RAM are gone, and no call may reach them. */
+    private boolean closed;
     private Vcpu vcpu;
     private final List<Consumer<Vm>> vmSetup = new ArrayList<>();
     private volatile boolean stopRequested;
@@ -165,6 +167,9 @@ public final class Machine implements AutoCloseable {
      * untouched: restore a context into {@link #vcpu()} before running it.
      */
     public void rebuildVm() {
+        if (closed) {
+            throw new IllegalStateException(config.name() + ": the machine is closed; it cannot get a new VM");
+        }
         discardVm();
         createVm();
     }
@@ -276,6 +281,24 @@ public final class Machine implements AutoCloseable {
      * rebuild replaces it: do not keep it across switches.
      */
     public Vm vm() { return vm; }
+
+    /**
+     * {@return the current VM, for a call that needs one} Every path in kvmctl that touches the
+     * VM or its vCPU goes through this, so a closed machine or a discarded VM is a clear error
+     * instead of a {@code NullPointerException} or a call on a closed file descriptor.
+     *
+     * @throws IllegalStateException if the machine is closed, or its VM was discarded
+     *     ({@link #discardVm()}) and not yet rebuilt
+     */
+    public Vm requireVm() {
+        if (closed) {
+            throw new IllegalStateException(config.name() + ": the machine is closed");
+        }
+        if (vm == null) {
+            throw new IllegalStateException(config.name() + ": its VM was discarded; call rebuildVm() first");
+        }
+        return vm;
+    }
     /** {@return the current VM's vCPU; replaced, like the VM, by {@link #rebuildVm()}, null between} */
     public Vcpu vcpu() { return vcpu; }
     /** {@return the guest's RAM, mapped at guest-physical 0 of every VM the machine creates; the machine closes it} */
@@ -296,7 +319,7 @@ public final class Machine implements AutoCloseable {
      * @param setup what to do to each new VM, on the thread that creates it
      */
     public void onVmCreated(Consumer<Vm> setup) {
-        setup.accept(vm);
+        setup.accept(requireVm());
         vmSetup.add(setup);
     }
 
@@ -447,6 +470,7 @@ public final class Machine implements AutoCloseable {
                 return endSlice(PREEMPTED);
             }
         }
+        requireVm();
         pendingIo = false;
         while (true) {
             VmExit exit = vcpu.run();
@@ -532,9 +556,8 @@ public final class Machine implements AutoCloseable {
         if (result == null && callDevice != null) {
             callDevice.ended(this); // a guest closed before it ended still gives back its blocks
         }
-        if (vm != null) {
-            vm.close();
-        }
+        closed = true;
+        discardVm(); // vcpu null too: wake() from another thread kicks nothing closed
         ram.close();
     }
 }
