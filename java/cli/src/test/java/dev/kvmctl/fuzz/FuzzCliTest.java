@@ -6,8 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.KvmAvailable;
 import dev.kvmctl.guests.BuiltinImages;
-import dev.kvmctl.guests.GuestImage;
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +17,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -110,80 +110,171 @@ class FuzzCliTest {
         tally.print();
     }
 
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([kmgt]?)(i?b)?", Pattern.CASE_INSENSITIVE);
-    private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ns|us|ms|s|m|h)?", Pattern.CASE_INSENSITIVE);
+    // ---- random option values, each with the meaning it must have, known from tables here ----
 
-    /** Random tokens for sizes, durations, rings and modes; the ones no parser could accept must give 2. */
+    /** Size units and their power of two: the CLI's binary units, in the spellings it documents. */
+    private static final Object[][] SIZE_UNITS = {
+        {"", 0}, {"b", 0}, {"B", 0}, {"K", 10}, {"k", 10}, {"KB", 10}, {"KiB", 10}, {"kib", 10}, {"M", 20}, {"m", 20},
+        {"MB", 20}, {"MiB", 20}, {"G", 30}, {"g", 30}, {"GiB", 30}, {"T", 40}, {"tb", 40},
+    };
+    /** Duration units and nanoseconds per unit; no unit is seconds; units are case-insensitive ("M" is minutes). */
+    private static final Object[][] DURATION_UNITS = {
+        {"", 1_000_000_000L}, {"s", 1_000_000_000L}, {"S", 1_000_000_000L}, {"ms", 1_000_000L}, {"MS", 1_000_000L},
+        {"us", 1_000L}, {"ns", 1L}, {"m", 60_000_000_000L}, {"M", 60_000_000_000L}, {"h", 3_600_000_000_000L}, {"H", 3_600_000_000_000L},
+    };
+    /** Characters that make any size or duration token malformed wherever they are put inside it. */
+    private static final String CORRUPTIONS = "xQ-+,_/e";
+    private static final long MIB = 1L << 20;
+
+    /** hello-long's console with {@code ram} bytes of RAM at {@code ring}: what it prints is known from its source. */
+    static String helloText(int ring, long ram) {
+        return "Hello from long mode, ring " + ring + "\nRAM: " + ram + " bytes (" + (ram >> 20) + " MiB)\n";
+    }
+
+    /** The RAM hello-long needs: up to the end of its highest segment, rounded up to a page (from its ELF headers). */
+    static long helloNeeds() {
+        byte[] hello = BuiltinImages.bytes(BuiltinImages.find("hello-long.elf").orElseThrow());
+        long end = ImageOracle.of(hello, 0, 0).segments().stream().mapToLong(ImageOracle.Seg::end).max().orElseThrow();
+        return (end + 4095) & -4096;
+    }
+
+    /** Inserts one of {@link #CORRUPTIONS} somewhere in {@code t}. */
+    private static String corrupt(String t, SplittableRandom rnd) {
+        int at = rnd.nextInt(t.length() + 1);
+        return t.substring(0, at) + CORRUPTIONS.charAt(rnd.nextInt(CORRUPTIONS.length())) + t.substring(at);
+    }
+
+    /** A number of 1 to 25 digits, mostly small. */
+    private static String digits(SplittableRandom rnd, int max) {
+        return rnd.nextInt(8) == 0 ? new BigInteger(80, new java.util.Random(rnd.nextLong())).toString()
+                : Integer.toString(rnd.nextInt(max + 1));
+    }
+
+    /**
+     * Sizes, durations, rings and modes built from parts whose meaning is known here (digits, a
+     * unit from {@link #SIZE_UNITS} or {@link #DURATION_UNITS}), some with a character that makes
+     * them malformed. Malformed or out-of-range values must give 2 and say why; valid ones must run
+     * hello-long, whose console then shows the RAM size and ring it was given.
+     */
     @Test
     void randomOptionValues() {
         SplittableRandom rnd = new SplittableRandom(SEED);
         Tally tally = new Tally("CLI random option values");
-        String alphabet = "0123456789kKmMgGtTiIbBsShH .-+xQ_e";
+        long needs = helloNeeds();
+        int ran = 0;
         for (int i = 0; i < 150 * SCALE; i++) {
-            StringBuilder token = new StringBuilder();
-            for (int k = 0, n = rnd.nextInt(10); k < n; k++) {
-                token.append(alphabet.charAt(rnd.nextInt(alphabet.length())));
-            }
-            String t = token.toString();
             switch (rnd.nextInt(4)) {
                 case 0 -> {
-                    // A size the CLI may accept only if it is a positive multiple of 4 KiB big enough for the image.
-                    boolean canParse = SIZE.matcher(t.trim()).matches();
-                    CliRun r = expect(canParse ? Set.of(0, 1, 2) : BAD_INPUT, tally,
-                            "launch", "--image", "hello-long", "--mem", t, "--timeout", "5s");
-                    if (r.status() == 0) {
-                        long bytes = sizeOf(t);
-                        assertTrue(bytes % 4096 == 0 && bytes >= (2 << 20), "--mem " + t + " (" + bytes + " bytes) ran the guest");
+                    Object[] unit = SIZE_UNITS[rnd.nextInt(SIZE_UNITS.length)];
+                    int shift = (int) unit[1];
+                    String number = shift >= 20 ? digits(rnd, shift == 20 ? 70 : 1) : shift == 10 ? digits(rnd, 70_000)
+                            : Long.toString(rnd.nextBoolean() ? 4096L * rnd.nextInt(1, 16_000) : rnd.nextLong(70 * MIB));
+                    String t = number + (rnd.nextInt(4) == 0 ? " " : "") + unit[0];
+                    boolean malformed = rnd.nextInt(5) == 0;
+                    if (malformed) {
+                        t = corrupt(t, rnd);
+                    }
+                    BigInteger bytes = new BigInteger(number).shiftLeft(shift);
+                    String[] args = {"launch", "--image", "hello-long", "--mem", t, "--timeout", "20s"};
+                    if (malformed) {
+                        expectRefusal(tally, "is not a size", args);
+                    } else if (bytes.bitLength() > 63) {
+                        expectRefusal(tally, "is too large", args);
+                    } else if (bytes.signum() == 0 || bytes.longValue() % 4096 != 0 || bytes.longValue() < needs) {
+                        expect(BAD_INPUT, tally, args);
+                    } else {
+                        long ram = bytes.longValue();
+                        CliRun r = ram <= 64 * MIB ? expect(Set.of(0), tally, args) : expect(Set.of(0, 1, 2), tally, args);
+                        if (r.status() == 0) {
+                            assertEquals(helloText(3, ram), r.out(), "--mem " + t + " is " + ram + " bytes");
+                            ran++;
+                        }
                     }
                 }
-                case 1 -> expect(DURATION.matcher(t.trim()).matches() ? Set.of(0, 2, 124) : BAD_INPUT, tally,
-                        "launch", "--image", "hello-long", "--timeout", t);
+                case 1 -> {
+                    Object[] unit = DURATION_UNITS[rnd.nextInt(DURATION_UNITS.length)];
+                    String number = digits(rnd, 100) + (rnd.nextInt(4) == 0 ? "." + rnd.nextInt(1000) : "");
+                    String t = number + (rnd.nextInt(4) == 0 ? " " : "") + unit[0];
+                    boolean malformed = rnd.nextInt(5) == 0;
+                    if (malformed) {
+                        t = corrupt(t, rnd);
+                    }
+                    BigDecimal nanos = new BigDecimal(number).multiply(BigDecimal.valueOf((long) unit[1]));
+                    String[] args = {"launch", "--image", "hello-long", "--timeout", t};
+                    if (malformed) {
+                        expectRefusal(tally, "is not a duration", args);
+                    } else if (nanos.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
+                        expectRefusal(tally, "is too long", args);
+                    } else {
+                        // 0 is no limit; a limit of seconds or more leaves hello-long time to finish
+                        // on any machine; a shorter one may stop it first (124).
+                        boolean ample = nanos.signum() == 0 || nanos.compareTo(BigDecimal.valueOf(5_000_000_000L)) >= 0;
+                        CliRun r = expect(ample ? Set.of(0) : Set.of(0, 124), tally, args);
+                        if (r.status() == 0) {
+                            assertEquals(helloText(3, 16 * MIB), r.out(), "--timeout " + t);
+                            ran++;
+                        }
+                    }
+                }
                 case 2 -> {
                     int ring = rnd.nextInt(3) == 0 ? rnd.nextInt() : rnd.nextInt(-3, 10);
-                    expect(ring == 0 || ring == 3 ? Set.of(0) : BAD_INPUT, tally,
-                            "launch", "--image", "hello-long", "--ring", Integer.toString(ring), "--timeout", "10s");
+                    String[] args = {"launch", "--image", "hello-long", "--ring", Integer.toString(ring), "--timeout", "20s"};
+                    if (ring == 0 || ring == 3) {
+                        assertEquals(helloText(ring, 16 * MIB), expect(Set.of(0), tally, args).out(), "--ring " + ring);
+                        ran++;
+                    } else {
+                        expectRefusal(tally, "ring must be 0 or 3", args);
+                    }
                 }
                 default -> {
-                    boolean valid = t.equalsIgnoreCase("real") || t.equalsIgnoreCase("long");
-                    expect(valid ? Set.of(0, 2, 124, 125) : BAD_INPUT, tally, // hello-long in real mode: 2
-                            "launch", "--image", "hello-long", "--mode", rnd.nextBoolean() ? t : t + "mode", "--timeout", "2s");
+                    String[] modes = {"long", "LONG", "Long", "real", "REAL", "lon", "longmode", "", "rea l", "r", "lange"};
+                    String t = modes[rnd.nextInt(modes.length)];
+                    String[] args = {"launch", "--image", "hello-long", "--mode", t, "--timeout", "20s"};
+                    if (t.equalsIgnoreCase("long")) {
+                        assertEquals(helloText(3, 16 * MIB), expect(Set.of(0), tally, args).out(), "--mode " + t);
+                        ran++;
+                    } else {
+                        // Anything else is refused; so is real mode for hello-long (a ring-3 long-mode ELF).
+                        expectRefusal(tally, t.equalsIgnoreCase("real") ? "" : "--mode must be 'real' or 'long'", args);
+                    }
                 }
             }
         }
         tally.print();
+        System.out.printf("fuzz: CLI random option values: %d of %d ran hello-long and showed the value given%n", ran, 150 * SCALE);
+        assertTrue(ran >= 30 * SCALE, "too few valid values among the random ones: " + ran);
     }
 
-    private static long sizeOf(String t) {
-        var m = SIZE.matcher(t.trim());
-        assertTrue(m.matches());
-        int shift = switch (m.group(2).toLowerCase()) {
-            case "k" -> 10;
-            case "m" -> 20;
-            case "g" -> 30;
-            case "t" -> 40;
-            default -> 0;
-        };
-        return Long.parseLong(m.group(1)) << shift;
+    /** Runs the command line and requires status 2 with {@code words} in what it printed to stderr. */
+    private static void expectRefusal(Tally tally, String words, String... args) {
+        CliRun r = expect(BAD_INPUT, tally, args);
+        assertTrue(r.err().contains(words), String.join(" ", args) + ": expected '" + words + "' in:\n" + r.err());
     }
 
     /**
-     * Hostile image files: truncated and corrupted ELF images and random bytes, written to files and
-     * launched. Whatever GuestImage refuses (our oracle, using the same parser) must give 2; the rest
-     * runs and may end any way the guest chooses, but never as an unexpected error.
+     * Hostile image files: truncated and corrupted hello-long images and random bytes, written to
+     * files and launched with the default 16 MiB. {@link ImageOracle} (the image contract, not
+     * kvmctl's parser) says what must happen: refused with status 2 and a message naming a rule the
+     * image breaks; run exactly as hello-long when it loads hello-long's bytes; otherwise run, ending
+     * any way its corrupted code makes it, but never as an unexpected error.
      */
     @Test
     void hostileImageFiles() throws IOException {
         SplittableRandom rnd = new SplittableRandom(SEED + 1);
         Tally tally = new Tally("CLI hostile image files");
         byte[] hello = BuiltinImages.bytes(BuiltinImages.find("hello-long.elf").orElseThrow());
+        ImageOracle.Verdict helloVerdict = ImageOracle.of(hello, 0x100000, 0x100000);
+        int asHello = 0;
         for (int i = 0; i < 80 * SCALE; i++) {
             byte[] image;
             switch (rnd.nextInt(3)) {
-                case 0 -> image = Arrays.copyOf(hello, rnd.nextInt(hello.length + 1));
+                // Half the truncations keep at least half the file, where hello-long's segments end.
+                case 0 -> image = Arrays.copyOf(hello, rnd.nextBoolean() ? rnd.nextInt(hello.length + 1)
+                        : hello.length / 2 + rnd.nextInt(hello.length / 2 + 1));
                 case 1 -> {
                     image = hello.clone();
                     for (int k = 0, n = 1 + rnd.nextInt(8); k < n; k++) {
-                        image[rnd.nextInt(rnd.nextBoolean() ? 64 + 56 * 4 : image.length)] ^= (byte) (1 + rnd.nextInt(255));
+                        image[4 + rnd.nextInt(rnd.nextBoolean() ? 64 + 56 * 4 - 4 : image.length - 4)] ^= (byte) (1 + rnd.nextInt(255));
                     }
                 }
                 default -> {
@@ -192,19 +283,20 @@ class FuzzCliTest {
                 }
             }
             Path file = Files.write(dir.resolve("image-" + i + ".bin"), image);
-            String mode = rnd.nextBoolean() ? "long" : "real";
-            boolean refused;
-            try {
-                long load = "real".equals(mode) ? 0x7c00 : 0x100000;
-                GuestImage g = GuestImage.parse(file.toString(), image, load, load);
-                g.checkFits(16 << 20, "long".equals(mode) ? 0x1000 : 0, "long".equals(mode) ? 0xa0000 : 0);
-                refused = image.length == 0 || ("real".equals(mode) && g.entry() >= 0x100000);
-            } catch (IllegalArgumentException e) {
-                refused = true;
-            }
-            String[] args = {"launch", "--image", file.toString(), "--mode", mode, "--timeout", "200ms"};
-            if (refused) {
-                expect(BAD_INPUT, tally, args);
+            boolean real = rnd.nextBoolean();
+            long load = real ? 0x7c00 : 0x100000;
+            ImageOracle.Verdict v = ImageOracle.of(image, load, load);
+            Set<ImageOracle.Reason> why = v.parses() ? ImageOracle.fitProblems(v, 16 * MIB, real) : v.reasons();
+            String[] args = {"launch", "--image", file.toString(), "--mode", real ? "real" : "long", "--timeout", "200ms"};
+            if (!why.isEmpty()) {
+                CliRun r = expect(BAD_INPUT, tally, args);
+                assertTrue(why.stream().anyMatch(reason -> reason.matches(r.err())),
+                        String.join(" ", args) + ": expected a refusal for " + why + ", got:\n" + r.err());
+            } else if (!real && ImageOracle.sameLoad(image, v, hello, helloVerdict)) {
+                // A file image starts at ring 0 unless told otherwise.
+                args[args.length - 1] = "20s";
+                assertEquals(helloText(0, 16 * MIB), expect(Set.of(0), tally, args).out(), "loads hello-long's bytes");
+                asHello++;
             } else {
                 // It runs: the guest may end with any status it likes (it may write one to port 0xf4).
                 CliRun r = CliRun.of(args);
@@ -214,6 +306,8 @@ class FuzzCliTest {
             Files.delete(file);
         }
         tally.print();
+        System.out.printf("fuzz: CLI hostile image files: %d of %d loaded hello-long's bytes and ran exactly as it%n", asHello, 80 * SCALE);
+        assertTrue(asHello >= 5 * SCALE, "too few images that still load hello-long: " + asHello);
     }
 
     // ---- bugs found by fuzzing: these fail until kvmctl refuses the input ----

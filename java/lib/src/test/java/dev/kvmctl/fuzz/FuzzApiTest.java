@@ -1,5 +1,7 @@
 package dev.kvmctl.fuzz;
 
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -7,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.kvmctl.Capability;
 import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmAvailable;
 import dev.kvmctl.KvmException;
@@ -20,8 +23,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -76,88 +81,141 @@ class FuzzApiTest {
         }
     }
 
+    /** Valid sizes up to this must be mapped on any host; larger ones may meet the host's limits (a {@link KvmException}). */
+    private static final long ALWAYS_MAPPABLE = 256L << 20;
+
     @Test
     void guestMemoryOfEverySize() {
         SplittableRandom rnd = new SplittableRandom(SEED);
         Tally tally = new Tally("GuestMemory sizes");
         ProcessResources before = ProcessResources.take(false);
         List<Long> sizes = new ArrayList<>(List.of(0L, -1L, -PAGE, Long.MIN_VALUE, 1L, PAGE - 1, PAGE + 1, 12345L,
-                Long.MAX_VALUE, Long.MAX_VALUE & ~(PAGE - 1), 1L << 62, 1L << 47, 1L << 46, 1L << 40, 1L << 36, PAGE, 1L << 20));
+                Long.MAX_VALUE, Long.MAX_VALUE & ~(PAGE - 1), 1L << 62, 1L << 47, 1L << 46, 1L << 40, 1L << 36, PAGE, 1L << 20,
+                ALWAYS_MAPPABLE, ALWAYS_MAPPABLE + PAGE));
         for (int i = 0; i < 200 * SCALE; i++) {
-            sizes.add(interestingLong(rnd));
+            // Half from the edges and all magnitudes, half page multiples that every host can map.
+            sizes.add(rnd.nextBoolean() ? interestingLong(rnd) : PAGE * (1 + rnd.nextLong(ALWAYS_MAPPABLE / PAGE)));
         }
+        int mapped = 0;
         for (long size : sizes) {
             for (int kind = 0; kind < 2; kind++) {
                 boolean memfd = kind == 1;
+                String call = "GuestMemory." + (memfd ? "memfd" : "anonymous") + "(" + size + ")";
                 GuestMemory[] made = new GuestMemory[1];
-                Throwable t = refusal("GuestMemory." + (memfd ? "memfd" : "anonymous") + "(" + size + ")", () ->
+                Throwable t = refusal(call, () ->
                         made[0] = memfd ? GuestMemory.memfd("fuzz", size) : GuestMemory.anonymous(size));
                 tally.add((memfd ? "memfd " : "anonymous ") + Tally.of(t));
                 boolean valid = size > 0 && size % PAGE == 0;
                 if (!valid) {
-                    assertTrue(t instanceof IllegalArgumentException, "size " + size + " must be refused by Java, got " + t);
+                    assertTrue(t instanceof IllegalArgumentException && t.getMessage().equals(
+                            "guest memory size must be a positive multiple of 4 KiB, got " + size), call + " must be refused by Java, got " + t);
+                } else if (size <= ALWAYS_MAPPABLE) {
+                    assertNull(t, call + " must succeed");
+                } else if (t != null) {
+                    // Beyond what every host allows: the host may refuse, and must be named.
+                    assertTrue(t instanceof KvmException k && Set.of("mmap", "ftruncate").contains(k.operation()),
+                            call + ": a valid size may only be refused by the host, got " + t);
                 }
                 if (made[0] != null) {
                     try (GuestMemory m = made[0]) {
                         assertEquals(size, m.size());
                         m.putByte(0, (byte) 1);          // touches one page at each end, nothing more
                         m.putByte(size - 1, (byte) 2);
+                        assertEquals(1, m.getByte(0));
                         assertEquals(2, m.getByte(size - 1));
+                        if (size > 2 * PAGE) {
+                            assertEquals(0, m.getByte(PAGE), "an untouched page reads zero");
+                        }
                     }
+                    mapped++;
                 }
             }
         }
         tally.print();
+        System.out.printf("fuzz: GuestMemory sizes: %d of %d calls mapped memory%n", mapped, 2 * sizes.size());
+        assertTrue(mapped >= sizes.size() / 2, "too few valid sizes among the random ones: " + mapped);
         List<String> leaks = ProcessResources.take(false).leaksSince(before, 2, 100, Long.MAX_VALUE);
         assertTrue(leaks.isEmpty(), "refused or closed guest memory left " + leaks);
     }
 
+    /** Every x86-64 CPU has at least 36 physical address bits: guest ranges below this KVM must accept. */
+    private static final long LOW_PHYSICAL = 1L << 36;
+
+    /**
+     * Random map, move and unmap calls, against a model of the slots kept here: what Java can see
+     * (alignment, ranges outside the memory, overflow, overlap with a slot the model holds) must be
+     * refused with {@link IllegalArgumentException}; a well-formed call below 2^36 with valid
+     * flags must succeed; the VM's slots must always be exactly the model's.
+     */
     @Test
     void slotsAtRandomAddressesOffsetsAndSizes() {
         SplittableRandom rnd = new SplittableRandom(SEED + 1);
         Tally tally = new Tally("Vm.mapMemory/move/unmap");
         ProcessResources before = ProcessResources.take(false);
-        int ops = 0;
+        int ops = 0, required = 0;
         try (Kvm kvm = Kvm.open()) {
+            int validFlags = MemorySlot.LOG_DIRTY_PAGES | (kvm.has(Capability.READONLY_MEM) ? MemorySlot.READONLY : 0);
             for (int round = 0; round < 20 * SCALE; round++) {
                 try (GuestMemory small = GuestMemory.anonymous(16 * PAGE);
                      GuestMemory shared = GuestMemory.memfd("fuzz-slots", 256 * PAGE);
                      Vm vm = kvm.createVm()) {
                     GuestMemory[] memories = {small, shared};
+                    TreeMap<Long, Long> model = new TreeMap<>(); // guest address -> size
                     for (int i = 0; i < 100; i++, ops++) {
                         List<MemorySlot> slots = vm.memorySlots();
                         int op = rnd.nextInt(10);
                         if (op < 6 || slots.isEmpty()) {
                             GuestMemory m = memories[rnd.nextInt(2)];
-                            long gpa = interestingLong(rnd);
+                            // A third of the addresses low and page-aligned, where a well-formed call must work.
+                            long gpa = rnd.nextInt(3) == 0 ? rnd.nextLong(LOW_PHYSICAL / PAGE / 2) * PAGE : interestingLong(rnd);
                             long offset = rnd.nextInt(3) == 0 ? interestingLong(rnd) : rnd.nextLong(m.size() / PAGE + 1) * PAGE;
                             long size = rnd.nextInt(3) == 0 ? interestingLong(rnd) : (1 + rnd.nextLong(m.size() / PAGE)) * PAGE;
                             int flags = rnd.nextInt(4) == 0 ? rnd.nextInt() : rnd.nextInt(4);
                             Throwable t = refusal("mapMemory", () -> vm.mapMemory(gpa, m, offset, size, flags));
                             tally.add("map " + Tally.of(t));
                             boolean javaCanTell = gpa % PAGE != 0 || offset % PAGE != 0 || size % PAGE != 0 || size <= 0
-                                    || offset < 0 || offset > m.size() - size || gpa < 0 || gpa + size < gpa;
+                                    || offset < 0 || offset > m.size() - size || gpa < 0 || gpa + size < gpa
+                                    || overlaps(model, gpa, size);
+                            String call = String.format("mapMemory(0x%x, %s, 0x%x, 0x%x, 0x%x)", gpa, m, offset, size, flags);
                             if (javaCanTell && !(t instanceof IllegalArgumentException)) {
-                                fail(String.format("mapMemory(0x%x, %s, 0x%x, 0x%x, 0x%x) should be refused by Java, got %s",
-                                        gpa, m, offset, size, flags, t));
+                                fail(call + " should be refused by Java, got " + t);
+                            }
+                            if (!javaCanTell && gpa + size <= LOW_PHYSICAL && (flags & ~validFlags) == 0) {
+                                assertNull(t, call + " is well-formed and must succeed");
+                                required++;
+                            }
+                            if (t == null) {
+                                model.put(gpa, size);
                             }
                         } else if (op < 8) {
                             MemorySlot s = slots.get(rnd.nextInt(slots.size()));
-                            long to = interestingLong(rnd);
-                            tally.add("move " + Tally.of(refusal("moveMemory", () -> vm.moveMemory(s, to))));
+                            long to = rnd.nextInt(3) == 0 ? rnd.nextLong(LOW_PHYSICAL / PAGE / 2) * PAGE : interestingLong(rnd);
+                            Throwable t = refusal("moveMemory", () -> vm.moveMemory(s, to));
+                            tally.add("move " + Tally.of(t));
+                            model.remove(s.guestAddress());
+                            String call = String.format("moveMemory(%s, 0x%x)", s, to);
+                            if (to % PAGE != 0 || (to >= 0 && to + s.size() > to && overlaps(model, to, s.size()))) {
+                                assertTrue(t instanceof IllegalArgumentException, call + " should be refused by Java, got " + t);
+                            } else if (to >= 0 && to <= LOW_PHYSICAL - s.size()) {
+                                assertNull(t, call + " is well-formed and must succeed");
+                                required++;
+                            }
+                            model.put(t == null ? to : s.guestAddress(), s.size());
                         } else {
                             MemorySlot s = slots.get(rnd.nextInt(slots.size()));
-                            tally.add("unmap " + Tally.of(refusal("unmapMemory", () -> {
+                            assertNull(refusal("unmapMemory", () -> {
                                 vm.unmapMemory(s);
                                 return null;
-                            })));
+                            }), "unmapping a current slot");
+                            tally.add("unmap ok");
+                            model.remove(s.guestAddress());
                             // The same slot again, now stale: Java must refuse it.
                             assertTrue(refusal("unmap twice", () -> {
                                 vm.unmapMemory(s);
                                 return null;
                             }) instanceof IllegalArgumentException);
                         }
-                        checkNoOverlap(vm.memorySlots());
+                        checkSlots(vm.memorySlots(), model);
                     }
                     // Slots of one VM handed to another are refused.
                     if (!vm.memorySlots().isEmpty()) {
@@ -174,18 +232,30 @@ class FuzzApiTest {
             }
         }
         tally.print();
+        System.out.printf("fuzz: Vm slots: %d of %d calls were well-formed and had to succeed%n", required, ops);
+        assertTrue(required >= ops / 10, "too few well-formed calls among the random ones: " + required);
         List<String> leaks = ProcessResources.take(false).leaksSince(before, 2, 100, Long.MAX_VALUE);
         assertTrue(leaks.isEmpty(), ops + " slot operations left " + leaks);
     }
 
-    private static void checkNoOverlap(List<MemorySlot> slots) {
-        Set<Integer> ids = new HashSet<>();
-        for (int i = 0; i < slots.size(); i++) {
-            assertTrue(ids.add(slots.get(i).id()), "slot id used twice: " + slots);
-            if (i > 0) {
-                assertTrue(slots.get(i - 1).guestEnd() <= slots.get(i).guestAddress(), "overlapping slots " + slots);
+    private static boolean overlaps(TreeMap<Long, Long> model, long gpa, long size) {
+        for (Map.Entry<Long, Long> e : model.entrySet()) {
+            if (gpa < e.getKey() + e.getValue() && e.getKey() < gpa + size) {
+                return true;
             }
         }
+        return false;
+    }
+
+    /** The VM's slots are the model's, sorted by address, with distinct ids. */
+    private static void checkSlots(List<MemorySlot> slots, TreeMap<Long, Long> model) {
+        Set<Integer> ids = new HashSet<>();
+        TreeMap<Long, Long> actual = new TreeMap<>();
+        for (MemorySlot s : slots) {
+            assertTrue(ids.add(s.id()), "slot id used twice: " + slots);
+            actual.put(s.guestAddress(), s.size());
+        }
+        assertEquals(model, actual, "the VM's slots");
     }
 
     @Test
@@ -220,6 +290,10 @@ class FuzzApiTest {
                     t = refusal("read", () -> vm.read(gpa, length));
                 }
                 tally.add((write ? "write " : "read ") + Tally.of(t));
+                if (!inside && !(t instanceof IllegalArgumentException)) {
+                    fail(String.format("%s at 0x%x length %d lies outside every slot: expected IllegalArgumentException, got %s",
+                            write ? "write" : "read", gpa, length, t));
+                }
                 if (inside != (t == null)) {
                     fail(String.format("%s at 0x%x length %d: inside a slot %s, but got %s", write ? "write" : "read",
                             gpa, length, inside, t));
@@ -232,74 +306,153 @@ class FuzzApiTest {
         tally.print();
     }
 
+    /**
+     * {@code createVcpu} with any id, against the limits KVM states: an id below 0 or at or above
+     * {@code KVM_CAP_MAX_VCPU_ID} must be refused with {@code EINVAL} ("out of range"), a taken id
+     * with {@code EEXIST} ("already exists"), any id once the VM holds {@code KVM_CAP_MAX_VCPUS};
+     * every other id must give a working vCPU with that id.
+     */
     @Test
     void vcpusWithAnyId() {
         SplittableRandom rnd = new SplittableRandom(SEED + 3);
         Tally tally = new Tally("Vm.createVcpu ids");
         ProcessResources before = ProcessResources.take(false);
+        int madeOnes = 0, refusedOnes = 0;
         try (Kvm kvm = Kvm.open()) {
-            int max = kvm.maxVcpus();
+            int maxCount = kvm.maxVcpus();
             for (int round = 0; round < 5 * SCALE; round++) {
                 try (Vm vm = kvm.createVm()) {
-                    Set<Integer> created = new HashSet<>();
-                    int[] edges = {0, 1, -1, max - 1, max, max + 1, Integer.MAX_VALUE, Integer.MIN_VALUE, 1 << 20, 4095, 4096};
+                    int maxId = vm.checkExtension(Capability.MAX_VCPU_ID);
+                    int limit = maxId > 0 ? maxId : maxCount; // no MAX_VCPU_ID: ids go up to the vCPU limit
+                    Set<Integer> created = new HashSet<>(); // KVM keeps a vCPU (and its id) until the VM goes, closed or not
+                    int[] edges = {0, 1, -1, limit - 1, limit, limit + 1, maxCount - 1, maxCount, Integer.MAX_VALUE, Integer.MIN_VALUE,
+                        1 << 20, 4095, 4096};
                     for (int i = 0; i < 60; i++) {
                         int id = rnd.nextBoolean() ? edges[rnd.nextInt(edges.length)] : rnd.nextInt(3) == 0 ? rnd.nextInt() : rnd.nextInt(64);
                         Vcpu[] v = new Vcpu[1];
                         Throwable t = refusal("createVcpu(" + id + ")", () -> v[0] = vm.createVcpu(id));
                         tally.add(t == null ? "created" : t instanceof KvmException k ? "KvmException " + k.errnoName() : Tally.of(t));
-                        if (t == null) {
-                            assertTrue(created.add(id), "vCPU id " + id + " created twice");
+                        String call = String.format("createVcpu(%d) with %d vCPUs (KVM: ids below %d, at most %d vCPUs)",
+                                id, created.size(), limit, maxCount);
+                        if (id < 0 || id >= limit) {
+                            assertRefused(call, t, "EINVAL", "vCPU id " + id + " is out of range");
+                            refusedOnes++;
+                        } else if (created.contains(id)) {
+                            assertRefused(call, t, "EEXIST", "vCPU id " + id + " already exists in this VM");
+                            refusedOnes++;
+                        } else if (created.size() >= maxCount) {
+                            assertRefused(call, t, "EINVAL", "out of range");
+                            refusedOnes++;
+                        } else {
+                            assertNull(t, call + " must succeed");
+                            created.add(id);
                             assertEquals(id, v[0].id());
                             v[0].getRegs();
                             if (rnd.nextInt(4) == 0) {
                                 v[0].close();
-                                created.remove(id); // KVM keeps the id taken; Java forgets the object
-                                created.add(id);
                             }
-                        } else if (created.contains(id)) {
-                            assertTrue(t instanceof KvmException k && k.errnoName().equals("EEXIST"), "duplicate id " + id + ": " + t);
+                            madeOnes++;
                         }
                     }
                 }
             }
         }
         tally.print();
+        System.out.printf("fuzz: Vm.createVcpu: %d ids had to give a vCPU, %d had to be refused%n", madeOnes, refusedOnes);
+        assertTrue(madeOnes >= 30 * SCALE && refusedOnes >= 30 * SCALE, "both kinds of ids among the random ones");
         List<String> leaks = ProcessResources.take(false).leaksSince(before, 2, 100, Long.MAX_VALUE);
         assertTrue(leaks.isEmpty(), "vCPUs left " + leaks);
     }
 
+    private static void assertRefused(String call, Throwable t, String errno, String words) {
+        assertTrue(t instanceof KvmException k && k.operation().equals("KVM_CREATE_VCPU") && k.errnoName().equals(errno)
+                && k.getMessage().contains(words), call + ": expected KVM_CREATE_VCPU " + errno + " (\"" + words + "\"), got " + t);
+    }
+
+    /**
+     * {@code GuestMemory} accessors at random offsets and lengths: a call whose range lies in the
+     * memory must succeed and do what it says (the bytes written read back, a fill or discard
+     * shows, a copy matches its source); every other must be refused with
+     * {@link IndexOutOfBoundsException}, except a discard of a range that is not page-aligned,
+     * refused with {@link IllegalArgumentException} before its range is looked at.
+     */
     @Test
     void guestMemoryAccessorsAtAnyOffset() {
         SplittableRandom rnd = new SplittableRandom(SEED + 4);
         Tally tally = new Tally("GuestMemory accessors");
-        try (GuestMemory m = GuestMemory.memfd("fuzz-access", 8 * PAGE);
+        long size = 8 * PAGE;
+        int inRange = 0;
+        try (GuestMemory shared = GuestMemory.memfd("fuzz-access", size);
+             GuestMemory anonymous = GuestMemory.anonymous(size);
              GuestMemory other = GuestMemory.anonymous(2 * PAGE)) {
+            byte[] pattern = new byte[(int) other.size()];
+            rnd.nextBytes(pattern);
+            other.write(0, pattern);
             for (int i = 0; i < 20_000 * SCALE; i++) {
-                long offset = rnd.nextInt(3) == 0 ? interestingLong(rnd) : rnd.nextLong(10 * PAGE) - PAGE;
-                long length = rnd.nextInt(4) == 0 ? interestingLong(rnd) : rnd.nextLong(3 * PAGE);
                 int op = rnd.nextInt(9);
+                boolean pages = op == 5 && rnd.nextBoolean(); // half the discards page-aligned, so that some are valid
+                long offset = rnd.nextInt(3) == 0 ? interestingLong(rnd) : pages ? rnd.nextLong(-1, 10) * PAGE : rnd.nextLong(10 * PAGE) - PAGE;
+                long length = rnd.nextInt(4) == 0 ? interestingLong(rnd) : pages ? rnd.nextLong(4) * PAGE : rnd.nextLong(3 * PAGE);
+                long source = rnd.nextInt(4) == 0 ? interestingLong(rnd) : rnd.nextLong(3 * PAGE);
+                int n = (int) Math.min(Math.max(length, 0), 3 * PAGE);
+                int sliceLength = (int) Math.min(length, Integer.MAX_VALUE);
+                byte[] data = new byte[n];
+                rnd.nextBytes(data);
+                byte value = (byte) (1 + rnd.nextInt(255));
+                GuestMemory m = rnd.nextBoolean() ? shared : anonymous;
+                long width = switch (op) {
+                    case 0 -> 8;
+                    case 1 -> 4;
+                    case 4 -> sliceLength;
+                    case 7, 8 -> n;
+                    default -> length;
+                };
+                boolean inside = offset >= 0 && width >= 0 && offset <= size - width
+                        && (op != 6 || (source >= 0 && length >= 0 && source <= other.size() - length));
+                boolean misaligned = op == 5 && (offset % PAGE != 0 || length % PAGE != 0);
                 Throwable t = refusal("accessor " + op, () -> {
                     switch (op) {
                         case 0 -> m.getLong(offset);
-                        case 1 -> m.putInt(offset, 7);
-                        case 2 -> m.fill(offset, length, (byte) 1);
+                        case 1 -> m.putInt(offset, 0x5a5a5a5a);
+                        case 2 -> m.fill(offset, length, value);
                         case 3 -> m.isZero(offset, length);
-                        case 4 -> m.slice(offset, (int) Math.min(length, Integer.MAX_VALUE));
+                        case 4 -> m.slice(offset, sliceLength);
                         case 5 -> m.discard(offset, length);
-                        case 6 -> m.copyFrom(other, rnd.nextLong(3 * PAGE), offset, length);
-                        case 7 -> m.write(offset, new byte[(int) Math.min(Math.max(length, 0), 3 * PAGE)]);
-                        default -> {
-                            int n = (int) Math.min(Math.max(length, 0), 3 * PAGE);
-                            m.read(offset, new byte[n], 0, n);
-                        }
+                        case 6 -> m.copyFrom(other, source, offset, length);
+                        case 7 -> m.write(offset, data);
+                        default -> m.read(offset, new byte[n], 0, n);
                     }
                     return null;
                 });
+                String call = String.format("accessor %d at 0x%x length 0x%x (source 0x%x) of %s", op, offset, length, source, m);
                 tally.add(op + ":" + Tally.of(t));
+                if (misaligned) {
+                    assertTrue(t instanceof IllegalArgumentException, call + ": a misaligned discard must be refused, got " + t);
+                    continue;
+                }
+                if (!inside) {
+                    assertTrue(t instanceof IndexOutOfBoundsException, call + " is out of range: expected IndexOutOfBoundsException, got " + t);
+                    continue;
+                }
+                assertNull(t, call + " lies inside the memory and must succeed");
+                inRange++;
+                switch (op) {
+                    case 1 -> assertEquals(0x5a5a5a5a, m.getInt(offset), call);
+                    case 2 -> assertTrue(length == 0 || (m.getByte(offset) == value && m.getByte(offset + length - 1) == value), call);
+                    // Only anonymous memory: discarded memfd pages keep their bytes (see
+                    // discardedPagesOfSharedMemoryReadZero below).
+                    case 5 -> assertTrue(m == shared || m.isZero(offset, length), call + ": a discarded range reads zero");
+                    case 6 -> assertArrayEquals(Arrays.copyOfRange(pattern, (int) source, (int) (source + length)),
+                            m.read(offset, (int) length), call);
+                    case 7 -> assertArrayEquals(data, m.read(offset, n), call);
+                    case 4 -> assertEquals(sliceLength, m.slice(offset, sliceLength).capacity(), call);
+                    default -> { }
+                }
             }
         }
         tally.print();
+        System.out.printf("fuzz: GuestMemory accessors: %d of %d calls were in range and had to work%n", inRange, 20_000 * SCALE);
+        assertTrue(inRange >= 4_000 * SCALE, "too few in-range calls among the random ones: " + inRange);
     }
 
     // ---- bugs found by fuzzing: these fail until kvmctl refuses the input ----
@@ -349,6 +502,25 @@ class FuzzApiTest {
     void mappingAFileBeyondItsEndIsRefused() throws Exception {
         Isolated.Outcome o = Isolated.run(Duration.ofSeconds(60), List.of(), "mapfile-beyond-eof");
         assertRefused(o);
+    }
+
+    /**
+     * {@code GuestMemory.discard} promises that the pages "read as zero afterwards", but it calls
+     * {@code madvise(MADV_DONTNEED)}, which for a shared mapping of a memfd only drops the page
+     * table entries: the bytes stay in the memfd and come back on the next read (for anonymous
+     * memory the promise holds). Shared memory needs {@code MADV_REMOVE} (or a punched hole).
+     */
+    @Test
+    void discardedPagesOfSharedMemoryReadZero() {
+        try (GuestMemory anonymous = GuestMemory.anonymous(4 * PAGE); GuestMemory shared = GuestMemory.memfd("fuzz-discard", 4 * PAGE)) {
+            for (GuestMemory m : List.of(anonymous, shared)) {
+                m.fill(0, 4 * PAGE, (byte) 0x77);
+                m.discard(PAGE, 2 * PAGE);
+                assertEquals(0x77, m.getByte(0), m + ": the page before is kept");
+                assertEquals(0x77, m.getByte(3 * PAGE), m + ": the page after is kept");
+                assertTrue(m.isZero(PAGE, 2 * PAGE), m + ": discarded pages must read zero, as GuestMemory.discard says");
+            }
+        }
     }
 
     private static void assertRefused(Isolated.Outcome o) {
