@@ -107,7 +107,7 @@ class SectionsCodecTest {
         refused(container(new Raw(4, 5, new byte[] {1, 2, 3})), "truncated context: section 4 claims 5 bytes, 3 remain");
         refused(container(new Raw(4, -1, new byte[] {1, 2, 3})), "truncated context: section 4 claims -1 bytes, 3 remain");
         // A count larger than the sections present: the second header is missing.
-        refused(container(0x3130585443_4d564bL, 1, null, 2, Raw.of(1, (byte) 1)), "truncated context: section 1 of 2 is cut off");
+        refused(container(0x3130585443_4d564bL, 1, null, 2, Raw.of(1, (byte) 1)), "corrupted context: it claims 2 sections, its 33 bytes hold at most 1");
         // A count smaller: the rest are stray bytes.
         refused(container(0x3130585443_4d564bL, 1, null, 1, Raw.of(1, (byte) 1), Raw.of(2, (byte) 2, (byte) 2)),
                 "corrupted context: 10 stray bytes after the sections");

@@ -285,11 +285,11 @@ class FuzzRegistersTest {
                     vcpu.setRegs(regs);
                     VmExit exit = vcpu.run();
                     String expected = ring == 0 ? "hlt" : "shutdown";
-                    if (!exit.kind().equals(expected)) {
+                    if (!exit.kind().label().equals(expected)) {
                         throw new AssertionError(String.format("try %d (seed %d): RIP 0x%x at ring %d over hlt must end in %s, ended in %s",
                                 i, SEED, rip, ring, expected, exit));
                     }
-                    tally.add("ring " + ring + ": " + exit.kind());
+                    tally.add("ring " + ring + ": " + exit.kind().label());
                 }
             }
         }

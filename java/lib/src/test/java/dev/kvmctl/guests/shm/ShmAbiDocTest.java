@@ -18,7 +18,9 @@ import org.junit.jupiter.api.Test;
  * ports and mailbox layout are the ones it gives.
  */
 class ShmAbiDocTest {
-    private static final Path DOC = Path.of("docs/shared-memory-abi.md");
+    /** The ABI document, found from the library module Surefire runs in. */
+    private static final Path DOC = Path.of(System.getProperty("basedir", "")).toAbsolutePath()
+            .resolve("../../docs/shared-memory-abi.md").normalize();
 
     /** Rows {@code | N | `NAME` | ...} of the table under {@code heading}, in order. */
     private static Map<Integer, String> table(String doc, String heading) {
