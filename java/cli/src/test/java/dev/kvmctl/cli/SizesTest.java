@@ -115,4 +115,31 @@ class SizesTest {
             assertEquals("'" + t + "' is not an address; use decimal or 0x-prefixed hex", e.getMessage());
         }
     }
+
+    @Test
+    void oneNanosecondIsTheFinestDurationTaken() {
+        assertEquals(java.time.Duration.ofNanos(1), Sizes.parseDuration("1ns"));
+        assertEquals(java.time.Duration.ofNanos(1), Sizes.parseDuration("1.5ns"));
+        assertEquals(java.time.Duration.ZERO, Sizes.parseDuration("0ns"));
+        TypeConversionException e = assertThrows(TypeConversionException.class, () -> Sizes.parseDuration("0.5ns"));
+        assertEquals("'0.5ns' is less than 1ns, the finest duration kvmctl takes", e.getMessage());
+    }
+
+    @Test
+    void sizesAreWrittenInTheLargestExactUnit() {
+        assertEquals("0", Sizes.formatSize(0));
+        assertEquals("1", Sizes.formatSize(1));
+        assertEquals("1023", Sizes.formatSize(1023));
+        assertEquals("1K", Sizes.formatSize(1024));
+        assertEquals("1025", Sizes.formatSize(1025));
+        assertEquals("4K", Sizes.formatSize(4096));
+        assertEquals("1536K", Sizes.formatSize(1536L << 10));
+        assertEquals("16M", Sizes.formatSize(16L << 20));
+        assertEquals("152G", Sizes.formatSize(152L << 30));
+        assertEquals("3T", Sizes.formatSize(3L << 40));
+        assertEquals("1024T", Sizes.formatSize(1L << 50));
+        for (long bytes : new long[] {1, 4096, 12345, 16L << 20, 152L << 30, 3L << 40}) {
+            assertEquals(bytes, Sizes.parseSize(Sizes.formatSize(bytes)), "round trip of " + bytes);
+        }
+    }
 }
