@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prints where `make test`'s time went, from the JUnit XML reports Maven wrote:
-# unit tests (surefire) and integration tests (failsafe), each test class by time.
+# Prints where `make test`'s time went, from the JUnit XML reports Maven wrote in each module
+# (java/lib, java/cli): unit tests (surefire) and integration tests (failsafe), each test class by
+# time.
 #
 #   .ci/test-times.sh [MARKER]   only reports newer than the file MARKER (.ci/run passes a file
 #                                it touched before `make test`, so stale reports are left out)
@@ -10,10 +11,15 @@ cd "$(dirname "$0")/.."
 newer=()
 if [ -n "${1:-}" ] && [ -e "$1" ]; then newer=(-newer "$1"); fi
 
+reports() { # KIND: the report directories of that kind that exist
+    local d
+    for d in java/*/target/"$1"-reports; do [ -d "$d" ] && echo "$d"; done
+}
+
 for kind in surefire failsafe; do
-    dir=target/$kind-reports
-    [ -d "$dir" ] || continue
-    find "$dir" -maxdepth 1 -name 'TEST-*.xml' "${newer[@]}" -print0 \
+    mapfile -t dirs < <(reports "$kind")
+    [ ${#dirs[@]} -gt 0 ] || continue
+    find "${dirs[@]}" -maxdepth 1 -name 'TEST-*.xml' "${newer[@]}" -print0 \
         | xargs -0 -r sed -n 's/.*<testsuite [^>]*name="\([^"]*\)" time="\([^"]*\)" tests="\([^"]*\)"[^>]*skipped="\([^"]*\)".*/\2 \1 \3 \4/p' \
         | sort -rn \
         | awk -v kind="$kind" '
@@ -27,7 +33,9 @@ done
 
 # One closing line with every test counted, surefire and failsafe together (Maven runs with -q,
 # so its own summaries are not printed).
-find target/surefire-reports target/failsafe-reports -maxdepth 1 -name 'TEST-*.xml' "${newer[@]}" -print0 2>/dev/null \
+mapfile -t dirs < <(reports surefire; reports failsafe)
+[ ${#dirs[@]} -gt 0 ] || exit 0
+find "${dirs[@]}" -maxdepth 1 -name 'TEST-*.xml' "${newer[@]}" -print0 2>/dev/null \
     | xargs -0 -r grep -ho '<testsuite [^>]*>' \
     | awk '{
         t = e = s = f = 0

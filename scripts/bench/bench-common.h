@@ -40,6 +40,16 @@ static inline int compare_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* One result line: "name v1 v2 ... vn", the rounds sorted (scripts/bench/stats.py reads them). */
+static inline void print_rounds(const char *name, double *v, int n)
+{
+    qsort(v, n, sizeof v[0], compare_double);
+    printf("%s", name);
+    for (int i = 0; i < n; i++)
+        printf(" %.1f", v[i]);
+    printf("\n");
+}
+
 /* The boot layout of dev.kvmctl.guests.BootSetup (docs/guest-contract.md), ring 3. */
 static inline void setup_long_mode(int kvm, int vcpu, uint8_t *mem)
 {

@@ -12,7 +12,8 @@
  *   cold-switch   capture VM A, close it, create a new VM over A's memory with its vCPU, restore
  * No in-kernel irqchip, as kvmctl's machines by default: so no LAPIC, and the MSRs KVM refuses
  * without one are left out, as VcpuContext does.
- * Prints "name ns/op" lines: the median of ROUNDS rounds.
+ * Prints "name ns/op ns/op ..." lines: ns per operation in each of ROUNDS rounds, after one
+ * warm-up round (the script reports their median and min-max).
  */
 #include "bench-common.h"
 
@@ -110,12 +111,6 @@ static void learn_msrs(int kvm, struct bench_vm *b)
     }
 }
 
-static double median(double *v)
-{
-    qsort(v, ROUNDS, sizeof v[0], compare_double);
-    return v[ROUNDS / 2];
-}
-
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 2000;
@@ -171,11 +166,11 @@ int main(int argc, char **argv)
             t_cold[r] = (t5 - t4) / cold;
         }
     }
-    printf("ioctl %.1f\n", median(t_ioctl));
-    printf("capture %.1f\n", median(t_capture));
-    printf("restore %.1f\n", median(t_restore));
-    printf("warm-switch %.1f\n", median(t_warm));
-    printf("cold-switch %.1f\n", median(t_cold));
+    print_rounds("ioctl", t_ioctl, ROUNDS);
+    print_rounds("capture", t_capture, ROUNDS);
+    print_rounds("restore", t_restore, ROUNDS);
+    print_rounds("warm-switch", t_warm, ROUNDS);
+    print_rounds("cold-switch", t_cold, ROUNDS);
     fprintf(stderr, "(%d MSRs per context)\n", msr_count);
     return 0;
 }

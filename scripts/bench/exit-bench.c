@@ -6,7 +6,8 @@
  * all-ports I/O bitmap) -- and times, with plain ioctl calls:
  *   port-io-exit  one KVM_RUN that returns a KVM_EXIT_IO
  *   regs-get-set  one KVM_GET_REGS plus one KVM_SET_REGS
- * Prints "name ns/op" lines: the median of ROUNDS rounds of ITERATIONS operations each.
+ * Prints "name ns/op ns/op ..." lines: ns per operation in each of ROUNDS rounds of ITERATIONS
+ * operations, after one warm-up round (the script reports their median and min-max).
  */
 #include "bench-common.h"
 
@@ -50,10 +51,8 @@ int main(int argc, char **argv)
             regs_ns[round] = (t2 - t1) / iterations;
         }
     }
-    qsort(exit_ns, ROUNDS, sizeof exit_ns[0], compare_double);
-    qsort(regs_ns, ROUNDS, sizeof regs_ns[0], compare_double);
-    printf("port-io-exit %.1f\n", exit_ns[ROUNDS / 2]);
-    printf("regs-get-set %.1f\n", regs_ns[ROUNDS / 2]);
+    print_rounds("port-io-exit", exit_ns, ROUNDS);
+    print_rounds("regs-get-set", regs_ns, ROUNDS);
     fprintf(stderr, "(%ld exits to port 0x500)\n", ports / 0x500);
     return 0;
 }

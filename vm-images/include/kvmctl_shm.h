@@ -37,7 +37,7 @@
  *   if (shm_batch_call() == SHM_OK && p->status == SHM_OK) ... p->a0, p->a1, p->a2 ...
  *
  * Return values: the single-request helpers return the request's status (one
- * of the SHM_* codes below, 0..9), or the call's outcome when the call itself
+ * of the SHM_* codes below, 0..9 or 11), or the call's outcome when the call itself
  * failed: SHM_BAD_MAILBOX (10, from the mailbox's error field), or one of the
  * negative library codes SHM_NO_ANSWER / SHM_INCOMPLETE. shm_status_name()
  * names all of them.
@@ -66,7 +66,9 @@
 #define SHM_NOT_COMPLETED       0xffffffffu     /* `completed` before the call */
 
 /* Operations (request.op). */
-#define SHM_OP_ALLOC    1   /* a0 = bytes -> a1 = block gpa, a2 = block size (NO_SPACE: a2 = largest idle) */
+#define SHM_OP_ALLOC    1   /* a0 = bytes -> a1 = block gpa, a2 = block size (NO_SPACE: a2 = largest idle;
+                               QUOTA: a1 = this VM's byte quota, a2 = bytes of it still free,
+                               0 when its block quota is used up) */
 #define SHM_OP_FREE     2   /* a0 = block gpa */
 #define SHM_OP_SEND     3   /* a0 = block gpa, a1 = length (1..block size), a2 = destination VM */
 #define SHM_OP_RECV     4   /* -> a0 = block gpa, a1 = length, a2 = sender VM; waits */
@@ -87,6 +89,7 @@
 #define SHM_EMPTY               8
 #define SHM_NO_MORE_SENDERS     9
 #define SHM_BAD_MAILBOX         10
+#define SHM_QUOTA               11      /* ALLOC: this VM's block or byte quota would be exceeded */
 
 /*
  * Outcomes the library reports that are not host status codes. NO_ANSWER:
@@ -155,7 +158,7 @@ static inline int shm_contains(uint64_t gpa, uint64_t len)
  * Single requests, one exit each; each returns the status (see above). Out
  * parameters may be NULL and are written only on SHM_OK, except that
  * shm_alloc() also stores the largest idle block's size in *size on
- * SHM_NO_SPACE.
+ * SHM_NO_SPACE, and the bytes left in this VM's quota on SHM_QUOTA.
  */
 int shm_alloc(uint64_t bytes, uint64_t *gpa, uint64_t *size);
 int shm_free(uint64_t gpa);

@@ -83,7 +83,7 @@ int shm_alloc(uint64_t bytes, uint64_t *gpa, uint64_t *size)
     int s = call1(SHM_OP_ALLOC, bytes, 0, 0, &r);
     if (s == SHM_OK && gpa)
         *gpa = r->a1;
-    if ((s == SHM_OK || s == SHM_NO_SPACE) && size)
+    if ((s == SHM_OK || s == SHM_NO_SPACE || s == SHM_QUOTA) && size)
         *size = r->a2;
     return s;
 }
@@ -148,6 +148,7 @@ const char *shm_status_name(int status)
     static const char *const names[] = {
         "OK", "BAD_OP", "BAD_SIZE", "NO_SPACE", "BAD_ADDRESS", "NOT_OWNER",
         "BAD_LENGTH", "NO_SUCH_VM", "EMPTY", "NO_MORE_SENDERS", "BAD_MAILBOX",
+        "QUOTA",
     };
 
     if (status == SHM_NO_ANSWER)

@@ -16,11 +16,13 @@
  * and ALLOCs blocks for up to 16 more, which it writes before the next call;
  * after each call it rings the destination's doorbell once. So a message
  * costs a fraction of an exit when there is space, and messages still go out
- * in seq order. Only when it holds no block at all and ALLOC says NO_SPACE
- * does it WAIT (the consumer rings after its FREEs) and ALLOC again, both in
- * one call, until the block fits. ALLOCs that succeed after one that did not
- * (a smaller block fitting where a larger did not) are FREEd in the next
- * call, so that blocks always come in seq order.
+ * in seq order. Only when it holds no block at all and ALLOC says NO_SPACE,
+ * or QUOTA (its blocks still in flight use up its quota: it pays for each
+ * message until the consumer frees it), does it WAIT (the consumer rings after
+ * its FREEs) and ALLOC again, both in one call, until the block fits; a QUOTA
+ * with none of its quota in use can never pass, and fails. ALLOCs that
+ * succeed after one that did not (a smaller block fitting where a larger did
+ * not) are FREEd in the next call, so that blocks always come in seq order.
  *
  * Prints
  *   producer: vm=<i> dest=<d> messages=<N> seed=<s> max=<m>
@@ -161,7 +163,10 @@ static void alloc_waiting(void)
             take_block(a->a1, a->a2);
             return;
         }
-        if (a->status != SHM_NO_SPACE)
+        /* QUOTA with the whole quota free: the block is larger than the quota. */
+        if (a->status == SHM_QUOTA && a->a2 == a->a1)
+            fail("ALLOC", next_alloc, SHM_QUOTA);
+        if (a->status != SHM_NO_SPACE && a->status != SHM_QUOTA)
             fail("ALLOC", next_alloc, (int)a->status);
         waits++;
         wait = 1;
@@ -262,7 +267,7 @@ int main(const struct kvmctl_boot_info *info)
                 take_block(q->a1, q->a2);
             else if (q->status == SHM_OK)
                 spare[nspare++] = q->a1;
-            else if (q->status == SHM_NO_SPACE)
+            else if (q->status == SHM_NO_SPACE || q->status == SHM_QUOTA)
                 in_order = 0;
             else
                 fail("ALLOC", alloc_start + i, (int)q->status);

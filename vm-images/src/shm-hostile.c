@@ -8,8 +8,10 @@
  *   shm-hostile: leaving 7 blocks (105088 bytes) allocated
  *   shm-hostile: <checks> checks, <failures> failures
  * and exits with the number of failures as its status (2: bad boot info or no
- * shared region, before any check). No arguments. With one VM it makes 33
- * checks; with two or more, 36. Run alone, or on every VM of the group.
+ * shared region, before any check). With one VM it makes 37 checks; with two
+ * or more, 40. Run alone, or on every VM of the group.
+ *
+ * arg0 = 1 is hoard mode instead (below); any other value, the checks.
  *
  * The checks, in order. "peer" is VM (index + 1) % count, "previous" VM
  * (index - 1) % count; sizes are requests. Every "alloc-*" check also wants
@@ -19,7 +21,10 @@
  *   with 1 VM:
  *     alloc-whole       ALLOC the whole region -> OK, a1 = the region base,
  *                       a2 = the region size
- *     no-space          ALLOC 64 -> NO_SPACE, a2 (largest idle) = 0
+ *     quota-full        ALLOC 64 -> QUOTA (alone, the default byte quota is
+ *                       the whole region, all in use now; the quota is
+ *                       checked before free space): a1 = the region size,
+ *                       a2 (quota left) = 0
  *     free-whole        FREE the whole-region block -> OK
  *     recv-alone        RECV -> NO_MORE_SENDERS (there is no one else)
  *     wait-alone        WAIT -> NO_MORE_SENDERS
@@ -71,6 +76,14 @@
  *                       -> completed 3, each OK
  *     batch-127         one call of 127 YIELDs -> completed 127, each OK
  *     alloc-leave-1..3  ALLOC 4096, 64 and 100000 -> OK
+ *     hoard-quota       ALLOC 64, 127 per call, until one is refused ->
+ *                       QUOTA (never NO_SPACE: with every VM within its
+ *                       default quota the region cannot fill up, whatever
+ *                       the peers hoard meanwhile), with a1 = the byte
+ *                       quota and a2 <= a1; at most 16384 blocks
+ *     hoard-again       ALLOC 64 -> QUOTA (a refusal changes nothing)
+ *     hoard-free        FREE every hoarded block, 127 per call -> each OK
+ *     after-hoard       ALLOC 64 -> OK (the quota came back), then FREE it
  *   with 2 or more VMs, a barrier:
  *     alloc-done        ALLOC 64 -> OK; first byte 'D'
  *     send-done         SEND it to the peer -> OK; then RECV until the
@@ -90,8 +103,18 @@
  * run shm-hostile. With one VM there is no valid destination, so the SEND
  * checks that need one are left out rather than made ambiguous.
  *
- * Launch: `kvmctl launch --image` gives an image no shared region (this one
- * then exits 2); tests boot it on a SharedRegion with SharedMemoryHub
+ * Hoard mode (arg0 = 1): a guest that allocates and never frees. It ALLOCs
+ * 64-byte blocks, 127 per call, until one is refused (check hoard-quota, as
+ * above), prints
+ *   shm-hostile: hoarding <n> blocks (<bytes> bytes) until no peer is left
+ * then RECVs (FREEing anything it is sent) until NO_MORE_SENDERS (check
+ * hoard-until-alone), prints the checks line and exits holding every block:
+ * the host must reclaim them. Its peers (any other guests) must meanwhile
+ * get all the space their own quotas allow.
+ *
+ * Launch: `kvmctl launch --image shm-hostile --image shm-hostile
+ * --shared-size 1M` runs the checks on two VMs (an image with no shared
+ * region exits 2); tests boot it on a SharedRegion with SharedMemoryHub
  * (GuestConfig.share and vmIndex), at ring 3, 16 MiB of RAM.
  *
  * General registers only; ring 3 like the other shared-memory guests.
@@ -103,6 +126,8 @@
 #define MAX_INBOUND         8
 #define TOKEN_PROBE         'P'     /* first byte of the send-peer block */
 #define TOKEN_DONE          'D'     /* first byte of the barrier block */
+#define HOARD_MAX           16384   /* hoarded blocks remembered (and freed) in check mode */
+#define HOARD_SIZE          64
 
 static uint32_t checks, failures;
 static uint64_t kept_blocks, kept_bytes;
@@ -362,7 +387,7 @@ static void peer_checks(uint32_t peer)
 /* With 1 VM: the whole region, and calls that would wait for a peer. */
 static void alone_checks(uint64_t base, uint64_t region)
 {
-    uint64_t whole = 0, whole_size = 0, largest = ~0ull;
+    uint64_t whole = 0, whole_size = 0;
     int s = shm_alloc(region, &whole, &whole_size);
 
     if (s == SHM_OK && (whole != base || whole_size != region)) {
@@ -375,14 +400,20 @@ static void alone_checks(uint64_t base, uint64_t region)
     } else {
         expect("alloc-whole", s, SHM_OK);
     }
-    s = shm_alloc(64, NULL, &largest);
-    if (s == SHM_NO_SPACE && largest != 0) {
-        failed_head("no-space");
-        kvmctl_puts("NO_SPACE with largest idle ");
-        kvmctl_put_hex(largest);
+    shm_batch_begin();
+    struct shm_request *q = shm_batch_add(SHM_OP_ALLOC, 64, 0, 0);
+    s = shm_batch_call();
+    if (s == SHM_OK)
+        s = (int)q->status;
+    if (s == SHM_QUOTA && (q->a1 != region || q->a2 != 0)) {
+        failed_head("quota-full");
+        kvmctl_puts("QUOTA with a1=");
+        kvmctl_put_hex(q->a1);
+        kvmctl_puts(" a2=");
+        kvmctl_put_hex(q->a2);
         kvmctl_putc('\n');
     } else {
-        expect("no-space", s, SHM_NO_SPACE);
+        expect("quota-full", s, SHM_QUOTA);
     }
     expect("free-whole", shm_free(whole), SHM_OK);
     expect("recv-alone", shm_recv(NULL, NULL, NULL), SHM_NO_MORE_SENDERS);
@@ -416,6 +447,136 @@ static void barrier(uint32_t peer)
     }
 }
 
+/* What hoard() got: blocks and bytes, and the refusal that stopped it. */
+struct hoard_result {
+    uint64_t blocks, bytes;
+    int status;                 /* of the first refused ALLOC, or of a failed call */
+    uint64_t quota, left;       /* its a1 and a2 */
+};
+
+/*
+ * ALLOC HOARD_SIZE bytes, 127 per call, until one is refused; remember up to
+ * `keep_max` block addresses in `kept`. Every request of the last call is
+ * looked at: a peer may free a block this VM paid for between two of them.
+ * More blocks than the region has granules would mean no limit at all: stop.
+ */
+static struct hoard_result hoard(uint64_t *kept, uint64_t keep_max)
+{
+    struct hoard_result h = { 0, 0, SHM_OK, 0, 0 };
+    uint64_t limit = shm_size() / HOARD_SIZE;
+
+    while (h.status == SHM_OK) {
+        shm_batch_begin();
+        for (int i = 0; i < SHM_MAX_REQUESTS; i++)
+            shm_batch_add(SHM_OP_ALLOC, HOARD_SIZE, 0, 0);
+        int s = shm_batch_call();
+        if (s != SHM_OK) {
+            h.status = s;
+            break;
+        }
+        for (int i = 0; i < SHM_MAX_REQUESTS; i++) {
+            const struct shm_request *q = &shm_mailbox()->req[i];
+            if (q->status == SHM_OK) {
+                if (kept && h.blocks < keep_max)
+                    kept[h.blocks] = q->a1;
+                h.blocks++;
+                h.bytes += q->a2;
+            } else if (h.status == SHM_OK) {
+                h.status = (int)q->status;
+                h.quota = q->a1;
+                h.left = q->a2;
+            }
+        }
+        if (h.status == SHM_OK && (h.blocks >= keep_max || h.blocks > limit))
+            h.status = SHM_INCOMPLETE;  /* reported as "no QUOTA" below */
+    }
+    return h;
+}
+
+static void expect_hoard_quota(const struct hoard_result *h)
+{
+    if (h->status == SHM_QUOTA && h->blocks > 0 && h->quota > 0 && h->left <= h->quota) {
+        passed("hoard-quota");
+        return;
+    }
+    failed_head("hoard-quota");
+    if (h->status == SHM_INCOMPLETE)
+        kvmctl_puts("no QUOTA");
+    else
+        kvmctl_puts(shm_status_name(h->status));
+    kvmctl_puts(" after ");
+    kvmctl_put_dec(h->blocks);
+    kvmctl_puts(" blocks, a1=");
+    kvmctl_put_hex(h->quota);
+    kvmctl_puts(" a2=");
+    kvmctl_put_hex(h->left);
+    kvmctl_putc('\n');
+}
+
+/* Check mode: hoard until QUOTA while the peers run, then give everything back. */
+static uint64_t hoarded[HOARD_MAX];
+
+static void hoard_checks(void)
+{
+    struct hoard_result h = hoard(hoarded, HOARD_MAX);
+    expect_hoard_quota(&h);
+    expect("hoard-again", shm_alloc(HOARD_SIZE, NULL, NULL), SHM_QUOTA);
+
+    uint64_t n = h.blocks < HOARD_MAX ? h.blocks : HOARD_MAX;
+    int bad = SHM_OK;
+    for (uint64_t done = 0; done < n; ) {
+        uint32_t k = n - done < SHM_MAX_REQUESTS ? (uint32_t)(n - done) : SHM_MAX_REQUESTS;
+        shm_batch_begin();
+        for (uint32_t i = 0; i < k; i++)
+            shm_batch_add(SHM_OP_FREE, hoarded[done + i], 0, 0);
+        int s = shm_batch_call();
+        for (uint32_t i = 0; s == SHM_OK && i < k && bad == SHM_OK; i++)
+            if (shm_mailbox()->req[i].status != SHM_OK)
+                bad = (int)shm_mailbox()->req[i].status;
+        if (s != SHM_OK && bad == SHM_OK)
+            bad = s;
+        done += k;
+    }
+    expect("hoard-free", bad, SHM_OK);
+
+    uint64_t gpa = alloc_checked("after-hoard", HOARD_SIZE, NULL);
+    if (gpa)
+        shm_free(gpa);
+}
+
+static void summary(void)
+{
+    kvmctl_puts("shm-hostile: ");
+    kvmctl_put_dec(checks);
+    kvmctl_puts(" checks, ");
+    kvmctl_put_dec(failures);
+    kvmctl_puts(" failures\n");
+}
+
+/* Hoard mode: never free; hold everything until no peer is left. */
+static int hoard_mode(void)
+{
+    struct hoard_result h = hoard(NULL, ~0ull);
+    expect_hoard_quota(&h);
+    kvmctl_puts("shm-hostile: hoarding ");
+    kvmctl_put_dec(h.blocks);
+    kvmctl_puts(" blocks (");
+    kvmctl_put_dec(h.bytes);
+    kvmctl_puts(" bytes) until no peer is left\n");
+
+    int s;
+    for (;;) {
+        uint64_t gpa;
+        s = shm_recv(&gpa, NULL, NULL);
+        if (s != SHM_OK)
+            break;
+        shm_free(gpa);
+    }
+    expect("hoard-until-alone", s, SHM_NO_MORE_SENDERS);
+    summary();
+    return (int)failures;
+}
+
 int main(const struct kvmctl_boot_info *info)
 {
     if (shm_init(info) != 0) {
@@ -435,6 +596,8 @@ int main(const struct kvmctl_boot_info *info)
     kvmctl_put_dec(region);
     kvmctl_putc('\n');
 
+    if (info->arg[0] == 1)
+        return hoard_mode();
     if (alone)
         alone_checks(base, region);
     else
@@ -501,6 +664,8 @@ int main(const struct kvmctl_boot_info *info)
         keep(gpa, size);
     }
 
+    hoard_checks();
+
     if (!alone)
         barrier(peer);
 
@@ -508,10 +673,7 @@ int main(const struct kvmctl_boot_info *info)
     kvmctl_put_dec(kept_blocks);
     kvmctl_puts(" blocks (");
     kvmctl_put_dec(kept_bytes);
-    kvmctl_puts(" bytes) allocated\nshm-hostile: ");
-    kvmctl_put_dec(checks);
-    kvmctl_puts(" checks, ");
-    kvmctl_put_dec(failures);
-    kvmctl_puts(" failures\n");
+    kvmctl_puts(" bytes) allocated\n");
+    summary();
     return (int)failures;
 }

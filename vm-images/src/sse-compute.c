@@ -27,7 +27,21 @@
  *   kvmctl launch --image sse-compute.elf --mode long --ring 3 --arg 5000
  *
  * Boot-info arguments: arg0 = iteration count (0: the default, 1000);
- * arg1 bit 0 = use the SSE2 path even when AVX is available.
+ * arg1 bit 0 = use the SSE2 path even when AVX is available; arg2 = a stop word.
+ *
+ * Run until stopped (arg2 = STOP_WORD, a guest-physical address, 8-byte aligned,
+ * inside RAM and below the image, e.g. 0xff000): the guest reads the u64 there
+ * after each iteration and ends the loop once the host has written a non-zero
+ * value (arg0 0 then means no other limit), so a test can let it compute until
+ * it has been preempted, switched or stopped as often as the test needs, on a
+ * CPU of any speed. Once its data is generated it prints
+ *
+ *   sse-compute: computing until stopped, simd=<avx|sse2>
+ *
+ * and when stopped after n iterations (n >= 1: the iteration under way when the
+ * word is set is finished) exactly the three lines a run with arg0 = n prints
+ * (iterations=<n>, dot/matmul, checksum), so a plain run of n iterations checks
+ * it. A bad STOP_WORD ends the run with status 2.
  *
  * RING 3 ONLY: KVM's PVM backend runs ring-0 code in its instruction emulator,
  * which rejects SSE/AVX. Started at ring 0 it prints
@@ -202,17 +216,33 @@ static int have_avx(void)
     return (lo & 6) == 6;
 }
 
+static void print_header(uint64_t iterations, int avx)
+{
+    kvmctl_puts("sse-compute: iterations=");
+    kvmctl_put_dec(iterations);
+    kvmctl_puts(avx ? " simd=avx\n" : " simd=sse2\n");
+}
+
 /* Everything that touches SSE/AVX registers lives below main(), out of line. */
 static __attribute__((noinline)) int compute(const struct kvmctl_boot_info *info)
 {
     uint64_t iterations = DEFAULT_ITERATIONS;
     int force_sse2 = 0;
+    uint64_t stop_word = 0;
 
     if (kvmctl_boot_info_valid(info)) {
+        stop_word = info->arg[2];
         if (info->arg[0])
             iterations = info->arg[0];
+        else if (stop_word)
+            iterations = UINT64_MAX;
         force_sse2 = info->arg[1] & 1;
+        if (stop_word && (stop_word % 8 || stop_word >= KVMCTL_IMAGE_BASE || stop_word > info->ram_size - 8)) {
+            kvmctl_puts("sse-compute: the stop word (third --arg) must be 8-byte aligned, in RAM, below 0x100000\n");
+            return 2;
+        }
     }
+    const volatile uint64_t *stop = (const volatile uint64_t *)stop_word;
     int avx = !force_sse2 && have_avx();
 
     /* Round to nearest, all exceptions masked, no FTZ/DAZ: whatever state the
@@ -220,9 +250,8 @@ static __attribute__((noinline)) int compute(const struct kvmctl_boot_info *info
     uint32_t mxcsr = 0x1f80;
     __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
 
-    kvmctl_puts("sse-compute: iterations=");
-    kvmctl_put_dec(iterations);
-    kvmctl_puts(avx ? " simd=avx\n" : " simd=sse2\n");
+    if (!stop)
+        print_header(iterations, avx);
 
     for (uint32_t i = 0; i < NFLOATS; i++) {
         vec_a[i] = rng_float();
@@ -232,10 +261,15 @@ static __attribute__((noinline)) int compute(const struct kvmctl_boot_info *info
         for (int j = 0; j < M; j++)
             mat_b[k][j] = rng_float();
 
+    if (stop)
+        kvmctl_puts(avx ? "sse-compute: computing until stopped, simd=avx\n"
+                        : "sse-compute: computing until stopped, simd=sse2\n");
+
     uint64_t h = 0xcbf29ce484222325ull;
     float dot = 0.0f;
     double msum = 0.0;
-    for (uint64_t it = 0; it < iterations; it++) {
+    uint64_t it = 0;
+    while (it < iterations) {
         float lanes[8];
         if (avx)
             rotate_dot_avx(lanes);
@@ -254,8 +288,13 @@ static __attribute__((noinline)) int compute(const struct kvmctl_boot_info *info
 
         h = hash_mix(h, float_bits(dot));
         h = hash_mix(h, double_bits(msum));
+        it++;
+        if (stop && *stop)
+            break;
     }
 
+    if (stop)
+        print_header(it, avx);
     kvmctl_puts("sse-compute: dot=0x");
     kvmctl_put_hex64(float_bits(dot));
     kvmctl_puts(" matmul=0x");

@@ -1,10 +1,11 @@
 /*
  * state-keeper.elf -- holds its whole computation in CPU state, for context-switch tests.
  *
- *   kvmctl launch --image state-keeper [--arg ROUNDS] [--one-thread --switch cold ...]
+ *   kvmctl launch --image state-keeper [--arg ROUNDS [--arg STOP_WORD]] [--one-thread --switch cold ...]
  *
  * Ring 3 only. A loop of ROUNDS iterations (arg0, default 2,000,000: about a third of a second)
- * keeps every piece of its state in registers (only its loop counter is on the stack): the 15 general
+ * keeps every piece of its state in registers (only its loop counters and the stop word's address
+ * are on the stack): the 15 general
  * registers it may use, the carry flag (an adc chain whose carry crosses iterations: the loop's
  * `dec`/`jnz` leave CF alone), all 16 XMM registers, the upper halves of the YMM registers when
  * AVX is there, and the FS base (an MSR, IA32_FS_BASE) through wrfsbase/rdfsbase when FSGSBASE is
@@ -16,23 +17,46 @@
  *   state-keeper: checksum=<hex>
  *
  * and exits 0.
+ *
+ * Run until stopped (arg1 = STOP_WORD, a guest-physical address, 8-byte aligned, inside RAM and
+ * below the image, e.g. 0xff000): the loop also ends when the host writes a non-zero value to the
+ * u64 there, which it reads every 4096 rounds (ROUNDS 0 then means no other limit). A test that
+ * needs N preemptions lets the guest run until it has switched it N times, whatever the speed of
+ * the CPU. The guest prints
+ *
+ *   state-keeper: rounds=until stopped avx=<0|1> fsgsbase=<0|1>
+ *   state-keeper: ran=<r>
+ *
+ * and then the same two lines a run with ROUNDS = r prints: the result of r rounds does not
+ * depend on how the loop was ended, so a plain run with --arg r checks it. A bad STOP_WORD ends
+ * the run with status 2 before the loop.
  */
 #include "kvmctl_guest.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 #define MODE_AVX 1
 #define MODE_FSGSBASE 2
 
 /* out[0..15]: rax rbx rcx(0) rdx rsi rdi rbp r8..r15; out[16]: flags (CF PF AF ZF SF OF);
  * out[17..48]: xmm0..15, two words each; out[49..80]: upper halves of ymm0..15 (0 without AVX);
- * out[81]: FS base (0 without FSGSBASE). */
+ * out[81]: FS base (0 without FSGSBASE). The result is out[0..81]; out[82] is the rounds left. */
 #define OUT_WORDS 82
-void keeper_loop(uint64_t rounds, uint64_t mode, uint64_t *out);
+/* Rounds between two reads of the stop word: a few tens of microseconds. */
+#define STOP_POLL_ROUNDS 4096
+void keeper_loop(uint64_t rounds, uint64_t mode, uint64_t *out, const volatile uint64_t *stop);
 
 /*
  * One loop per feature set, so that no test inside a loop disturbs the carry chain. The loop
- * counter is the only thing kept in memory (on the stack): every register holds state.
- * rorx, mulx and lea leave the flags alone; the FS-base update, whose arithmetic does not, saves
- * CF in %bpl first and puts it back with bt.
+ * counters and the stop word's address are the only things kept in memory (on the stack): every
+ * register holds state. rorx, mulx and lea leave the flags alone; the FS-base update, whose
+ * arithmetic does not, saves CF in %bpl first and puts it back with bt. The counters count down
+ * with dec, which leaves CF alone; every STOP_POLL_ROUNDS rounds the loop reads the stop word
+ * into %rcx (which otherwise only feeds the FS-base update, recomputed each round) and tests it
+ * with jrcxz, which reads no flags and writes none. Whichever way the loop ends, the last flag
+ * writer is a dec from 1 to 0, so a stopped run of r rounds and a run of ROUNDS = r leave the
+ * same flags.
  */
 __asm__(
     ".macro KEEPER_INIT\n"
@@ -97,16 +121,27 @@ __asm__(
     "    wrfsbase %rcx\n"
     "    bt $0, %rbp\n"
     "    .endif\n"
-    "    decq (%rsp)\n"
+    "    decq (%rsp)\n"              /* rounds left */
+    "    jz 2f\n"
+    "    decq 8(%rsp)\n"             /* rounds until the next read of the stop word */
     "    jnz 1b\n"
+    "    movq $" STR(STOP_POLL_ROUNDS) ", 8(%rsp)\n"
+    "    mov 32(%rsp), %rcx\n"
+    "    mov (%rcx), %rcx\n"
+    "    jrcxz 3f\n"                 /* (jrcxz reaches only 127 bytes) */
+    "    jmp 2f\n"
+    "3:  jmp 1b\n"
+    "2:\n"
     ".endm\n"
     ".text\n"
     ".globl keeper_loop\n"
     "keeper_loop:\n"
     "    push %rbx\n push %rbp\n push %r12\n push %r13\n push %r14\n push %r15\n"
-    "    push %rsi\n"                /* 16(%rsp): mode */
-    "    push %rdx\n"                /*  8(%rsp): out */
-    "    push %rdi\n"                /*  0(%rsp): the loop counter */
+    "    push %rcx\n"                /* 32(%rsp): the stop word's address */
+    "    push %rsi\n"                /* 24(%rsp): mode */
+    "    push %rdx\n"                /* 16(%rsp): out */
+    "    pushq $" STR(STOP_POLL_ROUNDS) "\n" /* 8(%rsp): rounds until the stop word is read */
+    "    push %rdi\n"                /*  0(%rsp): rounds left */
     "    test $1, %rsi\n"
     "    jnz 20f\n"
     "    test $2, %rsi\n"
@@ -120,7 +155,7 @@ __asm__(
     "90:\n"
     "    pushfq\n"                   /* the flags, before any instruction below changes them */
     "    add $8, %rsp\n"             /* ... left at -8(%rsp) */
-    "    mov 8(%rsp), %rcx\n"        /* rcx only fed the FS-base update: free now */
+    "    mov 16(%rsp), %rcx\n"       /* rcx only fed the FS-base update and the stop test: free now */
     "    mov %rax, 0(%rcx)\n  mov %rbx, 8(%rcx)\n  movq $0, 16(%rcx)\n  mov %rdx, 24(%rcx)\n"
     "    mov %rsi, 32(%rcx)\n mov %rdi, 40(%rcx)\n mov %rbp, 48(%rcx)\n  mov %r8, 56(%rcx)\n"
     "    mov %r9, 64(%rcx)\n  mov %r10, 72(%rcx)\n mov %r11, 80(%rcx)\n mov %r12, 88(%rcx)\n"
@@ -134,7 +169,9 @@ __asm__(
     "    movdqu %xmm9, 280(%rcx)\n  movdqu %xmm10, 296(%rcx)\n movdqu %xmm11, 312(%rcx)\n"
     "    movdqu %xmm12, 328(%rcx)\n movdqu %xmm13, 344(%rcx)\n movdqu %xmm14, 360(%rcx)\n"
     "    movdqu %xmm15, 376(%rcx)\n"
-    "    testq $1, 16(%rsp)\n"
+    "    mov 0(%rsp), %rax\n"
+    "    mov %rax, 656(%rcx)\n"      /* out[82]: rounds left */
+    "    testq $1, 24(%rsp)\n"
     "    jz 91f\n"
     "    vextractf128 $1, %ymm0, 392(%rcx)\n  vextractf128 $1, %ymm1, 408(%rcx)\n"
     "    vextractf128 $1, %ymm2, 424(%rcx)\n  vextractf128 $1, %ymm3, 440(%rcx)\n"
@@ -145,11 +182,11 @@ __asm__(
     "    vextractf128 $1, %ymm12, 584(%rcx)\n vextractf128 $1, %ymm13, 600(%rcx)\n"
     "    vextractf128 $1, %ymm14, 616(%rcx)\n vextractf128 $1, %ymm15, 632(%rcx)\n"
     "    vzeroupper\n"
-    "91: testq $2, 16(%rsp)\n"
+    "91: testq $2, 24(%rsp)\n"
     "    jz 92f\n"
     "    rdfsbase %rax\n"
     "    mov %rax, 648(%rcx)\n"
-    "92: add $24, %rsp\n"
+    "92: add $40, %rsp\n"
     "    pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n"
     "    ret\n");
 
@@ -200,7 +237,9 @@ static uint64_t fold(const uint64_t *w, int n)
     return h;
 }
 
-static uint64_t out[OUT_WORDS];
+static uint64_t out[OUT_WORDS + 1];
+/* What the loop polls when no stop word is given: never set. */
+static const volatile uint64_t never;
 
 int main(const struct kvmctl_boot_info *info)
 {
@@ -212,15 +251,29 @@ int main(const struct kvmctl_boot_info *info)
         kvmctl_puts("state-keeper: needs a CPU with BMI2 (rorx, mulx)\n");
         return 4;
     }
-    uint64_t rounds = info->arg[0] ? info->arg[0] : 2000000;
+    uint64_t stop_word = info->arg[1];
+    uint64_t rounds = info->arg[0] ? info->arg[0] : stop_word ? UINT64_MAX : 2000000;
+    if (stop_word && (stop_word % 8 || stop_word >= KVMCTL_IMAGE_BASE || stop_word > info->ram_size - 8)) {
+        kvmctl_puts("state-keeper: the stop word (second --arg) must be 8-byte aligned, in RAM, below 0x100000\n");
+        return 2;
+    }
+    const volatile uint64_t *stop = stop_word ? (const volatile uint64_t *)stop_word : &never;
     uint64_t mode = (has_avx() ? MODE_AVX : 0) | (has_fsgsbase() ? MODE_FSGSBASE : 0);
     kvmctl_puts("state-keeper: rounds=");
-    kvmctl_put_dec(rounds);
+    if (stop_word)
+        kvmctl_puts("until stopped");
+    else
+        kvmctl_put_dec(rounds);
     kvmctl_puts(mode & MODE_AVX ? " avx=1" : " avx=0");
     kvmctl_puts(mode & MODE_FSGSBASE ? " fsgsbase=1\n" : " fsgsbase=0\n");
 
-    keeper_loop(rounds, mode, out);
+    keeper_loop(rounds, mode, out, stop);
 
+    if (stop_word) {
+        kvmctl_puts("state-keeper: ran=");
+        kvmctl_put_dec(rounds - out[OUT_WORDS]);
+        kvmctl_putc('\n');
+    }
     kvmctl_puts("state-keeper: gprs=");
     kvmctl_put_hex64(fold(&out[0], 16));
     kvmctl_puts(" flags=");

@@ -4,7 +4,7 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.Vm;
 import dev.kvmctl.VmExit;
-import dev.kvmctl.memory.GuestMemory;
+import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.Segment;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +21,7 @@ public final class Hello {
     public static void main(String[] args) {
         byte[] code = program("hello from a library user\n");
 
-        // The memory is opened before the VM, so it is closed after the VM that maps it.
+        // Opened in the recommended order (see dev.kvmctl's package doc), so they close in reverse.
         try (Kvm kvm = Kvm.open();
              GuestMemory ram = GuestMemory.anonymous(1 << 20);
              Vm vm = kvm.createVm()) {

@@ -1,0 +1,119 @@
+package dev.kvmctl.memory;
+
+import java.util.SplittableRandom;
+
+/**
+ * The benchmarks' starting state, the same for both allocators: 2N requests of 1 to 4096 bytes by
+ * four owners, allocated in order from a fresh region of 2N x 4096 bytes, then a random half freed
+ * in random order (fixed seed), leaving N live blocks scattered among idle holes of all sizes.
+ */
+final class AllocatorWorkload {
+    static final long SEED = 0x5EED_0A11_0CA7_0001L;
+    static final long MAX_REQUEST = 4096;
+    static final long ALIGNMENT = BlockAllocator.DEFAULT_ALIGNMENT;
+    static final int OWNERS = 4;
+
+    // One JMH set-up for every contender (BlockAllocator, the linear-scan baseline, the TreeMap
+    // yardstick), so their error bars are comparable: the same warm-up, iterations and forks.
+    static final int WARMUP_ITERATIONS = 5;
+    static final int MEASUREMENT_ITERATIONS = 5;
+    static final int ITERATION_SECONDS = 1;
+    static final int FORKS = 2;
+    static final String HEAP_MIN = "-Xms3g";
+    static final String HEAP_MAX = "-Xmx3g";
+
+    final int live;
+    final long regionSize;
+    private final long[] requests;
+    private final int[] owners;
+    /** Request indices in random order: the first {@code live} stay, the rest are freed in this order. */
+    private final int[] order;
+
+    /** The live blocks after {@link #populate} or {@link #populateBaseline}: slot i is order[i]. */
+    final long[] liveOffsets;
+    final int[] liveOwners;
+
+    AllocatorWorkload(int live) {
+        this.live = live;
+        this.regionSize = 2L * live * MAX_REQUEST;
+        int total = 2 * live;
+        SplittableRandom rnd = new SplittableRandom(SEED);
+        requests = new long[total];
+        owners = new int[total];
+        order = new int[total];
+        for (int j = 0; j < total; j++) {
+            requests[j] = 1 + rnd.nextLong(MAX_REQUEST);
+            owners[j] = rnd.nextInt(OWNERS);
+            order[j] = j;
+        }
+        for (int j = total - 1; j > 0; j--) {
+            int k = rnd.nextInt(j + 1);
+            int t = order[j];
+            order[j] = order[k];
+            order[k] = t;
+        }
+        liveOffsets = new long[live];
+        liveOwners = new int[live];
+    }
+
+    private static long rounded(long bytes) {
+        return (bytes + ALIGNMENT - 1) & -ALIGNMENT;
+    }
+
+    /** Builds the state through the public API: 2N allocations, N frees. */
+    BlockAllocator populate() {
+        BlockAllocator a = new BlockAllocator(regionSize, ALIGNMENT);
+        long[] offsets = new long[requests.length];
+        for (int j = 0; j < requests.length; j++) {
+            if (!(a.allocate(owners[j], requests[j]) instanceof AllocationResult.Allocated ok)) {
+                throw new IllegalStateException("pre-population allocation " + j + " refused");
+            }
+            offsets[j] = ok.offset();
+        }
+        for (int i = live; i < order.length; i++) {
+            int j = order[i];
+            if (!a.free(owners[j], offsets[j]).isDone()) {
+                throw new IllegalStateException("pre-population free refused");
+            }
+        }
+        fillLive(offsets);
+        return a;
+    }
+
+    /** The identical state for the baseline, laid out directly (see {@link LinearScanAllocator#laidOut}). */
+    LinearScanAllocator populateBaseline() {
+        long[] lens = new long[requests.length];
+        long[] offsets = new long[requests.length];
+        int[] finalOwners = owners.clone();
+        long pos = 0;
+        for (int j = 0; j < requests.length; j++) {
+            lens[j] = rounded(requests[j]);
+            offsets[j] = pos;
+            pos += lens[j];
+        }
+        for (int i = live; i < order.length; i++) {
+            finalOwners[order[i]] = -1;
+        }
+        fillLive(offsets);
+        return LinearScanAllocator.laidOut(regionSize, ALIGNMENT, lens, finalOwners);
+    }
+
+    private void fillLive(long[] offsets) {
+        for (int i = 0; i < live; i++) {
+            liveOffsets[i] = offsets[order[i]];
+            liveOwners[i] = owners[order[i]];
+        }
+    }
+
+    /** xorshift64*: a cheap, allocation-free random step for the measured loop. */
+    static long next(long state) {
+        state ^= state >>> 12;
+        state ^= state << 25;
+        state ^= state >>> 27;
+        return state;
+    }
+
+    static long mixed(long state) {
+        return state * 0x2545_F491_4F6C_DD1DL;
+    }
+}

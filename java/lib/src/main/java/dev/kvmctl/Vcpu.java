@@ -1,0 +1,769 @@
+package dev.kvmctl;
+
+import dev.kvmctl.internal.OwnedFd;
+import dev.kvmctl.internal.bridge.LibC;
+import dev.kvmctl.internal.bridge.Shim;
+import dev.kvmctl.state.Cpuid;
+import dev.kvmctl.state.DebugRegs;
+import dev.kvmctl.state.Fpu;
+import dev.kvmctl.state.GuestDebug;
+import dev.kvmctl.state.Lapic;
+import dev.kvmctl.state.MpState;
+import dev.kvmctl.state.Msrs;
+import dev.kvmctl.state.Regs;
+import dev.kvmctl.state.SRegs;
+import dev.kvmctl.state.Translation;
+import dev.kvmctl.state.VcpuEvents;
+import dev.kvmctl.state.Xcrs;
+import dev.kvmctl.state.Xsave;
+import dev.kvmctl.state.KvmStruct;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+
+/**
+ * A virtual CPU: runs guest code with {@link #run()} and exposes every part of its architectural
+ * state. Its {@code kvm_run} page is mapped once; exits and their data are read from it in place.
+ *
+ * <p>Hot calls allocate nothing: {@link #run()} returns a per-vCPU exit object, and
+ * {@link #getRegs()}/{@link #getSregs()} refresh a per-vCPU struct that {@link #setRegs(Regs)}
+ * writes straight back. The {@code get*(X into)} forms fill a struct the caller owns.
+ *
+ * <p>Run a vCPU from one thread at a time; {@link #kick()} is the one call meant for other threads.
+ *
+ * <p><b>After close.</b> A closed vCPU refuses every call with {@link IllegalStateException}
+ * except {@link #close()} (idempotent), {@link #isClosed()}, {@code toString()} and {@link #kick()}
+ * (a no-op: there is no run left to stop, so a watchdog racing with the close needs no catch).
+ * The {@link VmExit} objects it returned refuse too. Closing is safe from any thread at any time:
+ * it marks the vCPU closed, stops a {@link #run()} in progress on another thread (which then
+ * throws {@link IllegalStateException}) and waits until no call on the vCPU is in flight, so once
+ * {@code close()} returns nothing is inside {@code KVM_RUN} and the guest's memory can go. Then the
+ * {@code kvm_run} mapping is swapped for a zero page instead of being unmapped: a reader that
+ * passed its closed check just before (a race no flag can close) reads zeros, never an unmapped
+ * address, and the real mapping, which holds the kernel's vCPU and VM, is released at once. The
+ * zero page is unmapped once the exits and every {@link #runPage()} view are unreachable.
+ *
+ * <p>The structs ({@link Regs}, {@link SRegs} and the rest of {@code dev.kvmctl.state}) are the
+ * caller's own memory, not views of the vCPU: one kept past the close keeps the values last read
+ * into it and stays fully usable.
+ *
+ * <pre>{@code
+ * Vcpu vcpu = vm.createVcpu(0);
+ * vcpu.setRegs(vcpu.getRegs().rip(0x1000).rflags(2));
+ * VmExit exit = vcpu.run();
+ * if (exit instanceof VmExit.IoOut out) {
+ *     System.out.printf("port %x <- %x%n", out.port(), out.value());
+ * }
+ * }</pre>
+ */
+public final class Vcpu implements AutoCloseable {
+    private static final int EINTR = 4;
+    private static final int EAGAIN = 11;
+
+    private final Vm vm;
+    private final int id;
+    private final OwnedFd fd;
+    private final RunPage run;
+
+    private final int xsaveSize;
+    /** Made on first use: a vCPU whose state only a context touches never needs them. */
+    private Regs regs;
+    private SRegs sregs;
+
+    private final VmExit.IoOut ioOut;
+    private final VmExit.IoIn ioIn;
+    private final VmExit.MmioRead mmioRead;
+    private final VmExit.MmioWrite mmioWrite;
+    private final VmExit.Hlt hlt = new VmExit.Hlt();
+    private final VmExit.Shutdown shutdown = new VmExit.Shutdown();
+    private final VmExit.FailEntry failEntry;
+    private final VmExit.InternalError internalError;
+    private final VmExit.SystemEvent systemEvent;
+    private final VmExit.Debug debug;
+    private final VmExit.Interrupted interrupted = new VmExit.Interrupted();
+    private final VmExit.GuestException exception;
+    private final VmExit.Hypercall hypercall;
+    private final VmExit.IrqWindowOpen irqWindowOpen = new VmExit.IrqWindowOpen();
+    private final VmExit.Unknown unknown;
+
+    /** Guards {@link #runningThread} against a kick signalling a thread that left KVM_RUN and died. */
+    private final Object kickLock = new Object();
+    private volatile long runningThread;
+    /** Set under {@link #kickLock}, so a kick never writes into a kvm_run page that is going away. */
+    private volatile boolean closed;
+
+    Vcpu(Vm vm, int id, OwnedFd fd, int mmapSize, int xsaveSize) {
+        this.xsaveSize = xsaveSize;
+        this.vm = vm;
+        this.id = id;
+        this.fd = fd;
+        long address = LibC.map(mmapSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd.get());
+        if (address == LibC.MAP_FAILED) {
+            int errno = LibC.errno();
+            fd.close();
+            throw new KvmException("mmap(kvm_run)", errno);
+        }
+        this.run = new RunPage(address, mmapSize, "vCPU " + id);
+        this.ioOut = new VmExit.IoOut(run);
+        this.ioIn = new VmExit.IoIn(run);
+        this.mmioRead = new VmExit.MmioRead(run);
+        this.mmioWrite = new VmExit.MmioWrite(run);
+        this.failEntry = new VmExit.FailEntry(run);
+        this.internalError = new VmExit.InternalError(run);
+        this.systemEvent = new VmExit.SystemEvent(run);
+        this.debug = new VmExit.Debug(run);
+        this.exception = new VmExit.GuestException(run);
+        this.hypercall = new VmExit.Hypercall(run);
+        this.unknown = new VmExit.Unknown(run);
+    }
+
+    /**
+     * {@return the vCPU id given at creation, also its initial APIC id}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int id() {
+        ensureOpen();
+        return id;
+    }
+
+    /**
+     * {@return the VM it belongs to}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Vm vm() {
+        ensureOpen();
+        return vm;
+    }
+
+    /**
+     * The vCPU's file descriptor, for callers that issue their own ioctls. The number is the
+     * caller's to guard: after {@link #close()} it may name another file.
+     *
+     * @return the descriptor, owned by this vCPU (do not close it)
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int fd() {
+        return fd.get();
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("vCPU " + id + " is closed");
+        }
+    }
+
+    // ---- running ----
+
+    /**
+     * {@code KVM_RUN}: runs the guest until it exits, and returns why. The returned object is
+     * reused by the next call (see {@link VmExit}).
+     *
+     * @return {@link VmExit.Interrupted} when {@link #kick()} or a signal stopped the run
+     * @throws KvmException when KVM_RUN itself fails (for example EFAULT when guest memory vanished)
+     * @throws IllegalStateException when the vCPU is closed, or was closed by another thread while it ran
+     */
+    public VmExit run() {
+        int vcpu = fd.acquire(); // held across the decode: close() waits for it before the page goes
+        try {
+            runningThread = Shim.threadSelf();
+            int rc = Shim.run(vcpu);
+            synchronized (kickLock) {
+                runningThread = 0;
+            }
+            if (closed) {
+                throw new IllegalStateException("vCPU " + id + " was closed while it ran");
+            }
+            if (rc < 0) {
+                if (rc == -EINTR || rc == -EAGAIN) {
+                    run.put(RunPage.IMMEDIATE_EXIT, (byte) 0);
+                    return interrupted;
+                }
+                throw new KvmException("KVM_RUN", -rc, -rc == 14
+                        ? "guest memory behind a slot is no longer mapped, or a slot points outside it" : null);
+            }
+            return decode(run.exitReason());
+        } finally {
+            fd.release();
+            if (closed) {
+                synchronized (kickLock) {
+                    kickLock.notifyAll(); // a close() waiting for this call to end
+                }
+            }
+        }
+    }
+
+    private VmExit decode(int reason) {
+        if (reason == RunPage.EXIT_IO) {
+            return run.get(RunPage.IO_DIRECTION) == RunPage.EXIT_IO_OUT ? ioOut : ioIn;
+        } else if (reason == RunPage.EXIT_MMIO) {
+            return run.get(RunPage.MMIO_IS_WRITE) != 0 ? mmioWrite : mmioRead;
+        } else if (reason == RunPage.EXIT_HLT) {
+            return hlt;
+        } else if (reason == RunPage.EXIT_SHUTDOWN) {
+            return shutdown;
+        } else if (reason == RunPage.EXIT_FAIL_ENTRY) {
+            return failEntry;
+        } else if (reason == RunPage.EXIT_INTERNAL_ERROR) {
+            return internalError;
+        } else if (reason == RunPage.EXIT_SYSTEM_EVENT) {
+            return systemEvent;
+        } else if (reason == RunPage.EXIT_DEBUG) {
+            return debug;
+        } else if (reason == RunPage.EXIT_INTR) {
+            return interrupted;
+        } else if (reason == RunPage.EXIT_EXCEPTION) {
+            return exception;
+        } else if (reason == RunPage.EXIT_HYPERCALL) {
+            return hypercall;
+        } else if (reason == RunPage.EXIT_IRQ_WINDOW_OPEN) {
+            return irqWindowOpen;
+        }
+        return unknown.reason(reason);
+    }
+
+    /**
+     * Makes the current or next {@link #run()} return {@link VmExit.Interrupted} soon. Safe from
+     * any thread: sets {@code immediate_exit} (for a run about to start) and signals the thread
+     * inside KVM_RUN (for one in progress). A no-op once the vCPU is closed.
+     */
+    public void kick() {
+        synchronized (kickLock) {
+            if (closed) {
+                return; // no run can start any more, and close() stops the one in progress
+            }
+            stopRun();
+        }
+    }
+
+    /** Under {@link #kickLock}, so the thread signalled is still inside {@link #run()}. */
+    private void stopRun() {
+        run.put(RunPage.IMMEDIATE_EXIT, (byte) 1);
+        VarHandle.fullFence();
+        if (runningThread != 0) {
+            Kick.signal(runningThread);
+        }
+    }
+
+    /**
+     * Sets or clears {@code immediate_exit} in the {@code kvm_run} page directly; {@link #kick()}
+     * is the usual way to set it. The run it stops clears it again.
+     *
+     * @param value true: the next {@link #run()} returns {@link VmExit.Interrupted} at once,
+     *     without entering the guest (but completing an I/O or MMIO exit it was given)
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void immediateExit(boolean value) {
+        ensureOpen();
+        run.put(RunPage.IMMEDIATE_EXIT, (byte) (value ? 1 : 0));
+    }
+
+    /**
+     * Asks KVM to exit with {@link VmExit.IrqWindowOpen} as soon as the guest can take an
+     * interrupt, for injecting one with {@link #injectInterrupt} without an in-kernel irqchip.
+     * Sets {@code request_interrupt_window} in the {@code kvm_run} page.
+     *
+     * @param value true to ask, false to stop asking
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void requestInterruptWindow(boolean value) {
+        ensureOpen();
+        run.put(RunPage.REQUEST_INTERRUPT_WINDOW, (byte) (value ? 1 : 0));
+    }
+
+    /**
+     * {@return whether the guest can take an injected interrupt now: {@code kvm_run}'s
+     * {@code ready_for_interrupt_injection}, valid after an exit}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public boolean readyForInterruptInjection() {
+        ensureOpen();
+        return run.get(RunPage.READY_FOR_INTERRUPT) != 0;
+    }
+
+    /**
+     * {@return the guest's RFLAGS.IF (interrupts enabled) at the last exit}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public boolean interruptsEnabled() {
+        ensureOpen();
+        return run.get(RunPage.IF_FLAG) != 0;
+    }
+
+    /**
+     * A read-only view of the whole mapped {@code kvm_run} region, for diagnostics. A view kept
+     * past {@link #close()} reads zeros (it keeps a zero page mapped until it is unreachable).
+     *
+     * @return a new little-endian view of {@link Kvm#vcpuMmapSize()} bytes
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public ByteBuffer runPage() {
+        ensureOpen();
+        return run.readOnlyView();
+    }
+
+    // ---- registers: per-vCPU structs for the hot path ----
+
+    /**
+     * Reads the general-purpose registers into this vCPU's own {@link Regs}. Issues
+     * {@code KVM_GET_REGS}; allocates nothing after the first call.
+     *
+     * @return this vCPU's own struct, refreshed; the next call overwrites it
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Regs getRegs() {
+        if (regs == null) {
+            regs = new Regs();
+        }
+        return getRegs(regs);
+    }
+
+    /**
+     * Reads the general-purpose registers. Issues {@code KVM_GET_REGS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Regs getRegs(Regs into) {
+        struct(Shim::getRegs, into, "KVM_GET_REGS");
+        return into;
+    }
+
+    /**
+     * Writes the general-purpose registers, straight from {@code from}'s buffer. Issues
+     * {@code KVM_SET_REGS}; this discards an exception KVM had pending for the guest.
+     *
+     * @param from the registers, such as {@link #getRegs()} returned and the caller changed
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setRegs(Regs from) {
+        struct(Shim::setRegs, from, "KVM_SET_REGS");
+    }
+
+    /**
+     * Reads the special registers into this vCPU's own {@link SRegs}. Issues
+     * {@code KVM_GET_SREGS}; allocates nothing after the first call.
+     *
+     * @return this vCPU's own struct, refreshed; the next call overwrites it
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public SRegs getSregs() {
+        if (sregs == null) {
+            sregs = new SRegs();
+        }
+        return getSregs(sregs);
+    }
+
+    /**
+     * Reads the special registers: segments, descriptor tables, control registers, EFER, the APIC
+     * base. Issues {@code KVM_GET_SREGS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public SRegs getSregs(SRegs into) {
+        struct(Shim::getSregs, into, "KVM_GET_SREGS");
+        return into;
+    }
+
+    /**
+     * Writes the special registers. Issues {@code KVM_SET_SREGS}.
+     *
+     * @param from the registers, such as {@link #getSregs()} returned and the caller changed
+     * @throws KvmException {@code EINVAL} for a state the CPU cannot hold (for example paging
+     *     without protected mode, or long-mode paging without PAE)
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setSregs(SRegs from) {
+        struct(Shim::setSregs, from, "KVM_SET_SREGS");
+    }
+
+    // ---- the rest of the architectural state ----
+
+    /**
+     * Reads the legacy x87 and SSE state; {@link #getXsave} reads it and every extended state.
+     * Issues {@code KVM_GET_FPU}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Fpu getFpu(Fpu into) {
+        struct(Shim::getFpu, into, "KVM_GET_FPU");
+        return into;
+    }
+
+    /**
+     * Writes the legacy x87 and SSE state. Issues {@code KVM_SET_FPU}.
+     *
+     * @param from the state
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setFpu(Fpu from) {
+        struct(Shim::setFpu, from, "KVM_SET_FPU");
+    }
+
+    /**
+     * Reads the XSAVE area: x87, SSE, AVX and every other extended state the host supports.
+     * Issues {@code KVM_GET_XSAVE2} when the area is larger than 4 KiB, else {@code KVM_GET_XSAVE}.
+     *
+     * @param into an area of at least {@link Kvm#xsaveSize()} bytes
+     * @return {@code into}
+     * @throws IllegalArgumentException if {@code into} is smaller than {@link Kvm#xsaveSize()}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Xsave getXsave(Xsave into) {
+        ensureOpen();
+        checkXsave(into);
+        if (into.size() > Xsave.MIN_SIZE) {
+            struct(Shim::getXsave2, into, "KVM_GET_XSAVE2");
+        } else {
+            struct(Shim::getXsave, into, "KVM_GET_XSAVE");
+        }
+        return into;
+    }
+
+    /**
+     * Writes the XSAVE area. Issues {@code KVM_SET_XSAVE}. Set the CPUID first
+     * ({@link #setCpuid}): without it KVM drops the AVX state, silently.
+     *
+     * @param from an area of at least {@link Kvm#xsaveSize()} bytes, as {@link #getXsave} filled it
+     * @throws IllegalArgumentException if {@code from} is smaller than {@link Kvm#xsaveSize()}
+     * @throws KvmException {@code EINVAL} for an area whose header claims state components this
+     *     vCPU does not have
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setXsave(Xsave from) {
+        ensureOpen();
+        checkXsave(from);
+        struct(Shim::setXsave, from, "KVM_SET_XSAVE");
+    }
+
+    /** The kernel copies its whole XSAVE size in and out: a smaller buffer would be overrun. */
+    private void checkXsave(Xsave area) {
+        if (area.size() < xsaveSize) {
+            throw new IllegalArgumentException("this host's XSAVE area is " + xsaveSize + " bytes; an Xsave of "
+                    + area.size() + " is too small (use new Xsave(kvm.xsaveSize()))");
+        }
+    }
+
+    /**
+     * Reads the extended control registers (XCR0). Issues {@code KVM_GET_XCRS}; needs
+     * {@link Capability#XCRS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Xcrs getXcrs(Xcrs into) {
+        struct(Shim::getXcrs, into, "KVM_GET_XCRS");
+        return into;
+    }
+
+    /**
+     * Writes the extended control registers. Issues {@code KVM_SET_XCRS}.
+     *
+     * @param from the registers
+     * @throws KvmException {@code EINVAL} for an XCR0 the vCPU's CPUID does not allow (x87 must
+     *     stay enabled)
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setXcrs(Xcrs from) {
+        struct(Shim::setXcrs, from, "KVM_SET_XCRS");
+    }
+
+    /**
+     * Reads model-specific registers. Issues {@code KVM_GET_MSRS}: fills in the values of the
+     * first {@link Msrs#count()} entries.
+     *
+     * @param msrs the list, whose indices say which MSRs; the values are written in place
+     * @return how many were read; KVM stops at the first MSR it cannot read
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int getMsrs(Msrs msrs) {
+        return struct(Shim::getMsrs, msrs, "KVM_GET_MSRS");
+    }
+
+    /**
+     * Writes model-specific registers. Issues {@code KVM_SET_MSRS}: writes the first
+     * {@link Msrs#count()} entries.
+     *
+     * @param msrs the indices and values to write
+     * @return how many were written; KVM stops at the first MSR it refuses
+     * @throws KvmException {@code E2BIG} for 256 entries or more
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int setMsrs(Msrs msrs) {
+        return struct(Shim::setMsrs, msrs, "KVM_SET_MSRS");
+    }
+
+    /**
+     * Reads the in-kernel local APIC's register page. Issues {@code KVM_GET_LAPIC}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws KvmException {@code EINVAL} without an in-kernel irqchip
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Lapic getLapic(Lapic into) {
+        struct(Shim::getLapic, into, "KVM_GET_LAPIC");
+        return into;
+    }
+
+    /**
+     * Writes the in-kernel local APIC's register page. Issues {@code KVM_SET_LAPIC}.
+     *
+     * @param from the registers
+     * @throws KvmException {@code EINVAL} without an in-kernel irqchip
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setLapic(Lapic from) {
+        struct(Shim::setLapic, from, "KVM_SET_LAPIC");
+    }
+
+    /**
+     * Reads the multiprocessing state (runnable, halted, waiting for INIT or SIPI). Issues
+     * {@code KVM_GET_MP_STATE}, which may first act on a pending INIT or SIPI.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public MpState getMpState(MpState into) {
+        struct(Shim::getMpState, into, "KVM_GET_MP_STATE");
+        return into;
+    }
+
+    /**
+     * Writes the multiprocessing state. Issues {@code KVM_SET_MP_STATE}.
+     *
+     * @param from the state
+     * @throws KvmException {@code EINVAL} for any state but {@link MpState#RUNNABLE} without an
+     *     in-kernel irqchip
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setMpState(MpState from) {
+        struct(Shim::setMpState, from, "KVM_SET_MP_STATE");
+    }
+
+    /**
+     * Reads the pending and injected exceptions, interrupts, NMIs and SMIs. Issues
+     * {@code KVM_GET_VCPU_EVENTS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public VcpuEvents getVcpuEvents(VcpuEvents into) {
+        struct(Shim::getVcpuEvents, into, "KVM_GET_VCPU_EVENTS");
+        return into;
+    }
+
+    /**
+     * Writes the pending and injected events; only the parts its
+     * {@link VcpuEvents#flags()} mark valid are applied. Issues {@code KVM_SET_VCPU_EVENTS}.
+     *
+     * @param from the events
+     * @throws KvmException {@code EINVAL} for flags or values KVM does not accept
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setVcpuEvents(VcpuEvents from) {
+        struct(Shim::setVcpuEvents, from, "KVM_SET_VCPU_EVENTS");
+    }
+
+    /**
+     * Reads the debug registers DR0 to DR3, DR6 and DR7. Issues {@code KVM_GET_DEBUGREGS}.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public DebugRegs getDebugRegs(DebugRegs into) {
+        struct(Shim::getDebugRegs, into, "KVM_GET_DEBUGREGS");
+        return into;
+    }
+
+    /**
+     * Writes the debug registers. Issues {@code KVM_SET_DEBUGREGS}.
+     *
+     * @param from the registers
+     * @throws KvmException {@code EINVAL} for reserved bits set in DR6 or DR7
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setDebugRegs(DebugRegs from) {
+        struct(Shim::setDebugRegs, from, "KVM_SET_DEBUGREGS");
+    }
+
+    /**
+     * Reads the CPUID table this vCPU was given by {@link #setCpuid(Cpuid)} (KVM may add bits of
+     * its own). Issues {@code KVM_GET_CPUID2}.
+     *
+     * @param into the table to fill; its count is set to its capacity first, then to the entries
+     *     read
+     * @return {@code into}
+     * @throws KvmException {@code E2BIG} if {@code into} has room for fewer entries than the vCPU's
+     *     table
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Cpuid getCpuid(Cpuid into) {
+        ensureOpen();
+        into.count(into.capacity());
+        struct(Shim::getCpuid2, into, "KVM_GET_CPUID2");
+        return into;
+    }
+
+    /**
+     * Sets the CPUID the guest sees, typically {@link Kvm#supportedCpuid()}. Issues
+     * {@code KVM_SET_CPUID2}. Set it before the XSAVE area, XCRs and MSRs: KVM checks them against it.
+     *
+     * @param cpuid the table; its first {@link Cpuid#count()} entries are used
+     * @throws KvmException {@code E2BIG} for more entries than KVM takes; {@code EINVAL} for a
+     *     table that differs from the current one once the vCPU has run
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setCpuid(Cpuid cpuid) {
+        struct(Shim::setCpuid2, cpuid, "KVM_SET_CPUID2");
+    }
+
+    /**
+     * Sets the guest-debugging controls: single-stepping and breakpoints, reported as
+     * {@link VmExit.Debug}. Issues {@code KVM_SET_GUEST_DEBUG}.
+     *
+     * @param control the controls; a control of 0 turns debugging off
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setGuestDebug(GuestDebug control) {
+        struct(Shim::setGuestDebug, control, "KVM_SET_GUEST_DEBUG");
+    }
+
+    /**
+     * Turns single-stepping on (each {@link #run()} returns {@link VmExit.Debug} after one
+     * instruction) or off. Issues {@code KVM_SET_GUEST_DEBUG}, replacing any breakpoints set.
+     *
+     * @param enabled true to single-step, false to run freely
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void singleStep(boolean enabled) {
+        ensureOpen();
+        setGuestDebug(new GuestDebug().control(enabled ? GuestDebug.ENABLE | GuestDebug.SINGLESTEP : 0));
+    }
+
+    /**
+     * {@return the guest's TSC frequency in kHz} Issues {@code KVM_GET_TSC_KHZ}.
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int tscKhz() {
+        return KvmException.check(fd.call((vcpu, unused) -> Shim.getTscKhz(vcpu), 0), "KVM_GET_TSC_KHZ");
+    }
+
+    /**
+     * Sets the guest's TSC frequency. Issues {@code KVM_SET_TSC_KHZ}.
+     *
+     * @param khz the frequency in kHz; one other than the host's needs
+     *     {@link Capability#TSC_CONTROL}
+     * @throws KvmException {@code EINVAL} for a frequency KVM cannot give this guest
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setTscKhz(int khz) {
+        KvmException.check(fd.call((vcpu, k) -> Shim.setTscKhz(vcpu, (int) k), khz), "KVM_SET_TSC_KHZ");
+    }
+
+    /**
+     * Translates a guest-virtual address under the vCPU's current page tables (an identity map
+     * while paging is off). Issues {@code KVM_TRANSLATE}.
+     *
+     * @param linearAddress the guest-virtual (linear) address
+     * @return a new result; {@link Translation#valid()} is false when the address is not mapped
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Translation translate(long linearAddress) {
+        TranslationBuffer.Holder t = TranslationBuffer.get();
+        t.linearAddress(linearAddress);
+        KvmException.check(fd.call(Shim::translate, t.address()), "KVM_TRANSLATE"); // t is this thread's: reachable
+        return t.result();
+    }
+
+    /**
+     * Queues a non-maskable interrupt, delivered at the next entry the guest can take it. Issues
+     * {@code KVM_NMI}.
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void injectNmi() {
+        KvmException.check(fd.call((vcpu, unused) -> Shim.nmi(vcpu), 0), "KVM_NMI");
+    }
+
+    /**
+     * Queues an external interrupt, for a VM without an in-kernel irqchip; inject it when
+     * {@link #readyForInterruptInjection()} says the guest can take it. Issues {@code KVM_INTERRUPT}.
+     *
+     * @param vector the interrupt vector, 0 to 255
+     * @throws KvmException {@code EINVAL} for a vector above 255; {@code ENXIO} with an in-kernel
+     *     irqchip (raise its lines with {@link Vm#irqLine} instead)
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void injectInterrupt(int vector) {
+        KvmException.check(fd.call((vcpu, v) -> Shim.interrupt(vcpu, (int) v), vector), "KVM_INTERRUPT");
+    }
+
+    /**
+     * The ioctl {@code op} with {@code struct}'s address, the descriptor held open for the call
+     * and the struct kept reachable until the kernel is done with its memory (a struct the caller
+     * no longer uses could otherwise be freed while the kernel writes into it).
+     */
+    private int struct(OwnedFd.Call op, KvmStruct struct, String name) {
+        try {
+            return KvmException.check(fd.call(op, struct.address()), name);
+        } finally {
+            Reference.reachabilityFence(struct);
+        }
+    }
+
+    // ---- lifetime ----
+
+    /** {@return whether {@link #close()} was called, here or by closing the {@link Vm}} */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Closes the vCPU; idempotent, and safe from any thread. A {@link #run()} in progress on
+     * another thread is stopped (it throws {@link IllegalStateException}) and this waits until no
+     * call on the vCPU is in flight; then the descriptor is closed and the {@code kvm_run} page is
+     * swapped for a zero page (see the class comment).
+     */
+    @Override
+    public void close() {
+        boolean interrupted = false;
+        synchronized (kickLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            fd.close(); // no new call starts; the last one in flight closes the descriptor
+            while (!fd.isReleased()) {
+                stopRun(); // again each round: another thread's run may have cleared immediate_exit
+                try {
+                    kickLock.wait(1);
+                } catch (InterruptedException e) {
+                    interrupted = true; // finish closing: a run left behind could outlive the VM's memory
+                }
+            }
+        }
+        run.close();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Vcpu[" + id + ", " + fd + "]";
+    }
+}

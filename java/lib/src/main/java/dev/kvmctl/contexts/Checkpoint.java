@@ -1,0 +1,236 @@
+package dev.kvmctl.contexts;
+
+import dev.kvmctl.GuestMemory;
+import dev.kvmctl.MemorySlot;
+import dev.kvmctl.Vcpu;
+import dev.kvmctl.Vm;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A checkpoint of a stopped VM that it can be reset to again and again, cheaply: the context of
+ * every vCPU ({@link VcpuContext}) and a copy of one memory slot's bytes. A reset copies back only
+ * the pages the guest wrote since the checkpoint or the last reset, as KVM's dirty log names them
+ * ({@code KVM_GET_DIRTY_LOG}, which write-protects the pages again as it returns them: one ioctl;
+ * {@code scripts/bench-reset.sh} compares it with {@code KVM_CLEAR_DIRTY_LOG} under manual
+ * protection), and restores the vCPUs in Firecracker's order. A fuzzer or a test
+ * harness runs a guest from the same state many times this way without rebuilding it.
+ *
+ * <pre>{@code
+ * MemorySlot slot = vm.mapMemory(0, ram, MemorySlot.LOG_DIRTY_PAGES);
+ * Vcpu cpu = vm.createVcpu(0);
+ * // ... set the vCPU up, write the guest into ram, then:
+ * try (Checkpoint checkpoint = Checkpoint.mark(vm, slot)) {
+ *     for (int input = 0; input < 1000; input++) {
+ *         cpu.run();                          // runs to an exit, writing some pages
+ *         int pages = checkpoint.reset();     // back to the mark: those pages and the vCPU state
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>What it covers: the vCPUs' architectural state and the slot's memory. Not covered: other
+ * slots, in-kernel devices (irqchip, PIT, clock: see {@link HypervisorContext}), and device models
+ * in user space, whose state is their owner's to reset. The slot must be mapped with
+ * {@link MemorySlot#LOG_DIRTY_PAGES}, and the guest must write its memory only through that slot.
+ *
+ * <p>A reset allocates nothing (the bitmap buffer and the contexts are the checkpoint's own). Call
+ * it only while no vCPU of the VM is inside {@code KVM_RUN}. On hardware KVM an I/O exit is
+ * finished on the next {@code KVM_RUN}; KVM skips that completion when the restored instruction
+ * pointer differs from the exit's, which it does unless the checkpoint was marked at that very
+ * instruction. Not thread-safe.
+ */
+public final class Checkpoint implements AutoCloseable {
+    /**
+     * How much of each vCPU's state a reset writes back. Only the host sets CPUID and the TSC
+     * frequency, so no scope restores them; the checkpoint always captures everything.
+     */
+    public enum Scope {
+        /**
+         * Everything a guest can change: MP state, registers, special registers, XSAVE, XCRs,
+         * debug registers, the local APIC (with an in-kernel irqchip), every saveable MSR, vCPU
+         * events. Right for any guest.
+         */
+        ALL,
+        /**
+         * {@link #ALL} but the MSRs, a quarter to a third of a reset in the first measurements
+         * ({@code scripts/bench-reset.sh}): right for a guest that writes no MSR (a ring-3 guest
+         * cannot: {@code wrmsr} faults there; its FS and GS bases are in the special registers).
+         */
+        NO_MSRS,
+        /**
+         * The general registers only ({@code KVM_SET_REGS}): right only for a guest whose run
+         * changes nothing else (no segment, control or SSE/AVX register, no pending event), such
+         * as a ring-3 loop of integer code. Anything else it changed stays changed.
+         */
+        REGISTERS
+    }
+
+    private final Vm vm;
+    private final MemorySlot slot;
+    private final Vcpu[] vcpus;
+    private final VcpuContext[] contexts;
+    private final Scope scope;
+    private final GuestMemory copy;
+    private final ByteBuffer bitmap;
+    private final int words;
+    private boolean closed;
+
+    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, Vcpu[] vcpus, VcpuContext[] contexts, GuestMemory copy) {
+        this.vm = vm;
+        this.scope = scope;
+        this.slot = slot;
+        this.vcpus = vcpus;
+        this.contexts = contexts;
+        this.copy = copy;
+        this.words = slot.dirtyLogBytes() / 8;
+        this.bitmap = ByteBuffer.allocateDirect(slot.dirtyLogBytes()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * Marks a checkpoint of a stopped VM whose resets restore each vCPU's whole state
+     * ({@link Scope#ALL}): captures every vCPU it has now, clears the slot's dirty log, and copies
+     * the slot's memory into a private anonymous mapping of the same size (the checkpoint's;
+     * {@link #close()} frees it).
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}; its vCPUs are the ones it
+     *     has now
+     * @param slot a current slot of {@code vm}, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @return the checkpoint, which holds the vCPUs and the slot but does not close them
+     * @throws IllegalArgumentException if {@code slot} is not a current slot of {@code vm} or does
+     *     not log dirty pages, or {@code vm} has no vCPU; nothing is allocated
+     * @throws IllegalStateException if {@code vm}, a vCPU or the slot's memory is closed
+     * @throws dev.kvmctl.KvmException if KVM refuses a read
+     */
+    public static Checkpoint mark(Vm vm, MemorySlot slot) {
+        return mark(vm, slot, Scope.ALL);
+    }
+
+    /**
+     * Marks a checkpoint whose resets restore only {@code scope} of each vCPU's state: faster for
+     * guests known to change no more (see {@link Scope}). Otherwise as {@link #mark(Vm, MemorySlot)}.
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}
+     * @param slot a current slot of {@code vm}, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param scope what a reset writes back into each vCPU
+     * @return the checkpoint
+     * @throws IllegalArgumentException if {@code slot} is not a current slot of {@code vm} or does
+     *     not log dirty pages, or {@code vm} has no vCPU; nothing is allocated
+     * @throws IllegalStateException if {@code vm}, a vCPU or the slot's memory is closed
+     * @throws dev.kvmctl.KvmException if KVM refuses a read
+     */
+    public static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope) {
+        Objects.requireNonNull(scope, "scope");
+        if ((slot.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
+            throw new IllegalArgumentException(slot + " was not mapped with MemorySlot.LOG_DIRTY_PAGES; a checkpoint needs its dirty log");
+        }
+        List<Vcpu> list = vm.vcpus();
+        if (list.isEmpty()) {
+            throw new IllegalArgumentException("the VM has no vCPU to checkpoint; create its vCPUs first");
+        }
+        Vcpu[] vcpus = list.toArray(new Vcpu[0]);
+        VcpuContext[] contexts = new VcpuContext[vcpus.length];
+        for (int i = 0; i < vcpus.length; i++) {
+            contexts[i] = new VcpuContext(vm.kvm(), vm.hasIrqchip());
+            contexts[i].capture(vcpus[i]);
+        }
+        GuestMemory copy = GuestMemory.anonymous(slot.size());
+        try {
+            Checkpoint checkpoint = new Checkpoint(vm, slot, scope, vcpus, contexts, copy);
+            // Clear the log first: from here on every guest write is logged, and the copy below
+            // is of memory the stopped guest no longer changes.
+            vm.dirtyLog(slot, checkpoint.bitmap);
+            copy.copyFrom(slot.memory(), slot.memoryOffset(), 0, slot.size());
+            return checkpoint;
+        } catch (RuntimeException e) {
+            copy.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Resets the VM to this checkpoint: fetches and clears the slot's dirty log, copies the pages
+     * it names back from the checkpoint's copy (runs of adjacent pages in one copy), and restores
+     * every vCPU's context, as much as the checkpoint's {@link Scope} says, in Firecracker's order
+     * (CPUID, which only the host sets, is left as it is). The log then holds nothing, so the next reset copies only what the
+     * guest writes from now on. Allocates nothing.
+     *
+     * @return how many pages were copied back
+     * @throws IllegalStateException if this checkpoint, the VM, a vCPU or the slot's memory is
+     *     closed; the guest is then left as it was, or partly reset if the memory was closed
+     *     during the copy
+     * @throws IllegalArgumentException if the slot was removed or moved since the mark
+     * @throws dev.kvmctl.KvmException if KVM refuses the log fetch or a part of a vCPU's state
+     */
+    public int reset() {
+        if (closed) {
+            throw new IllegalStateException("checkpoint is closed");
+        }
+        vm.dirtyLog(slot, bitmap);
+        int pages = 0;
+        long runStart = -1, runEnd = -1; // the run of adjacent dirty pages not yet copied
+        for (int w = 0; w < words; w++) {
+            long base = (long) w * 64;
+            for (long bits = bitmap.getLong(w * 8); bits != 0; bits &= bits - 1) {
+                long page = base + Long.numberOfTrailingZeros(bits);
+                if (page != runEnd) {
+                    if (runStart >= 0) {
+                        copyBack(runStart, runEnd);
+                    }
+                    runStart = page;
+                }
+                runEnd = page + 1;
+                pages++;
+            }
+        }
+        if (runStart >= 0) {
+            copyBack(runStart, runEnd);
+        }
+        for (int i = 0; i < vcpus.length; i++) {
+            if (scope == Scope.REGISTERS) {
+                vcpus[i].setRegs(contexts[i].regs());
+            } else {
+                contexts[i].restoreGuestWritable(vcpus[i], scope == Scope.ALL);
+            }
+        }
+        return pages;
+    }
+
+    /** Copies pages {@code [from, to)} of the slot back from the checkpoint's copy. */
+    private void copyBack(long from, long to) {
+        long offset = from * GuestMemory.PAGE_SIZE;
+        slot.memory().copyFrom(copy, offset, slot.memoryOffset() + offset, (to - from) * GuestMemory.PAGE_SIZE);
+    }
+
+    /** {@return what a reset restores of each vCPU} */
+    public Scope scope() {
+        return scope;
+    }
+
+    /** {@return the slot whose memory this checkpoint holds} */
+    public MemorySlot slot() {
+        return slot;
+    }
+
+    /**
+     * {@return the context of the {@code index}-th vCPU, in the order {@link Vm#vcpus()} gave at
+     * the mark; the checkpoint's own, restored at every reset}
+     *
+     * @param index 0 up to the number of vCPUs, exclusive
+     * @throws IndexOutOfBoundsException if there is no such vCPU
+     */
+    public VcpuContext vcpuContext(int index) {
+        return contexts[index];
+    }
+
+    /**
+     * Frees the checkpoint's copy of memory; idempotent. The VM, its vCPUs and its memory stay
+     * their owner's. A later {@link #reset()} throws {@link IllegalStateException}.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        copy.close();
+    }
+}

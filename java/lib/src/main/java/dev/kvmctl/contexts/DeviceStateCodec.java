@@ -1,0 +1,49 @@
+package dev.kvmctl.contexts;
+
+import dev.kvmctl.guests.MachineCounters;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The byte format of a machine's {@link MachineCounters} (the {@code DEVICES} section of a
+ * {@link HypervisorContext}): little-endian longs, the number of exit kinds, one count per kind in
+ * {@link dev.kvmctl.VmExit.Kind} order, then unclaimed port reads and writes, unclaimed MMIO reads
+ * and writes, and the run time in nanoseconds. A state saved by a kvmctl that counts another
+ * number of exit kinds is refused whole.
+ *
+ * <pre>{@code
+ * byte[] bytes = DeviceStateCodec.encode(machine.counters());
+ * machine.restoreCounters(DeviceStateCodec.decode(bytes));
+ * }</pre>
+ */
+final class DeviceStateCodec {
+    /** The longs after the exit counts: four unclaimed-access counters and the run time. */
+    private static final int TAIL = 5;
+    private static final int SIZE = 8 * (1 + MachineCounters.KINDS + TAIL);
+
+    private DeviceStateCodec() {}
+
+    static byte[] encode(MachineCounters c) {
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(MachineCounters.KINDS);
+        for (long count : c.exits()) {
+            b.putLong(count);
+        }
+        b.putLong(c.unclaimedPortReads()).putLong(c.unclaimedPortWrites())
+                .putLong(c.unclaimedMmioReads()).putLong(c.unclaimedMmioWrites()).putLong(c.runNanos());
+        return b.array();
+    }
+
+    /** Decodes what {@link #encode} wrote; {@link ContextFormatException} if it does not fit this kvmctl. */
+    static MachineCounters decode(byte[] state) {
+        ByteBuffer b = ByteBuffer.wrap(state).order(ByteOrder.LITTLE_ENDIAN);
+        if (state.length != SIZE || b.getLong() != MachineCounters.KINDS) {
+            throw new ContextFormatException("device state of " + state.length + " bytes does not fit this kvmctl");
+        }
+        long[] exits = new long[MachineCounters.KINDS];
+        for (int i = 0; i < exits.length; i++) {
+            exits[i] = b.getLong();
+        }
+        return new MachineCounters(exits, b.getLong(), b.getLong(), b.getLong(), b.getLong(), b.getLong());
+    }
+}

@@ -1,0 +1,278 @@
+package dev.kvmctl.contexts;
+
+import dev.kvmctl.GuestMemory;
+import dev.kvmctl.Kvm;
+import dev.kvmctl.guests.CpuMode;
+import dev.kvmctl.guests.GuestConfig;
+import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.devices.Console;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.function.LongConsumer;
+
+/**
+ * A stopped machine on disk: its configuration, both context levels and its RAM, in one
+ * versioned, checksummed file that a new process restores.
+ *
+ * <p>Layout ({@code SnapshotFormat}): a 64-byte header; the metadata (a {@link Sections}
+ * container); then the RAM image at a page-aligned offset. Only non-zero pages are written, so
+ * zero pages stay holes in a sparse file. Every byte is covered by a CRC32C. This class holds the
+ * steps (capture and write, read and restore); the bytes are the format's: {@code SnapshotFormat}
+ * (header, page runs), {@code GuestConfigCodec} (the configuration), the contexts' own encodings,
+ * {@code SnapshotWriter} and {@code SnapshotReader} (the file I/O).
+ *
+ * <p>Writing is durable and atomic: the file is built under a temporary name in the same
+ * directory, every write checked, synced, and renamed over the target, and the directory synced.
+ * A failed write (full disk, I/O error, an exception) leaves the previous file exactly as it was
+ * and no temporary file behind; a process that has the old file open keeps reading the old bytes.
+ *
+ * <p>Restoring checks before it trusts: every count and size is bounded before anything is
+ * allocated or read, the memory size is checked against the file's length before the memory is
+ * read, and the file is opened once and read through that one descriptor in a single pass that
+ * checks the memory checksum while it copies the memory into the new machine's own RAM (a memfd).
+ * The restored guest never maps the file, so truncating or rewriting the file later cannot reach
+ * it. (A private file mapping would not be safe: truncating a file discards even the private
+ * copy-on-write pages of its mappings, and the next touch of one raises SIGBUS.)
+ *
+ * <pre>{@code
+ * try (Machine machine = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("spin")).build())) {
+ *     new Thread(machine::requestStop).start();    // from any thread, at any time
+ *     machine.run(Duration.ZERO);                  // returns once the stop is seen: STOPPED
+ *     Snapshot.write(machine, Path.of("guest.snap"), done -> {});
+ * }
+ * // later, in another process:
+ * try (Machine again = Snapshot.restore(kvm, Path.of("guest.snap"), System.out)) {
+ *     again.run(Duration.ofSeconds(10));          // the guest goes on where it stopped
+ * }
+ * }</pre>
+ */
+public final class Snapshot {
+    /**
+     * The first 8 bytes of every snapshot file: {@code "KVMCSNAP"} in ASCII, read as a
+     * little-endian long.
+     */
+    public static final long MAGIC = 0x50414e53434d564bL;
+    /** The file format version this kvmctl writes and reads. */
+    public static final int VERSION = 1;
+
+    /**
+     * What the header and metadata of a snapshot file say.
+     *
+     * @param file the file it was read from
+     * @param name the guest's name
+     * @param mode the mode the guest was booted in
+     * @param ring the privilege level the guest was booted at, 0 or 3
+     * @param memorySize the guest's RAM in bytes, a multiple of 4 KiB
+     * @param args the guest arguments it was booted with
+     * @param irqchip whether its VM had an in-kernel irqchip (a restore needs the same)
+     * @param memoryOffset where in the file the RAM image starts, page-aligned
+     * @param storedBytes the file's length in bytes (zero pages are holes, so it may take less disk)
+     */
+    public record Info(Path file, String name, CpuMode mode, int ring, long memorySize, long[] args, boolean irqchip,
+                       long memoryOffset, long storedBytes) {}
+
+    private Snapshot() {}
+
+    /**
+     * Checks that a snapshot can be written to {@code file}, without writing one: its directory
+     * exists and takes new files, and the file is new or a regular file (not a directory, device
+     * or FIFO). Call it before running a guest that is to be saved, so a bad path fails at once.
+     *
+     * @param file where the snapshot is to go
+     * @return the path a snapshot will be written to ({@code file}, or what it links to)
+     * @throws IllegalArgumentException saying what is wrong and what to do
+     */
+    public static Path checkDestination(Path file) {
+        return AtomicFile.checkDestination(file);
+    }
+
+    /**
+     * Captures {@code machine} (which must not be running) and writes it to {@code file},
+     * replacing any previous file there atomically. {@code progress} gets the RAM bytes written
+     * so far, every 64 MiB and at the end.
+     *
+     * @param machine the machine: stopped or between slices, with no shared region
+     * @param file where to write the snapshot
+     * @param progress called with the RAM bytes written so far, on the calling thread
+     * @return the file's length in bytes (zero pages are holes, so it may take less disk)
+     * @throws IllegalArgumentException if {@code file} cannot be a snapshot ({@link #checkDestination}),
+     *     or {@code machine} maps a shared region (its peers would be left inconsistent)
+     * @throws UncheckedIOException if writing fails (disk full, I/O error); the message names the
+     *     file, and the previous file, if any, is unchanged
+     * @throws IllegalStateException if {@code machine} is closed or its VM was discarded; nothing is written
+     */
+    public static long write(Machine machine, Path file, LongConsumer progress) {
+        if (!machine.config().shared().isEmpty()) {
+            throw new IllegalArgumentException(machine.name() + " maps a shared region: a snapshot of one of its VMs "
+                    + "would leave the others inconsistent, so kvmctl does not take one");
+        }
+        Path target = checkDestination(file);
+        boolean replacing = Files.exists(target);
+        MachineContext ctx = new MachineContext(machine);
+        ctx.capture(machine);
+        byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
+                .put(Sections.HYPERVISOR_CONTEXT, ctx.hypervisor().encode())
+                .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode()).encode();
+        boolean committed = false;
+        try (AtomicFile out = AtomicFile.create(target)) {
+            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), progress);
+            out.commit();
+            committed = true;
+            return length;
+        } catch (IOException e) {
+            String after = committed ? "; it was written, but its directory could not be synced, so it may not survive a crash"
+                    : replacing ? "; the previous " + file + " is unchanged" : "; no file was written";
+            throw new UncheckedIOException("could not write snapshot " + file + ": " + AtomicFile.reason(e) + after, e);
+        }
+    }
+
+    /**
+     * Reads and checks a snapshot's header, metadata and memory checksum; restores nothing.
+     *
+     * @param file the snapshot
+     * @return what its header and metadata say
+     * @throws ContextFormatException if the file is not an intact snapshot
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     */
+    public static Info inspect(Path file) {
+        try (FileChannel ch = open(file)) {
+            SnapshotReader.Metadata m = SnapshotReader.readMetadata(ch, file);
+            SnapshotReader.readMemory(ch, file, m, null);
+            return m.info();
+        } catch (IOException e) {
+            throw readError(file, e);
+        }
+    }
+
+    /**
+     * Restores the snapshot as a new machine whose console goes to {@code console}: checks
+     * everything while reading it once, builds a VM, restores both context levels.
+     *
+     * @param kvm the open KVM to create the machine's VM on
+     * @param file the snapshot
+     * @param console where the guest's serial and debug-port output goes
+     * @return the restored machine, not yet running, which the caller closes (it owns its RAM)
+     * @throws ContextFormatException if the file is not an intact snapshot this host can restore
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     */
+    public static Machine restore(Kvm kvm, Path file, OutputStream console) {
+        try (FileChannel ch = open(file)) {
+            return restore(kvm, ch, file, console);
+        } catch (IOException e) {
+            throw readError(file, e);
+        }
+    }
+
+    /**
+     * {@link #restore(Kvm, Path, OutputStream)} from a channel already open on the snapshot: it
+     * is read with positional reads only (its position is left alone) and {@code file} only names
+     * it in messages. Whatever the path names by now, the bytes restored are the channel's.
+     *
+     * @param kvm the open KVM to create the machine's VM on
+     * @param channel the snapshot, open for reading; it stays the caller's to close
+     * @param file the snapshot's name, for messages
+     * @param console where the guest's serial and debug-port output goes
+     * @return the restored machine, not yet running, which the caller closes (it owns its RAM)
+     * @throws ContextFormatException if the snapshot is not intact or this host cannot restore it
+     * @throws UncheckedIOException if reading fails; the message names {@code file}
+     */
+    public static Machine restore(Kvm kvm, FileChannel channel, Path file, OutputStream console) {
+        try {
+            SnapshotReader.Metadata m = SnapshotReader.readMetadata(channel, file);
+            GuestConfig config = GuestConfigCodec.decode(m.config(), new Console(console, null));
+            GuestMemory ram = GuestMemory.memfd(memfdName(config.name()), m.info().memorySize());
+            try {
+                SnapshotReader.readMemory(channel, file, m, ram);
+            } catch (IOException | RuntimeException e) {
+                ram.close();
+                throw e;
+            }
+            Machine machine;
+            try {
+                machine = Machine.adopt(kvm, config, ram);
+            } catch (RuntimeException e) {
+                ram.close();
+                throw e;
+            }
+            try {
+                loadContext(machine, m).restore(machine);
+                return machine;
+            } catch (RuntimeException e) {
+                machine.close();
+                throw e;
+            }
+        } catch (IOException e) {
+            throw readError(file, e);
+        }
+    }
+
+    /**
+     * Restores the snapshot into an existing machine, whose RAM must be the snapshot's size and
+     * whose VM must have the same devices. The file is read and checked whole before the
+     * machine's memory is touched, so a bad file changes nothing. The machine gets a brand-new VM.
+     *
+     * @param machine the machine: not running, with RAM of the snapshot's size and the same
+     *     in-kernel irqchip (or none)
+     * @param file the snapshot
+     * @throws ContextFormatException if the file is not an intact snapshot, or does not fit
+     *     {@code machine}
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     */
+    public static void restoreInto(Machine machine, Path file) {
+        try (FileChannel ch = open(file)) {
+            SnapshotReader.Metadata m = SnapshotReader.readMetadata(ch, file);
+            Info info = m.info();
+            if (machine.ram().size() != info.memorySize()) {
+                throw new ContextFormatException(String.format("%s holds %d bytes of RAM, but %s has %d: refusing to restore",
+                        file, info.memorySize(), machine.name(), machine.ram().size()));
+            }
+            if (machine.config().irqchip() != info.irqchip()) {
+                throw new ContextFormatException(file + " was taken from a VM " + (info.irqchip() ? "with" : "without")
+                        + " an in-kernel irqchip; " + machine.name() + " differs");
+            }
+            MachineContext ctx = loadContext(machine, m); // parsed and checked before memory is touched
+            try (GuestMemory image = GuestMemory.anonymous(info.memorySize())) {
+                SnapshotReader.readMemory(ch, file, m, image);
+                machine.ram().copyFrom(image, 0, 0, image.size());
+            }
+            machine.rebuildVm();
+            ctx.restore(machine);
+        } catch (IOException e) {
+            throw readError(file, e);
+        }
+    }
+
+    private static MachineContext loadContext(Machine machine, SnapshotReader.Metadata m) {
+        MachineContext ctx = new MachineContext(machine);
+        ctx.hypervisor().load(m.hypervisor());
+        ctx.vcpu().load(m.vcpu());
+        return ctx;
+    }
+
+    /** Opens {@code file} once for reading; a directory, device or FIFO is refused before it is opened. */
+    private static FileChannel open(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            throw new NoSuchFileException(file.toString());
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new ContextFormatException(file + " is not a regular file (a directory, device or FIFO); a snapshot is a regular file");
+        }
+        return FileChannel.open(file, StandardOpenOption.READ);
+    }
+
+    private static UncheckedIOException readError(Path file, IOException e) {
+        return new UncheckedIOException("could not read snapshot " + file + ": " + AtomicFile.reason(e), e);
+    }
+
+    /** memfd_create refuses names over 249 bytes; the name is only a label in /proc. */
+    private static String memfdName(String guest) {
+        String name = "kvmctl-ram-" + guest;
+        return name.length() > 64 ? name.substring(0, 64) : name;
+    }
+}

@@ -1,0 +1,563 @@
+package dev.kvmctl.guests;
+
+import dev.kvmctl.Kvm;
+import dev.kvmctl.Vcpu;
+import dev.kvmctl.Vm;
+import dev.kvmctl.VmExit;
+import dev.kvmctl.guests.devices.DebugPort;
+import dev.kvmctl.guests.devices.MmioBus;
+import dev.kvmctl.guests.devices.PortBus;
+import dev.kvmctl.guests.devices.Serial8250;
+import dev.kvmctl.GuestMemory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One booted guest: a VM with its RAM (a memfd, so it can be shared, snapshotted or re-mapped into
+ * a rebuilt VM), one vCPU set up as {@code docs/guest-contract.md} says, and the device models of
+ * the contract (serial console, debug port, exit port). {@link #run(Duration)} drives the exit
+ * loop until the guest ends.
+ *
+ * <pre>{@code
+ * try (Kvm kvm = Kvm.open();
+ *      Machine m = Machine.boot(kvm, GuestConfig.builder(image).mode(CpuMode.LONG).ring(3).build())) {
+ *     RunResult r = m.run(Duration.ofSeconds(10));
+ *     System.out.println(r.outcome() + " " + r.status());
+ * }
+ * }</pre>
+ *
+ * <p>Devices of your own go on its buses before it runs: {@link #ports()} and {@link #mmio()}.
+ * A machine owns its VM and its RAM and closes both (the VM first); memory shared through
+ * {@link GuestConfig.Builder#share} stays the caller's, to close after the machine (see the
+ * close order in the {@link dev.kvmctl} package overview). Drive it from one thread at a time;
+ * {@link #requestStop()} and {@link #wake()} are for other threads.
+ */
+public final class Machine implements AutoCloseable {
+    /** The port a guest writes its exit status to. */
+    public static final int EXIT_PORT = 0xf4;
+
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "kvmctl-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Cached: {@code values()} copies its array at every call. */
+    private static final VmExit.Kind[] KINDS = VmExit.Kind.values();
+
+    private final Kvm kvm;
+    private final GuestConfig config;
+    private final GuestMemory ram;
+    private final PortBus ports = new PortBus();
+    private final MmioBus mmio = new MmioBus();
+    private final long[] exitCounts = new long[KINDS.length];
+    private Vm vm;
+    /** Set by {@link #close()}: the VM and RAM are gone, and no call may reach them. */
+    private boolean closed;
+    private Vcpu vcpu;
+    private final List<Consumer<Vm>> vmSetup = new ArrayList<>();
+    private volatile boolean stopRequested;
+    private long runNanos;
+    /** When the slice now running began ({@link System#nanoTime()}), or 0 between slices: only slices count as run time. */
+    private long sliceStart;
+    private CallDevice callDevice;
+    private int callPort = -1;
+    private boolean blocked;
+    private boolean pendingIo;
+    private RunResult result;
+
+    /** How a {@link #runSlice()} ended. */
+    public sealed interface Slice permits Finished, Preempted, Blocked {}
+
+    /**
+     * The guest ended.
+     *
+     * @param result how: the same object {@link Machine#result()} returns from now on
+     */
+    public record Finished(RunResult result) implements Slice {}
+
+    /** KVM_RUN was interrupted (a kick: quantum, timeout, stop); the guest can go on. */
+    public record Preempted() implements Slice {}
+
+    /** The guest's call to its {@link CallDevice} must wait for another VM. */
+    public record Blocked() implements Slice {}
+
+    private static final Slice PREEMPTED = new Preempted();
+    private static final Slice BLOCKED = new Blocked();
+
+    private Machine(Kvm kvm, GuestConfig config, GuestMemory ram) {
+        this.kvm = kvm;
+        this.config = config;
+        this.ram = ram;
+        ports.register(Serial8250.COM1, Serial8250.PORTS, new Serial8250(config.console()));
+        ports.register(DebugPort.PORT, 1, new DebugPort(config.console()));
+    }
+
+    /**
+     * Boots a guest: makes its RAM (a memfd), loads the image, creates the VM with its slots and
+     * vCPU, and sets the vCPU up as {@code docs/guest-contract.md} says. Nothing runs yet. The
+     * machine owns its RAM; the config's shared regions stay the caller's.
+     *
+     * @param kvm where to create the VM; must stay open while the machine creates VMs
+     * @param config what to boot; must have an image
+     * @return the machine, ready to {@link #run}
+     * @throws GuestImageException if the image does not fit the RAM or touches the boot area
+     * @throws IllegalArgumentException if the config has no image
+     * @throws dev.kvmctl.KvmException if KVM refuses a step; nothing is left open
+     */
+    public static Machine boot(Kvm kvm, GuestConfig config) {
+        GuestImage image = config.image();
+        if (image == null) {
+            throw new IllegalArgumentException(config.name() + " has no image to boot; use Machine.adopt for restored memory");
+        }
+        long reservedStart = config.mode() == CpuMode.LONG ? BootSetup.BOOT_AREA_START : 0;
+        long reservedEnd = config.mode() == CpuMode.LONG ? BootSetup.BOOT_AREA_END : 0;
+        image.checkFits(config.memorySize(), reservedStart, reservedEnd);
+        if (config.mode() == CpuMode.REAL && image.entry() >= 0x100000) {
+            throw new GuestImageException(String.format("%s: real-mode entry 0x%x is above 1 MiB", image.name(), image.entry()));
+        }
+        GuestMemory ram = GuestMemory.memfd("kvmctl-ram-" + config.name(), config.memorySize());
+        Machine m = new Machine(kvm, config, ram);
+        try {
+            image.loadInto(ram);
+            m.createVm();
+            m.setUpVcpu();
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A machine over memory that already holds a guest (a restored snapshot): creates the VM and
+     * a vCPU in its reset state, loads nothing. Restore a context before running it.
+     *
+     * @param kvm where to create the VM
+     * @param config the guest's configuration (usually {@link GuestConfig#withoutImage})
+     * @param ram the guest's RAM, {@code config.memorySize()} bytes; the machine takes it over and closes it
+     * @return the machine, its vCPU not set up
+     * @throws IllegalArgumentException if {@code ram} is not the configured size
+     */
+    public static Machine adopt(Kvm kvm, GuestConfig config, GuestMemory ram) {
+        if (ram.size() != config.memorySize()) {
+            throw new IllegalArgumentException("RAM of " + ram.size() + " bytes does not match the configured " + config.memorySize());
+        }
+        Machine m = new Machine(kvm, config, ram);
+        try {
+            m.createVm();
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Replaces the VM with a brand-new KVM VM over the same RAM and shared regions, with a fresh
+     * vCPU in its reset state; per-VM wiring ({@link #onVmCreated}) is redone. Guest memory is
+     * untouched: restore a context into {@link #vcpu()} before running it.
+     */
+    public void rebuildVm() {
+        if (closed) {
+            throw new IllegalStateException(config.name() + ": the machine is closed; it cannot get a new VM");
+        }
+        discardVm();
+        createVm();
+    }
+
+    /** Closes the VM and its vCPU, keeping RAM: between a cold switch-out and the next {@link #rebuildVm()}. */
+    public void discardVm() {
+        if (vm != null) {
+            vm.close();
+            vm = null;
+            vcpu = null;
+        }
+    }
+
+    /**
+     * Finishes an I/O exit the slice ended on, so the vCPU's state is complete: on hardware KVM
+     * an {@code out} is not finished until the next KVM_RUN. Enters KVM_RUN with
+     * {@code immediate_exit} set, which completes the instruction and returns at once.
+     */
+    public void completePendingIo() {
+        if (!pendingIo || vcpu == null) {
+            return;
+        }
+        vcpu.immediateExit(true);
+        VmExit exit = vcpu.run();
+        if (!(exit instanceof VmExit.Interrupted)) {
+            throw new IllegalStateException("completing an I/O exit gave " + exit + " instead of an immediate return");
+        }
+        pendingIo = false;
+    }
+
+    /**
+     * {@return a copy of this machine's {@link MachineCounters}, the state of kvmctl's own device
+     * models and run accounting, for contexts and snapshots} Devices a caller registered on
+     * {@link #ports()} or {@link #mmio()} are not in it: their state is theirs to keep.
+     */
+    public MachineCounters counters() {
+        return new MachineCounters(exitCounts.clone(), ports.unclaimed().reads(), ports.unclaimed().writes(),
+                mmio.unclaimed().reads(), mmio.unclaimed().writes(), runNanos);
+    }
+
+    /**
+     * Sets this machine's {@link MachineCounters}, when a context is restored into it.
+     *
+     * @param c counters from {@link #counters()}, of this machine or another
+     */
+    public void restoreCounters(MachineCounters c) {
+        System.arraycopy(c.exits(), 0, exitCounts, 0, KINDS.length);
+        ports.unclaimed().restore(c.unclaimedPortReads(), c.unclaimedPortWrites());
+        mmio.unclaimed().restore(c.unclaimedMmioReads(), c.unclaimedMmioWrites());
+        runNanos = c.runNanos();
+    }
+
+    /** {@return the KVM this machine's VMs are created on: the one given to {@link #boot} or {@link #adopt}} */
+    public Kvm kvm() {
+        return kvm;
+    }
+
+    /** Creates the VM and its vCPU over this machine's RAM and shared regions. */
+    void createVm() {
+        Vm newVm = kvm.createVm();
+        try {
+            if (config.irqchip()) {
+                newVm.createIrqchip();
+                newVm.createPit();
+            }
+            newVm.mapMemory(0, ram);
+            for (GuestConfig.SharedMapping s : config.shared()) {
+                if (s.guestAddress() < ram.size()) {
+                    throw new IllegalArgumentException(String.format(
+                            "shared region at 0x%x overlaps the guest's %d bytes of RAM", s.guestAddress(), ram.size()));
+                }
+                newVm.mapMemory(s.guestAddress(), s.memory());
+            }
+            vcpu = newVm.createVcpu(0);
+            for (Consumer<Vm> setup : vmSetup) {
+                setup.accept(newVm);
+            }
+            vm = newVm;
+        } catch (RuntimeException e) {
+            newVm.close();
+            throw e;
+        }
+    }
+
+    private void setUpVcpu() {
+        if (config.mode() == CpuMode.REAL) {
+            BootSetup.realMode(vcpu, config.image().entry());
+            return;
+        }
+        long mapTop = ram.size();
+        long sharedBase = 0, sharedSize = 0;
+        for (GuestConfig.SharedMapping s : config.shared()) {
+            mapTop = Math.max(mapTop, s.guestAddress() + s.memory().size());
+        }
+        if (!config.shared().isEmpty()) {
+            sharedBase = config.shared().get(0).guestAddress();
+            sharedSize = config.shared().get(0).memory().size();
+        }
+        BootInfo info = new BootInfo(ram.size(), sharedBase, sharedSize, config.vmIndex(), config.vmCount(), config.args());
+        BootSetup.longMode(vcpu, ram, kvm.supportedCpuid(), config.ring(), config.image().entry(), mapTop, info);
+    }
+
+    /** {@return the configuration the machine was booted or adopted with} */
+    public GuestConfig config() { return config; }
+    /** {@return the guest's name, from its configuration} */
+    public String name() { return config.name(); }
+    /**
+     * {@return the current VM; null between {@link #discardVm()} and {@link #rebuildVm()}} A
+     * rebuild replaces it: do not keep it across switches.
+     */
+    public Vm vm() { return vm; }
+
+    /**
+     * {@return the current VM, for a call that needs one} Every path in kvmctl that touches the
+     * VM or its vCPU goes through this, so a closed machine or a discarded VM is a clear error
+     * instead of a {@code NullPointerException} or a call on a closed file descriptor.
+     *
+     * @throws IllegalStateException if the machine is closed, or its VM was discarded
+     *     ({@link #discardVm()}) and not yet rebuilt
+     */
+    public Vm requireVm() {
+        if (closed) {
+            throw new IllegalStateException(config.name() + ": the machine is closed");
+        }
+        if (vm == null) {
+            throw new IllegalStateException(config.name() + ": its VM was discarded; call rebuildVm() first");
+        }
+        return vm;
+    }
+    /** {@return the current VM's vCPU; replaced, like the VM, by {@link #rebuildVm()}, null between} */
+    public Vcpu vcpu() { return vcpu; }
+    /** {@return the guest's RAM, mapped at guest-physical 0 of every VM the machine creates; the machine closes it} */
+    public GuestMemory ram() { return ram; }
+    /**
+     * {@return the port I/O bus: the serial port and debug port are on it; register devices of
+     * your own before running} The exit port ({@link #EXIT_PORT}) and a call device's port are
+     * handled before the bus is asked.
+     */
+    public PortBus ports() { return ports; }
+    /** {@return the MMIO bus: empty at boot; register devices of your own before running} */
+    public MmioBus mmio() { return mmio; }
+
+    /**
+     * Runs {@code setup} on the VM now and again whenever the machine's VM is rebuilt (a cold
+     * switch or a restore): for ioeventfds, irqfds and other per-VM wiring.
+     *
+     * @param setup what to do to each new VM, on the thread that creates it
+     */
+    public void onVmCreated(Consumer<Vm> setup) {
+        setup.accept(requireVm());
+        vmSetup.add(setup);
+    }
+
+    /**
+     * Sends guest writes to {@code port} to {@code device}, whose calls may block, instead of to
+     * the port bus. One call device per machine; a second call replaces the first.
+     *
+     * @param port the I/O port the guest calls through
+     * @param device the device, told when the guest ends
+     */
+    public void setCallDevice(int port, CallDevice device) {
+        this.callPort = port;
+        this.callDevice = device;
+    }
+
+    /** {@return the call device, or null if none is set} */
+    public CallDevice callDevice() {
+        return callDevice;
+    }
+
+    /** Makes the run stop with {@link Outcome#STOPPED} at its next exit; safe from any thread. */
+    public void requestStop() {
+        stopRequested = true;
+        wake();
+    }
+
+    /** Interrupts KVM_RUN and a blocked call, so the driver regains control soon; safe from any thread. */
+    public void wake() {
+        Vcpu v = vcpu;
+        if (v != null) {
+            v.kick();
+        }
+        if (callDevice != null) {
+            callDevice.wake(this);
+        }
+    }
+
+    /**
+     * Ends a guest that a driver other than {@link #run} gave up on (the switcher's time limit):
+     * it finishes as {@link Outcome#TIMED_OUT}, releasing what its call device holds.
+     *
+     * @param detail why, for the result
+     * @return the result; the earlier one if the guest had already ended
+     */
+    public RunResult timeOut(String detail) {
+        return result != null ? result : finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS, detail, "");
+    }
+
+    /**
+     * Ends a guest whose driver failed while running it ({@code cause}: anything thrown on its
+     * thread, {@link Error}s included): it finishes as {@link Outcome#FAILED}, and its call device
+     * releases what it holds and wakes its peers, as for any other end. Never throws; a guest that
+     * had already ended keeps its result.
+     *
+     * @param cause what went wrong, named in the result's detail
+     * @return the result; the earlier one if the guest had already ended
+     */
+    public RunResult fail(Throwable cause) {
+        if (result != null) {
+            return result;
+        }
+        StringBuilder detail = new StringBuilder("the host failed while running it: ").append(cause);
+        try {
+            config.console().finish();
+        } catch (Throwable t) { // the console may be what failed; the result matters more
+            detail.append("; the console failed too: ").append(t);
+        }
+        result = resultOf(Outcome.FAILED, Outcome.FAILED_STATUS, detail.toString(), "");
+        if (callDevice != null) {
+            try {
+                callDevice.ended(this);
+            } catch (Throwable t) {
+                // Nothing more can be done for the peers; closing the machine retries nothing either.
+                result = resultOf(Outcome.FAILED, Outcome.FAILED_STATUS,
+                        detail + "; releasing its shared resources failed: " + t, "");
+            }
+        }
+        return result;
+    }
+
+    /** {@return the result once the guest has ended, or null until then} */
+    public RunResult result() {
+        return result;
+    }
+
+    /** {@return whether the guest has ended; a machine that has cannot run again} */
+    public boolean finished() {
+        return result != null;
+    }
+
+    /**
+     * Runs until the guest ends or {@code timeout} passes (then {@link Outcome#TIMED_OUT}); a
+     * zero or negative timeout means no limit. Handles every exit: the exit port, the call
+     * device, the buses, and anything else as a fault.
+     *
+     * @param timeout the longest time to run, measured from the call
+     * @return how the guest ended; the same result as {@link #result()} afterwards
+     */
+    public RunResult run(Duration timeout) {
+        long start = System.nanoTime();
+        long deadline = timeout.isZero() || timeout.isNegative() ? Long.MAX_VALUE : start + timeout.toNanos();
+        ScheduledFuture<?> watchdog = deadline == Long.MAX_VALUE ? null
+                : WATCHDOG.schedule(this::wake, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        try {
+            while (true) {
+                Slice slice = runSlice();
+                if (slice instanceof Finished f) {
+                    return f.result();
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    return finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS,
+                            "no result after " + timeout.toMillis() + " ms; stopped", "");
+                }
+                if (slice instanceof Blocked) {
+                    callDevice.await(this);
+                }
+            }
+        } finally {
+            if (watchdog != null) {
+                watchdog.cancel(false);
+            }
+            config.console().finish();
+        }
+    }
+
+    /**
+     * Runs the vCPU until the guest ends ({@link Finished}), KVM_RUN is interrupted by a kick
+     * ({@link Preempted}) or a call must wait ({@link Blocked}), handling device exits in between.
+     * The switcher calls this once per time slice.
+     *
+     * @return how the slice ended
+     */
+    public Slice runSlice() {
+        if (result != null) {
+            return new Finished(result);
+        }
+        sliceStart = System.nanoTime();
+        if (stopRequested) {
+            return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
+        }
+        if (blocked) {
+            CallDevice.Progress p = callDevice.resume(this);
+            if (p == CallDevice.Progress.BLOCKED) {
+                return endSlice(BLOCKED);
+            }
+            blocked = false;
+            if (p == CallDevice.Progress.YIELD) {
+                return endSlice(PREEMPTED);
+            }
+        }
+        requireVm();
+        pendingIo = false;
+        while (true) {
+            VmExit exit = vcpu.run();
+            exitCounts[exit.kind().ordinal()]++; // a constant's ordinal: no allocation on the exit path
+            if (exit instanceof VmExit.IoOut out) {
+                if (out.port() == EXIT_PORT) {
+                    int status = out.value();
+                    return new Finished(finish(Outcome.EXITED, status, "guest wrote " + status + " to the exit port", ""));
+                }
+                if (out.port() == callPort && out.count() == 1) {
+                    CallDevice.Progress p = callDevice.call(this, out.value());
+                    if (p != CallDevice.Progress.DONE) {
+                        pendingIo = true;
+                        if (p == CallDevice.Progress.BLOCKED) {
+                            blocked = true;
+                            return endSlice(BLOCKED);
+                        }
+                        return endSlice(PREEMPTED);
+                    }
+                    continue;
+                }
+                for (int i = 0, n = out.count(); i < n; i++) {
+                    ports.out(out.port(), out.size(), out.value(i));
+                }
+            } else if (exit instanceof VmExit.IoIn in) {
+                in.answer(ports.in(in.port(), in.size()));
+            } else if (exit instanceof VmExit.MmioWrite w) {
+                mmio.write(w.address(), w.length(), w.value());
+            } else if (exit instanceof VmExit.MmioRead r) {
+                r.answer(mmio.read(r.address(), r.length()));
+            } else if (exit instanceof VmExit.Interrupted) {
+                if (stopRequested) {
+                    return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
+                }
+                return endSlice(PREEMPTED);
+            } else if (exit instanceof VmExit.Hlt) {
+                return new Finished(finish(Outcome.HALTED, 0, "guest halted", ""));
+            } else if (exit instanceof VmExit.SystemEvent ev && ev.type() != VmExit.SystemEvent.CRASH) {
+                return new Finished(finish(Outcome.POWERED_OFF, 0, "guest requested " + exit, ""));
+            } else {
+                return new Finished(finish(Outcome.FAULTED, Outcome.FAULT_STATUS, exit.toString(),
+                        FaultReport.describe(config.name(), exit, vcpu, ram)));
+            }
+        }
+    }
+
+    /** Counts the slice's run time; until the next slice the guest is not running. */
+    private Slice endSlice(Slice slice) {
+        runNanos += System.nanoTime() - sliceStart;
+        sliceStart = 0;
+        return slice;
+    }
+
+    private RunResult finish(Outcome outcome, int status, String detail, String dump) {
+        config.console().finish();
+        result = resultOf(outcome, status, detail, dump);
+        if (callDevice != null) {
+            callDevice.ended(this);
+        }
+        return result;
+    }
+
+    private RunResult resultOf(Outcome outcome, int status, String detail, String dump) {
+        // counted once, even when a failure rewrites the detail; a guest that timed out between
+        // slices (or before its first) ran no more
+        if (result == null && sliceStart != 0) {
+            runNanos += System.nanoTime() - sliceStart;
+            sliceStart = 0;
+        }
+        Map<String, Long> byKind = new LinkedHashMap<>();
+        for (int i = 0; i < KINDS.length; i++) {
+            if (exitCounts[i] > 0) {
+                byKind.put(KINDS[i].label(), exitCounts[i]);
+            }
+        }
+        return new RunResult(config.name(), outcome, status, detail, byKind, ports.unclaimed().reads(), ports.unclaimed().writes(),
+                mmio.unclaimed().reads(), mmio.unclaimed().writes(), Duration.ofNanos(runNanos), dump);
+    }
+
+    /** Closes the VM, then the RAM. Shared regions are left to their owner. */
+    @Override
+    public void close() {
+        if (result == null && callDevice != null) {
+            callDevice.ended(this); // a guest closed before it ended still gives back its blocks
+        }
+        closed = true;
+        discardVm(); // vcpu null too: wake() from another thread kicks nothing closed
+        ram.close();
+    }
+}

@@ -1,0 +1,227 @@
+package dev.kvmctl.contexts;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kvmctl.GuestMemory;
+import dev.kvmctl.Kvm;
+import dev.kvmctl.KvmAvailable;
+import dev.kvmctl.MemorySlot;
+import dev.kvmctl.Vcpu;
+import dev.kvmctl.Vm;
+import dev.kvmctl.VmExit;
+import dev.kvmctl.guests.BootInfo;
+import dev.kvmctl.guests.BootSetup;
+import java.lang.management.ManagementFactory;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * {@link Checkpoint} on the real /dev/kvm: a ring-3 guest reads a seed and a page count, writes
+ * that many distinct pages with values derived from the seed (adding what it finds there to a
+ * checksum), bumps a run counter in memory, and reports the checksum. Its work ends on its own
+ * exit, not on time. After a reset, a run must report exactly what a run from the checkpoint
+ * does, and memory must be the checkpoint's bytes again.
+ */
+class CheckpointTest {
+    private static final long RAM = 4 << 20;
+    private static final long CODE = 0x100000;
+    private static final long PAGES = 0x220000; // 64 pages the guest writes into: a dirty-log word boundary (page 576) inside
+    private static final long COUNTER = 0x300000;
+    private static final int INPUT_PORT = 0x510;
+    private static final int OUTPUT_PORT = 0x511;
+    private static final int EXIT_PORT = 0xf4;
+    /** The guest, 64-bit code assembled from CheckpointTest.s beside this file: see {@link #model}. */
+    private static final int[] GUEST = {
+        0x66, 0xba, 0x10, 0x05, 0xed, 0x89, 0xc3, 0xed, 0x89, 0xc1, 0x31, 0xf6, 0x41, 0xb8, 0x00, 0x00,
+        0x30, 0x00, 0x41, 0x8b, 0x00, 0x01, 0xc6, 0xff, 0xc0, 0x41, 0x89, 0x00, 0x45, 0x31, 0xc9, 0x41,
+        0x39, 0xc9, 0x73, 0x2b, 0x41, 0x6b, 0xc1, 0x07, 0x01, 0xd8, 0x83, 0xe0, 0x3f, 0xc1, 0xe0, 0x0c,
+        0x05, 0x00, 0x00, 0x22, 0x00, 0x03, 0x30, 0xc1, 0xc6, 0x05, 0x89, 0xda, 0x41, 0x0f, 0xaf, 0xd1,
+        0x81, 0xc2, 0x45, 0x23, 0x01, 0x00, 0x89, 0x10, 0x31, 0xd6, 0x41, 0xff, 0xc1, 0xeb, 0xd0, 0x66,
+        0xba, 0x11, 0x05, 0x89, 0xf0, 0xef, 0x66, 0xba, 0xf4, 0x00, 0x31, 0xc0, 0xee, 0xeb, 0xfe,
+    };
+
+    @BeforeAll
+    static void kvm() {
+        KvmAvailable.assumeKvm();
+    }
+
+    /** A VM with the guest loaded, its RAM logged, the page area and counter filled with a pattern. */
+    private static final class Guest implements AutoCloseable {
+        final Kvm kvm = Kvm.open();
+        final GuestMemory ram = GuestMemory.anonymous(RAM);
+        final Vm vm = kvm.createVm();
+        final MemorySlot slot;
+        final Vcpu vcpu;
+        final int[] answers = new int[2];
+        int answered;
+        int output;
+
+        Guest() {
+            slot = vm.mapMemory(0, ram, MemorySlot.LOG_DIRTY_PAGES);
+            byte[] code = new byte[GUEST.length];
+            for (int i = 0; i < code.length; i++) {
+                code[i] = (byte) GUEST[i];
+            }
+            ram.write(CODE, code);
+            for (int p = 0; p < 64; p++) {
+                ram.fill(PAGES + p * 4096L, 4096, (byte) (0x40 + p));
+                ram.putInt(PAGES + p * 4096L, 0xa5000000 | p);
+            }
+            ram.putInt(COUNTER, 100);
+            vcpu = vm.createVcpu(0);
+            BootSetup.longMode(vcpu, ram, kvm.supportedCpuid(), 3, CODE, RAM, BootInfo.single(RAM));
+        }
+
+        /** Runs the guest to its exit with this seed and page count; returns its checksum. */
+        int run(int seed, int pages) {
+            answers[0] = seed;
+            answers[1] = pages;
+            answered = 0;
+            while (true) {
+                VmExit exit = vcpu.run();
+                if (exit instanceof VmExit.IoIn in && in.port() == INPUT_PORT && answered < 2) {
+                    in.answer(answers[answered++]);
+                } else if (exit instanceof VmExit.IoOut out && out.port() == OUTPUT_PORT) {
+                    output = out.value();
+                } else if (exit instanceof VmExit.IoOut out && out.port() == EXIT_PORT) {
+                    return output;
+                } else {
+                    throw new AssertionError("unexpected exit " + exit);
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            vm.close();
+            ram.close();
+            kvm.close();
+        }
+    }
+
+    /** What the guest computes from memory as the pattern left it (the checkpoint's state). */
+    private static int model(int seed, int pages) {
+        int sum = 100; // the counter's value at the checkpoint
+        for (int i = 0; i < pages; i++) {
+            int page = (i * 7 + seed) & 63;
+            sum += 0xa5000000 | page;
+            sum = Integer.rotateLeft(sum, 5);
+            sum ^= seed * i + 0x12345;
+        }
+        return sum;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Checkpoint.Scope.class) // the guest changes only general registers and memory: every scope fits it
+    void aResetRunReportsWhatAFreshRunDoesAndMemoryIsTheCheckpoints(Checkpoint.Scope scope) {
+        int freshOutput;
+        try (Guest fresh = new Guest()) {
+            freshOutput = fresh.run(9, 16);
+        }
+        assertEquals(model(9, 16), freshOutput, "the model of the guest matches a fresh run");
+
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, scope)) {
+            assertEquals(scope, checkpoint.scope());
+            byte[] pristine = g.ram.read(0, (int) RAM);
+            int[][] runs = {{1, 16}, {9, 16}, {30, 1}, {2, 64}, {9, 16}, {63, 5}, {9, 16}};
+            for (int[] run : runs) {
+                int seed = run[0], pages = run[1];
+                assertEquals(model(seed, pages), g.run(seed, pages), "seed " + seed + ", " + pages + " pages");
+                int copied = checkpoint.reset();
+                // its pages and the counter's, and perhaps the page tables' accessed bits: no more
+                assertTrue(copied >= pages + 1 && copied <= pages + 8, copied + " pages copied back after " + pages);
+                assertArrayEquals(pristine, g.ram.read(0, (int) RAM), "memory after a reset is the checkpoint's");
+            }
+            assertEquals(freshOutput, g.run(9, 16), "after seven resets the guest still matches a fresh run");
+        }
+    }
+
+    @Test
+    void pagesTheLastRunDidNotWriteKeepTheCheckpointsBytes() {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot)) {
+            byte[] page0 = g.ram.read(PAGES, 4096);
+            g.run(0, 16); // writes page 0 (among others)
+            assertTrue(g.ram.getInt(PAGES) != 0xa5000000, "run 1 wrote page 0");
+            checkpoint.reset();
+            g.run(1, 1);  // writes page 1 only
+            assertArrayEquals(page0, g.ram.read(PAGES, 4096), "page 0, dirtied in run 1 only, has the checkpoint's bytes");
+            assertEquals(101, g.ram.getInt(COUNTER), "the counter was reset before run 2");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Checkpoint.Scope.class)
+    void resetAllocatesNothing(Checkpoint.Scope scope) {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long self = Thread.currentThread().getId();
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, scope)) {
+            long sink = 0;
+            for (int i = 0; i < 3000; i++) { // let the JIT compile the loop
+                sink += g.run(i, 16) + checkpoint.reset();
+            }
+            long before = threads.getThreadAllocatedBytes(self);
+            for (int i = 0; i < 3000; i++) {
+                sink += g.run(i, 16) + checkpoint.reset();
+            }
+            long allocated = threads.getThreadAllocatedBytes(self) - before;
+            assertTrue(sink != 0);
+            // one object per reset would be > 48 KB
+            assertTrue(allocated < 4096, allocated + " bytes allocated over 3000 runs and resets");
+        }
+    }
+
+    @Test
+    void aSlotWithoutDirtyLoggingIsRefused() {
+        try (Kvm kvm = Kvm.open(); GuestMemory ram = GuestMemory.anonymous(1 << 20); Vm vm = kvm.createVm()) {
+            MemorySlot slot = vm.mapMemory(0, ram);
+            vm.createVcpu(0);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Checkpoint.mark(vm, slot));
+            assertTrue(e.getMessage().contains("LOG_DIRTY_PAGES"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aVmWithoutVcpusIsRefused() {
+        try (Kvm kvm = Kvm.open(); GuestMemory ram = GuestMemory.anonymous(1 << 20); Vm vm = kvm.createVm()) {
+            MemorySlot slot = vm.mapMemory(0, ram, MemorySlot.LOG_DIRTY_PAGES);
+            assertThrows(IllegalArgumentException.class, () -> Checkpoint.mark(vm, slot));
+        }
+    }
+
+    @Test
+    void resetAfterCloseThrowsInsteadOfCrashing() {
+        Guest g = new Guest();
+        Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot);
+        g.run(3, 16);
+        g.close(); // VM, RAM and KVM closed under the checkpoint
+        IllegalStateException e = assertThrows(IllegalStateException.class, checkpoint::reset);
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        checkpoint.close();
+        checkpoint.close();
+        assertThrows(IllegalStateException.class, checkpoint::reset);
+
+        try (Guest h = new Guest()) {
+            Checkpoint closedFirst = Checkpoint.mark(h.vm, h.slot);
+            closedFirst.close();
+            assertThrows(IllegalStateException.class, closedFirst::reset);
+        }
+        try (Guest h = new Guest(); Checkpoint checkpoint2 = Checkpoint.mark(h.vm, h.slot)) {
+            h.run(4, 16);
+            h.ram.close(); // the slot keeps the mapping; the reset must refuse to copy into it
+            assertThrows(IllegalStateException.class, checkpoint2::reset);
+        }
+    }
+
+    @Test
+    void aRemovedSlotIsRefused() {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot)) {
+            g.vm.unmapMemory(g.slot);
+            assertThrows(IllegalArgumentException.class, checkpoint::reset);
+        }
+    }
+}

@@ -1,0 +1,278 @@
+/*
+ * The C baseline for kvmctl's checkpoint reset benchmark (scripts/bench-reset.sh).
+ *
+ *   reset-bench RAM_MIB K N
+ *
+ * A ring-3 guest (the boot layout of bench-common.h, RAM a memfd of RAM_MIB MiB in one slot with
+ * KVM_MEM_LOG_DIRTY_PAGES) writes K pages, every other page from 4 MiB up (so no two are
+ * adjacent), and exits with an `out` to port 0xf4. After a checkpoint (the vCPU state and a copy
+ * of RAM), each reset is: KVM_RUN to that exit, fetch the dirty log, copy the dirty pages back from
+ * the copy, page by page, and restore the vCPU. Variants, one line each:
+ *   plain-regs       KVM_GET_DIRTY_LOG (fetch and re-protect), restore the registers only
+ *   plain-full       KVM_GET_DIRTY_LOG, restore MP state, regs, sregs, XSAVE, XCRs, debug regs,
+ *                    vCPU events (Firecracker's order, CPUID left as it is: a guest cannot change it)
+ *   clear-full       with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_GET_DIRTY_LOG (fetch only), the
+ *                    copy, then KVM_CLEAR_DIRTY_LOG of the same bits (re-protects just those
+ *                    pages); restores as plain-full. Left out when the kernel lacks the capability.
+ *   plain-full-msrs  plain-full plus every saveable MSR (as kvmctl's Checkpoint restores)
+ * Prints "name ns/reset ..." lines: ns per reset in each of ROUNDS rounds, after a warm-up round.
+ * Checks after the warm-up that a reset gave back the checkpoint's bytes and registers.
+ */
+#include "bench-common.h"
+
+#define ROUNDS 7
+#define MAX_MSRS 256
+#define PAGE 4096ul
+#define DIRTY_BASE 0x400000ul
+
+#ifndef KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2
+#define KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 168
+#endif
+
+#ifndef KVM_CAP_DIRTY_LOG_RING
+#define KVM_CAP_DIRTY_LOG_RING 192
+#endif
+
+#define IOCTL(fd, req, arg) do { if (ioctl((fd), (req), (arg)) < 0) die(#req); } while (0)
+
+/* mov ecx, K; mov edi, 0x400000; 1: test ecx, ecx; jz 2f; mov [rdi], ecx; add edi, 0x2000;
+ * dec ecx; jmp 1b; 2: mov dx, 0xf4; out dx, al; jmp $ */
+static const uint8_t guest[] = {
+    0xb9, 0, 0, 0, 0, 0xbf, 0x00, 0x00, 0x40, 0x00, 0x85, 0xc9, 0x74, 0x0c, 0x89, 0x0f,
+    0x81, 0xc7, 0x00, 0x20, 0x00, 0x00, 0xff, 0xc9, 0xeb, 0xf0, 0x66, 0xba, 0xf4, 0x00, 0xee,
+    0xeb, 0xfe,
+};
+
+enum mode { PLAIN_REGS, PLAIN_FULL, CLEAR_FULL, PLAIN_FULL_MSRS, MODES };
+static const char *names[MODES] = { "plain-regs", "plain-full", "clear-full", "plain-full-msrs" };
+
+struct context {
+    struct kvm_mp_state mp;
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_xsave xsave;
+    struct kvm_xcrs xcrs;
+    struct kvm_debugregs debugregs;
+    struct { struct kvm_msrs m; struct kvm_msr_entry e[MAX_MSRS]; } msrs;
+    struct kvm_vcpu_events events;
+};
+
+struct bench {
+    int vm, vcpu;
+    size_t size;
+    uint8_t *mem, *copy;
+    uint64_t *bitmap;
+    size_t words;
+    struct kvm_run *run;
+    struct context ctx;
+    enum mode mode;
+};
+
+static uint32_t msr_index[MAX_MSRS];
+static int msr_count;
+
+/* The saveable MSRs KVM can read and write back here, as VcpuContext learns them. */
+static void learn_msrs(int kvm, int vcpu)
+{
+    struct { struct kvm_msr_list l; uint32_t i[MAX_MSRS]; } list = { .l.nmsrs = MAX_MSRS };
+    IOCTL(kvm, KVM_GET_MSR_INDEX_LIST, &list);
+    msr_count = 0;
+    for (uint32_t i = 0; i < list.l.nmsrs && i < MAX_MSRS; i++)
+        msr_index[msr_count++] = list.l.indices[i];
+    struct { struct kvm_msrs m; struct kvm_msr_entry e[MAX_MSRS]; } probe;
+    for (int tries = 0; tries < MAX_MSRS; tries++) {
+        probe.m.nmsrs = msr_count;
+        for (int i = 0; i < msr_count; i++)
+            probe.e[i].index = msr_index[i];
+        int got = ioctl(vcpu, KVM_GET_MSRS, &probe);
+        int set = got == msr_count ? ioctl(vcpu, KVM_SET_MSRS, &probe) : got;
+        if (set == msr_count)
+            return;
+        memmove(&msr_index[set], &msr_index[set + 1], (msr_count - set - 1) * sizeof msr_index[0]);
+        msr_count--;
+    }
+}
+
+static void capture(struct bench *b)
+{
+    struct context *c = &b->ctx;
+    IOCTL(b->vcpu, KVM_GET_MP_STATE, &c->mp);
+    IOCTL(b->vcpu, KVM_GET_REGS, &c->regs);
+    IOCTL(b->vcpu, KVM_GET_SREGS, &c->sregs);
+    IOCTL(b->vcpu, KVM_GET_XSAVE, &c->xsave);
+    IOCTL(b->vcpu, KVM_GET_XCRS, &c->xcrs);
+    IOCTL(b->vcpu, KVM_GET_DEBUGREGS, &c->debugregs);
+    c->msrs.m.nmsrs = msr_count;
+    for (int i = 0; i < msr_count; i++)
+        c->msrs.e[i].index = msr_index[i];
+    if (ioctl(b->vcpu, KVM_GET_MSRS, &c->msrs) != msr_count)
+        die("KVM_GET_MSRS");
+    IOCTL(b->vcpu, KVM_GET_VCPU_EVENTS, &c->events);
+}
+
+static void restore(struct bench *b)
+{
+    struct context *c = &b->ctx;
+    if (b->mode == PLAIN_REGS) {
+        IOCTL(b->vcpu, KVM_SET_REGS, &c->regs);
+        return;
+    }
+    IOCTL(b->vcpu, KVM_SET_MP_STATE, &c->mp);
+    IOCTL(b->vcpu, KVM_SET_REGS, &c->regs);
+    IOCTL(b->vcpu, KVM_SET_SREGS, &c->sregs);
+    IOCTL(b->vcpu, KVM_SET_XSAVE, &c->xsave);
+    IOCTL(b->vcpu, KVM_SET_XCRS, &c->xcrs);
+    IOCTL(b->vcpu, KVM_SET_DEBUGREGS, &c->debugregs);
+    if (b->mode == PLAIN_FULL_MSRS && ioctl(b->vcpu, KVM_SET_MSRS, &c->msrs) != msr_count)
+        die("KVM_SET_MSRS");
+    IOCTL(b->vcpu, KVM_SET_VCPU_EVENTS, &c->events);
+}
+
+static void get_log(struct bench *b)
+{
+    struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = b->bitmap };
+    IOCTL(b->vm, KVM_GET_DIRTY_LOG, &log);
+}
+
+static void clear_log(struct bench *b)
+{
+    struct kvm_clear_dirty_log clear = { .slot = 0, .first_page = 0, .num_pages = b->size / PAGE, .dirty_bitmap = b->bitmap };
+    IOCTL(b->vm, KVM_CLEAR_DIRTY_LOG, &clear);
+}
+
+static void reset(struct bench *b)
+{
+    get_log(b);
+    for (size_t w = 0; w < b->words; w++) {
+        for (uint64_t bits = b->bitmap[w]; bits; bits &= bits - 1) {
+            size_t off = (w * 64 + __builtin_ctzll(bits)) * PAGE;
+            memcpy(b->mem + off, b->copy + off, PAGE);
+        }
+    }
+    if (b->mode == CLEAR_FULL)
+        clear_log(b);
+    restore(b);
+}
+
+static void run_to_exit(struct bench *b)
+{
+    IOCTL(b->vcpu, KVM_RUN, 0);
+    if (b->run->exit_reason != KVM_EXIT_IO || b->run->io.port != 0xf4) {
+        fprintf(stderr, "bench: unexpected exit %u\n", b->run->exit_reason);
+        exit(1);
+    }
+}
+
+static void setup(int kvm, struct bench *b, size_t size, uint32_t k, enum mode mode)
+{
+    b->mode = mode;
+    b->size = size;
+    b->vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    if (b->vm < 0)
+        die("KVM_CREATE_VM");
+    if (mode == CLEAR_FULL) {
+        struct kvm_enable_cap cap = { .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+                                      .args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE };
+        IOCTL(b->vm, KVM_ENABLE_CAP, &cap);
+    }
+    int fd = memfd_create("reset-bench-ram", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, size) < 0)
+        die("memfd_create");
+    b->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (b->mem == MAP_FAILED)
+        die("mmap");
+    close(fd);
+    memcpy(b->mem + 0x100000, guest, sizeof guest);
+    memcpy(b->mem + 0x100001, &k, 4);
+    struct kvm_userspace_memory_region region = { .slot = 0, .flags = KVM_MEM_LOG_DIRTY_PAGES,
+                                                  .memory_size = size, .userspace_addr = (uint64_t)b->mem };
+    IOCTL(b->vm, KVM_SET_USER_MEMORY_REGION, &region);
+    b->vcpu = ioctl(b->vm, KVM_CREATE_VCPU, 0);
+    if (b->vcpu < 0)
+        die("KVM_CREATE_VCPU");
+    int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    b->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, b->vcpu, 0);
+    if (b->run == MAP_FAILED)
+        die("mmap kvm_run");
+    setup_long_mode(kvm, b->vcpu, b->mem);
+    if (msr_count == 0)
+        learn_msrs(kvm, b->vcpu);
+    /* The checkpoint: the vCPU, a clean log, a copy of RAM. */
+    b->words = (size / PAGE + 63) / 64;
+    b->bitmap = calloc(b->words, 8);
+    capture(b);
+    get_log(b);
+    if (mode == CLEAR_FULL)
+        clear_log(b);
+    b->copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (b->copy == MAP_FAILED)
+        die("mmap copy");
+    memcpy(b->copy, b->mem, size);
+}
+
+static void check(struct bench *b, uint32_t k)
+{
+    run_to_exit(b);
+    if (k > 0 && *(uint32_t *)(b->mem + DIRTY_BASE) != k)
+        die("the guest did not write its first page");
+    reset(b);
+    struct kvm_regs r;
+    IOCTL(b->vcpu, KVM_GET_REGS, &r);
+    if (memcmp(b->mem, b->copy, b->size) != 0 || r.rip != b->ctx.regs.rip) {
+        fprintf(stderr, "bench: %s: a reset did not give back the checkpoint\n", names[b->mode]);
+        exit(1);
+    }
+}
+
+static void teardown(struct bench *b)
+{
+    close(b->vcpu);
+    close(b->vm);
+    munmap(b->mem, b->size);
+    munmap(b->copy, b->size);
+    free(b->bitmap);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: reset-bench RAM_MIB K N\n");
+        return 2;
+    }
+    size_t size = (size_t)atol(argv[1]) << 20;
+    uint32_t k = (uint32_t)atol(argv[2]);
+    long n = atol(argv[3]);
+    if (size < (8u << 20) || size > (1ul << 30) || k > 1024 || n < 1) {
+        fprintf(stderr, "reset-bench: RAM 8 to 1024 MiB, K up to 1024, N at least 1\n");
+        return 2;
+    }
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0)
+        die("open /dev/kvm");
+    int manual = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+    fprintf(stderr, "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: %d, KVM_CAP_DIRTY_LOG_RING: %d)\n", manual,
+            ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
+    for (int m = 0; m < MODES; m++) {
+        if (m == CLEAR_FULL && manual <= 0)
+            continue;
+        static struct bench b;
+        setup(kvm, &b, size, k, (enum mode)m);
+        double t[ROUNDS];
+        for (int r = -1; r < ROUNDS; r++) {
+            double t0 = now_ns();
+            for (long i = 0; i < n; i++) {
+                run_to_exit(&b);
+                reset(&b);
+            }
+            double t1 = now_ns();
+            if (r >= 0)
+                t[r] = (t1 - t0) / n;
+            else
+                check(&b, k);
+        }
+        print_rounds(names[m], t, ROUNDS);
+        teardown(&b);
+    }
+    fprintf(stderr, "(%d MSRs)\n", msr_count);
+    return 0;
+}
