@@ -15,6 +15,10 @@ cd "$(dirname "$0")/.."
 
 # group | module | classes mutated | tests run (none needs KVM) | classes not mutated | tests left out | methods not mutated
 #
+# snapshot-codecs: the context container (Sections) and the snapshot file's codecs: its header
+# (SnapshotFormat), machine configuration (GuestConfigCodec) and device counters (DeviceStateCodec);
+# not the steps that read and write files and machines (Snapshot, SnapshotReader/Writer, AtomicFile).
+#
 # allocator: BlockAllocator.checkInvariants and its helpers (checkTreap, checkOwners, check) are
 # the tests' oracle for the allocator's internal structure, not allocator logic: a mutant that
 # weakens a check survives whenever the allocator is correct, so they are not mutated.
@@ -24,7 +28,7 @@ cd "$(dirname "$0")/.."
 # memory) are left out, and so are the KVM and Jazzer tests of the package.
 GROUP_TABLE='
 allocator|java/lib|dev.kvmctl.memory.BlockAllocator*,dev.kvmctl.memory.BlockResult*,dev.kvmctl.memory.AllocationResult*,dev.kvmctl.memory.AllocatorStats*|dev.kvmctl.memory.*Test|||checkInvariants,checkTreap,checkOwners,check
-snapshot-codecs|java/lib|dev.kvmctl.contexts.Sections*|dev.kvmctl.contexts.Sections*Test||
+snapshot-codecs|java/lib|dev.kvmctl.contexts.Sections*,dev.kvmctl.contexts.SnapshotFormat*,dev.kvmctl.contexts.GuestConfigCodec*,dev.kvmctl.contexts.DeviceStateCodec*|dev.kvmctl.contexts.Sections*Test,dev.kvmctl.contexts.SnapshotCodecsTest||
 image-parser|java/lib|dev.kvmctl.guests.GuestImage*|dev.kvmctl.guests.GuestImage*Test,dev.kvmctl.fuzz.FuzzElfPropertiesTest||
 hub-rules|java/lib|dev.kvmctl.guests.shm.*|dev.kvmctl.guests.shm.*Test|dev.kvmctl.guests.shm.SharedMemoryHub,dev.kvmctl.guests.shm.SharedMemoryHub$*,dev.kvmctl.guests.shm.SharedRegion|dev.kvmctl.guests.shm.SharedMemoryTest,dev.kvmctl.guests.shm.MailboxFuzzTest
 cli-parsing|java/cli|dev.kvmctl.cli.Sizes*|dev.kvmctl.cli.Sizes*Test||
