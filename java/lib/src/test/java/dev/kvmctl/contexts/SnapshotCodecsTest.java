@@ -3,12 +3,15 @@ package dev.kvmctl.contexts;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.MachineCounters;
+import dev.kvmctl.guests.devices.Console;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -136,6 +139,13 @@ class SnapshotCodecsTest {
         assertEquals(List.of("0+1"), runs(SnapshotFormat.CHUNK, 0));
         assertEquals(List.of("0+2", "5+1", (chunkPages - 2) + "+2"), runs(SnapshotFormat.CHUNK, 0, 1, 5, chunkPages - 2, chunkPages - 1));
         assertEquals(List.of("3+1"), runs(4 * (int) PAGE, 3, 4), "only the first n bytes count");
+        // A page whose only data is its first byte is data too.
+        ByteBuffer first = ByteBuffer.allocateDirect(SnapshotFormat.CHUNK);
+        first.put(2 * (int) PAGE, (byte) 1);
+        List<String> found = new ArrayList<>();
+        SnapshotFormat.forEachDataRun(first, SnapshotFormat.CHUNK, (from, length) -> found.add(from / PAGE + "+" + length / PAGE));
+        assertEquals(List.of("2+1"), found);
+        assertFalse(SnapshotFormat.isZero(first, 2 * (int) PAGE, (int) PAGE));
         assertEquals(List.of(), runs(3 * (int) PAGE, 3));
         ByteBuffer zeros = ByteBuffer.allocate(SnapshotFormat.CHUNK);
         assertTrue(SnapshotFormat.isZero(zeros, 0, SnapshotFormat.CHUNK));
@@ -181,6 +191,9 @@ class SnapshotCodecsTest {
         assertEquals(32L << 20, back.memorySize());
         assertArrayEquals(args, back.args());
         assertTrue(back.irqchip());
+        Console console = new Console(java.io.OutputStream.nullOutputStream(), "restored");
+        assertSame(console, GuestConfigCodec.decode(bytes, console).console(), "the console given, not saved in the file");
+        assertNotSame(console, back.console());
         GuestConfig real = GuestConfigCodec.decode(config(1, "r", "REAL", 0, PAGE, new long[0], 0, false, 0), null);
         assertEquals(CpuMode.REAL, real.mode());
         assertEquals(0, real.args().length);

@@ -52,6 +52,11 @@ class HubRulesEdgesTest {
         assertEquals(BASE + 128, got.a0, "the receiver gets the block's own address");
         assertEquals(77, got.a1);
         assertEquals(0, got.a2, "from VM 0");
+        // And back: VM 0 is a destination like any other.
+        assertEquals(ShmAbi.OK, run(rules, 1, ShmAbi.OP_SEND, got.a0, 5, 0).status);
+        Request back = run(rules, 0, ShmAbi.OP_RECV, 0, 0, 0);
+        assertEquals(BASE + 128, back.a0);
+        assertEquals(1, back.a2, "from VM 1");
     }
 
     @Test
@@ -106,6 +111,7 @@ class HubRulesEdgesTest {
     void theReportCountsEverything() {
         HubRules rules = rules(MIB, 2, Quotas.defaults());
         rules.call(0, false);
+        rules.call(0, false);
         rules.call(0, true);
         rules.badMailboxAddress(0);
         long a = run(rules, 0, ShmAbi.OP_ALLOC, 100, 0, 0).a1;
@@ -123,7 +129,7 @@ class HubRulesEdgesTest {
         SharedMemoryHub.VmStats s = rules.stats(0, "producer");
         assertEquals(0, s.index());
         assertEquals("producer", s.name());
-        assertEquals(3, s.calls());
+        assertEquals(4, s.calls());
         assertEquals(1, s.badMailboxAddresses());
         assertEquals(8, s.requests());
         assertEquals(2, s.allocations());
