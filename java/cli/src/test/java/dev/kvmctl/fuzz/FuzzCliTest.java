@@ -22,9 +22,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The command line in-process ({@code Main.run}) fed malformed options and hostile image files:
- * bad input must give exit status 2, a KVM failure 1, and neither may escape as an uncaught
- * exception or be reported as Main's "unexpected error"; bad input never gives 0.
+ * The command line in-process ({@code Main.run}) fed malformed options, random option values and
+ * hostile image files: bad input must give exit status 2 and say why, a KVM failure 1, and neither
+ * may escape as an uncaught exception or be reported as Main's "unexpected error". What each value
+ * means is known here independently of kvmctl's parsers (tables of units, {@link ImageOracle} for
+ * images), and valid values must reach the guest: hello-long prints the RAM size and ring it got.
  *
  * <p>{@code -Dkvmctl.fuzz.seed=N} repeats a run; {@code -Dkvmctl.fuzz.scale=K} multiplies the tries.
  */

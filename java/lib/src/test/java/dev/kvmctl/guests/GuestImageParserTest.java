@@ -287,6 +287,24 @@ class GuestImageParserTest {
             f.setLength(GuestImage.MAX_FILE_SIZE + 1);
         }
         GuestImageException tooLarge = assertThrows(GuestImageException.class, () -> GuestImage.read(huge, 0, 0));
-        assertTrue(tooLarge.getMessage().contains(huge.toString()), tooLarge.getMessage());
+        assertTrue(tooLarge.getMessage().startsWith(huge + " is larger than the " + GuestImage.MAX_FILE_SIZE
+                + " bytes kvmctl reads at most"), tooLarge.getMessage());
+        // The same limit given as the guest's RAM is still kvmctl's own limit.
+        GuestImageException atLimit = assertThrows(GuestImageException.class,
+                () -> GuestImage.read(huge, 0, 0, GuestImage.MAX_FILE_SIZE));
+        assertEquals(tooLarge.getMessage(), atLimit.getMessage());
+        // A smaller limit is the guest's RAM, and the message says to give it more.
+        GuestImageException ram = assertThrows(GuestImageException.class, () -> GuestImage.read(file, 0, 0, 299));
+        assertTrue(ram.getMessage().startsWith(file + " is larger than the guest's 299 bytes of RAM; give it more memory (--mem)"),
+                ram.getMessage());
+        assertEquals(List.of(new GuestImage.Segment(0x100000, 100, 200, 100)), GuestImage.read(file, 0, 0, 300).segments(),
+                "a file exactly at the limit is read");
+    }
+
+    @Test
+    void aHeaderOfExactly64BytesIsWholeAndItsTableMissing() {
+        byte[] header = java.util.Arrays.copyOf(elf(200, 0x100000, Ph.load(0, 0x100000, 16, 16)), 64);
+        refused(header, "ELF program headers [64, +56) lie outside the 64-byte file");
+        refused(java.util.Arrays.copyOf(header, 63), "truncated ELF header (63 of 64 bytes)");
     }
 }

@@ -295,7 +295,7 @@ class BlockAllocatorPropertiesTest {
 
     /**
      * Steps per sequence: 10,000, or {@code -Dkvmctl.allocator.steps=N} (scripts/mutation.sh runs
-     * this property once per surviving mutant, and gives it 1,000).
+     * this property once per surviving mutant, and gives it 300).
      */
     private static final int STEPS = Integer.getInteger("kvmctl.allocator.steps", 10_000);
 

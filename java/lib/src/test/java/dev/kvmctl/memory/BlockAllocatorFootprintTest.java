@@ -1,0 +1,66 @@
+package dev.kvmctl.memory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.reflect.Array;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link BlockAllocator#footprintBytes()} is what its Javadoc says, the bytes of the allocator's
+ * arrays: counted here field by field through reflection (every primitive array the instance
+ * holds, length times element size), not from the allocator's own formula, as the allocator
+ * grows and shrinks. And {@link BlockAllocator#granuleFor} exactly at its limits.
+ */
+class BlockAllocatorFootprintTest {
+    /** The bytes of every primitive array {@code a} holds in its own fields. */
+    static long arrayBytes(BlockAllocator a) throws IllegalAccessException {
+        long total = 0;
+        for (Field f : BlockAllocator.class.getDeclaredFields()) {
+            if (Modifier.isStatic(f.getModifiers()) || !f.getType().isArray() || !f.getType().getComponentType().isPrimitive()) {
+                continue;
+            }
+            f.setAccessible(true);
+            Object array = f.get(a);
+            Class<?> c = f.getType().getComponentType();
+            int element = c == long.class || c == double.class ? 8 : c == int.class || c == float.class ? 4
+                    : c == short.class || c == char.class ? 2 : 1;
+            total += (long) element * Array.getLength(array);
+        }
+        return total;
+    }
+
+    @Test
+    void theFootprintIsTheBytesOfTheAllocatorsArrays() throws IllegalAccessException {
+        BlockAllocator a = new BlockAllocator(64L << 20);
+        assertEquals(arrayBytes(a), a.footprintBytes(), "fresh");
+        long[] offsets = new long[20_000];
+        for (int i = 0; i < offsets.length; i++) {
+            offsets[i] = ((AllocationResult.Allocated) a.allocate(i % 300, 64 + 64 * (i % 5))).offset();
+        }
+        assertEquals(arrayBytes(a), a.footprintBytes(), "after 20,000 blocks of 300 owners");
+        for (int i = 0; i < offsets.length; i += 2) {
+            a.free(i % 300, offsets[i]);
+        }
+        assertEquals(arrayBytes(a), a.footprintBytes(), "after freeing half");
+        assertTrue(a.footprintBytes() <= BlockAllocator.FOOTPRINT_PER_BLOCK * 20_001 + BlockAllocator.FOOTPRINT_FIXED + 300 * 64,
+                "within the documented bound for the blocks it held: " + a.footprintBytes());
+    }
+
+    @Test
+    void theGranuleIsTheSmallestThatKeepsTheBlocksWithinTheLimit() {
+        assertEquals(64, BlockAllocator.granuleFor(64 * 1000, 1000), "exactly 1000 units of 64");
+        assertEquals(128, BlockAllocator.granuleFor(64 * 1000 + 1, 1000), "one byte more");
+        assertEquals(64, BlockAllocator.granuleFor(1, 1));
+        assertEquals(1L << 62, BlockAllocator.granuleFor(Long.MAX_VALUE, 2));
+        IllegalArgumentException zero = assertThrows(IllegalArgumentException.class, () -> BlockAllocator.granuleFor(0, 10));
+        assertEquals("size and maxBlocks must be positive, got 0 and 10", zero.getMessage());
+        IllegalArgumentException none = assertThrows(IllegalArgumentException.class, () -> BlockAllocator.granuleFor(100, 0));
+        assertEquals("size and maxBlocks must be positive, got 100 and 0", none.getMessage());
+        IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class, () -> BlockAllocator.granuleFor(Long.MAX_VALUE, 1));
+        assertEquals("no granule splits " + Long.MAX_VALUE + " bytes into at most 1 blocks", tooMany.getMessage());
+    }
+}
