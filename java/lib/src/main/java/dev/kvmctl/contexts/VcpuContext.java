@@ -155,20 +155,8 @@ public final class VcpuContext {
      *     host cannot hold)
      */
     public void restore(Vcpu vcpu) {
-        vcpu.setCpuid(cpuid);
-        vcpu.setMpState(mpState);
-        vcpu.setRegs(regs);
-        vcpu.setSregs(sregs);
-        vcpu.setXsave(xsave);
-        if (xcrsPresent) {
-            vcpu.setXcrs(xcrs);
-        }
-        vcpu.setDebugRegs(debugRegs);
-        if (lapicPresent) {
-            vcpu.setLapic(lapic);
-        }
-        restoreMsrs(vcpu);
-        vcpu.setVcpuEvents(events);
+        vcpu.setCpuid(cpuid); // before XSAVE, or KVM silently zeroes the AVX state
+        restoreGuestWritable(vcpu, true);
     }
 
     /**
