@@ -105,7 +105,7 @@ public final class EventFd implements AutoCloseable {
         int rc = LibC.INSTANCE.poll(dev.kvmctl.internal.bridge.Memory.addressOf(fds), events.size(), timeoutMillis);
         if (rc < 0) {
             int errno = LibC.errno();
-            if (errno == 4) { // EINTR: a kick or another signal; the caller looks again
+            if (errno == LibC.EINTR) { // a kick or another signal; the caller looks again
                 return false;
             }
             throw new KvmException("poll", errno);
@@ -135,7 +135,7 @@ public final class EventFd implements AutoCloseable {
         synchronized (readBuffer) {
             int errno = transfer(readBuffer, false);
             if (errno != MOVED) {
-                if (errno == 11) { // EAGAIN: nothing signalled on a non-blocking eventfd
+                if (errno == LibC.EAGAIN) { // nothing signalled on a non-blocking eventfd
                     return 0;
                 }
                 throw new KvmException("read(eventfd)", errno);

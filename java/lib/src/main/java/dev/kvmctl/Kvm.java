@@ -41,8 +41,6 @@ public final class Kvm implements AutoCloseable {
      */
     public static final int API_VERSION = Layout.intValue("KVM_API_VERSION");
 
-    private static final int ENOENT = 2, ENXIO = 6, EACCES = 13, ENODEV = 19, EPERM = 1;
-
     private final OwnedFd fd;
     private final Path device;
     private final int vcpuMmapSize;
@@ -102,22 +100,18 @@ public final class Kvm implements AutoCloseable {
     }
 
     private static String openHint(Path device, int errno) {
-        switch (errno) {
-            case ENOENT:
-                return device + " does not exist: this kernel has no KVM or its module is not loaded "
-                        + "(modprobe kvm_intel or kvm_amd; in a VM, enable nested virtualization), "
-                        + "or this container was started without --device " + device;
-            case EACCES:
-            case EPERM:
-                return "no permission to open " + device + ": run as a member of its group (ls -l "
-                        + device + "; usermod -aG kvm $USER, then log in again) or grant access with a udev rule";
-            case ENXIO:
-            case ENODEV:
-                return device + " exists but no KVM driver answers it: load kvm_intel or kvm_amd, and "
-                        + "check that virtualization is enabled in the firmware";
-            default:
-                return Files.exists(device) ? "could not open " + device : device + " does not exist";
+        if (errno == LibC.ENOENT) {
+            return device + " does not exist: this kernel has no KVM or its module is not loaded "
+                    + "(modprobe kvm_intel or kvm_amd; in a VM, enable nested virtualization), "
+                    + "or this container was started without --device " + device;
+        } else if (errno == LibC.EACCES || errno == LibC.EPERM) {
+            return "no permission to open " + device + ": run as a member of its group (ls -l "
+                    + device + "; usermod -aG kvm $USER, then log in again) or grant access with a udev rule";
+        } else if (errno == LibC.ENXIO || errno == LibC.ENODEV) {
+            return device + " exists but no KVM driver answers it: load kvm_intel or kvm_amd, and "
+                    + "check that virtualization is enabled in the firmware";
         }
+        return Files.exists(device) ? "could not open " + device : device + " does not exist";
     }
 
     private static int apiVersion(int kvm, long unused) {
@@ -355,7 +349,7 @@ public final class Kvm implements AutoCloseable {
     public Vm createVm() {
         int vm = fd.call(Shim::createVm, 0);
         if (vm < 0) {
-            throw new KvmException("KVM_CREATE_VM", -vm, -vm == 12 || -vm == 24
+            throw new KvmException("KVM_CREATE_VM", -vm, -vm == LibC.ENOMEM || -vm == LibC.EMFILE || -vm == LibC.ENFILE
                     ? "the host is out of memory or file descriptors; close unused VMs" : null);
         }
         return new Vm(this, new OwnedFd(vm, "VM"));
