@@ -109,7 +109,7 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     SIZE(kvm_msr_entry),
     FIELD(kvm_msr_entry, index), FIELD(kvm_msr_entry, data),
     SIZE(kvm_msr_list),
-    FIELD(kvm_msr_list, nmsrs), FIELD(kvm_msr_list, indices),
+    FIELD(kvm_msr_list, nmsrs), FIELD(kvm_msr_list, indices), MEMBER_SIZE(kvm_msr_list, indices[0]),
 
     /* CPUID. */
     SIZE(kvm_cpuid2),
@@ -230,6 +230,7 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(EFD_CLOEXEC), CONSTANT(EFD_NONBLOCK),
     CONSTANT(MADV_DONTNEED), CONSTANT(MADV_REMOVE), CONSTANT(MADV_POPULATE_WRITE),
     CONSTANT(POLLIN),
+    SIZE(pollfd), FIELD(pollfd, fd), FIELD(pollfd, events), FIELD(pollfd, revents),
 
     /* Request numbers, only for the benchmark that calls ioctl(2) directly through JNR-FFI. */
     CONSTANT(KVM_RUN), CONSTANT(KVM_GET_REGS), CONSTANT(KVM_SET_REGS),

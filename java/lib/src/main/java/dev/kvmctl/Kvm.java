@@ -41,6 +41,8 @@ public final class Kvm implements AutoCloseable {
      */
     public static final int API_VERSION = Layout.intValue("KVM_API_VERSION");
 
+    private static final int MSR_INDEX_SIZE = Layout.intValue("sizeof kvm_msr_list.indices[0]");
+
     private final OwnedFd fd;
     private final Path device;
     private final int vcpuMmapSize;
@@ -306,12 +308,12 @@ public final class Kvm implements AutoCloseable {
         String op = features ? "KVM_GET_MSR_FEATURE_INDEX_LIST" : "KVM_GET_MSR_INDEX_LIST";
         int capacity = 256;
         while (true) {
-            ByteBuffer list = Memory.allocate(header + 4 * capacity);
+            ByteBuffer list = Memory.allocate(header + MSR_INDEX_SIZE * capacity);
             list.putInt(nmsrs, capacity);
             long address = Memory.addressOf(list);
             int rc = fd.call(features ? Shim::getMsrFeatureIndexList : Shim::getMsrIndexList, address);
             int n = list.getInt(nmsrs);
-            if (rc == -7 /* E2BIG: the kernel wrote the count it needs */ && n > capacity) {
+            if (rc == -LibC.E2BIG /* the kernel wrote the count it needs */ && n > capacity) {
                 capacity = n;
                 continue;
             }

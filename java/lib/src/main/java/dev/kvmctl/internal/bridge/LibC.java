@@ -109,7 +109,7 @@ public interface LibC {
 
     @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
 
-    /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s (8 bytes each: int fd, short events, short revents) at {@code fds}. */
+    /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s at {@code fds} (layout: the table's {@code pollfd} entries). */
     int poll(@size_t long fds, @size_t long nfds, int timeoutMillis);
 
     int dup(int fd);

@@ -64,7 +64,7 @@ class LibcConstantsTest {
                 names.append(names.length() == 0 ? "" : "|").append(e.name());
             }
         }
-        Pattern literal = Pattern.compile("(errno\\s*==\\s*|-rc\\s*==\\s*|-raw\\s*==\\s*|-vm\\s*==\\s*|\\b(?:"
+        Pattern literal = Pattern.compile("(errno\\s*==\\s*|-rc\\s*==\\s*|\\brc\\s*==\\s*-|-raw\\s*==\\s*|-vm\\s*==\\s*|\\b(?:"
                 + names + ")\\s*=\\s*)(\\d+)");
         try (var files = Files.walk(main)) {
             for (Path p : files.filter(x -> x.toString().endsWith(".java")).toList()) {
