@@ -168,7 +168,7 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     FIELD(kvm_ioapic_state, redirtbl), MEMBER_SIZE(kvm_ioapic_state, redirtbl[0]),
     CONSTANT(KVM_IOAPIC_NUM_PINS),
     SIZE(kvm_pit_state2),
-    FIELD(kvm_pit_state2, channels), FIELD(kvm_pit_state2, flags),
+    FIELD(kvm_pit_state2, channels), MEMBER_SIZE(kvm_pit_state2, channels), FIELD(kvm_pit_state2, flags),
     SIZE(kvm_pit_channel_state),
     FIELD(kvm_pit_channel_state, count), MEMBER_SIZE(kvm_pit_channel_state, count),
     FIELD(kvm_pit_channel_state, latched_count), MEMBER_SIZE(kvm_pit_channel_state, latched_count),

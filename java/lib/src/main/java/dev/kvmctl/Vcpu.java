@@ -43,10 +43,10 @@ import java.nio.ByteBuffer;
  *       ({@link #getRegs(Regs)}, {@link #getFpu(Fpu)}, {@link Vm#getIrqchip(dev.kvmctl.state.Irqchip)}
  *       and the get of every struct of {@link dev.kvmctl.state}).</li>
  * </ul>
- * Buffers over memory the guest or kernel writes ({@link #runPage()},
- * {@link GuestMemory#slice(long, int)}, {@link VmExit.Io#data()}) are live windows on that
- * memory, not state copies: they show its current contents.
- * {@link #setRegs(Regs)} and the other setters accept any of them.
+ * {@link #setRegs(Regs)} and the other setters accept any of them. Buffers over memory the guest
+ * or kernel writes ({@link #runPage()}, {@link GuestMemory#slice(long, int)},
+ * {@link VmExit.Io#data()}) are live windows on that memory, not state copies: they show its
+ * current contents.
  *
  * <p>Run a vCPU from one thread at a time; {@link #kick()} is the one call meant for other threads.
  *

@@ -21,7 +21,7 @@ public final class PitState extends KvmStruct {
     private static final int CHANNELS = Layout.offsetOf("kvm_pit_state2", "channels");
     private static final int CHANNEL_SIZE = Layout.sizeOf("kvm_pit_channel_state");
     /** How many channels the PIT has (3: 0 the timer interrupt, 1 memory refresh, 2 the speaker). */
-    public static final int CHANNEL_COUNT = (Layout.offsetOf("kvm_pit_state2", "flags") - CHANNELS) / CHANNEL_SIZE;
+    public static final int CHANNEL_COUNT = Layout.intValue("sizeof kvm_pit_state2.channels") / CHANNEL_SIZE;
     private static final int FLAGS = Layout.offsetOf("kvm_pit_state2", "flags");
 
     /** The fields of one channel ({@code struct kvm_pit_channel_state}). */
