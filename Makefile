@@ -33,9 +33,12 @@ build:
 # dynamic archive, -XX:ArchiveClassesAtExit, leaves out picocli on JDK 17: its classes are of
 # Java 5's class-file version). The training run needs /dev/kvm to get through a whole launch;
 # without it the list still holds the start-up classes, so its failure is ignored. The archive
-# works only with the JVM that built it and the jar as it is now (scripts/kvmctl checks).
+# works only with the JVM that built it and the jar as it is now (scripts/kvmctl checks). jffi's
+# native library is unpacked next to it too: otherwise jffi unpacks it into a temporary file at
+# every start.
 cds:
-	rm -f target/kvmctl.classlist target/kvmctl.jsa
+	rm -rf target/kvmctl.classlist target/kvmctl.jsa target/jni
+	cd target && jar xf kvmctl.jar jni/x86_64-Linux/libjffi-1.2.so
 	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl.classlist -jar target/kvmctl.jar \
 	    launch --image hello-long.elf --json >/dev/null 2>&1
 	$(JAVA) -Xshare:dump -XX:SharedClassListFile=target/kvmctl.classlist \
