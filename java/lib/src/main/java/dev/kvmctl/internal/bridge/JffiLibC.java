@@ -59,7 +59,7 @@ final class JffiLibC implements LibC {
         return LastError.getInstance().get();
     }
 
-    /** A NUL-terminated native copy of {@code s}; the caller frees it. */
+    /** A NUL-terminated native copy of {@code s}, which has no NUL; the caller frees it. */
     private static long cString(String s) {
         byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
         long address = IO.allocateMemory(bytes.length + 1, false);
@@ -70,14 +70,26 @@ final class JffiLibC implements LibC {
         return address;
     }
 
-    @Override
-    public int open(String path, int flags) {
-        long p = cString(path);
+    /**
+     * Calls {@code function(s, flags)}; a NUL inside {@code s} would make C see a shorter string
+     * than the one named (another file), so that fails as the kernel fails a bad name: -1, EINVAL.
+     */
+    private static int callWithString(long function, String s, int flags) {
+        if (s.indexOf('\0') >= 0) {
+            LastError.getInstance().set(EINVAL);
+            return -1;
+        }
+        long p = cString(s);
         try {
-            return (int) INVOKER.invokeN2(INT_PTR_INT, OPEN, p, flags);
+            return (int) INVOKER.invokeN2(INT_PTR_INT, function, p, flags);
         } finally {
             IO.freeMemory(p);
         }
+    }
+
+    @Override
+    public int open(String path, int flags) {
+        return callWithString(OPEN, path, flags);
     }
 
     @Override
@@ -87,12 +99,7 @@ final class JffiLibC implements LibC {
 
     @Override
     public int memfd_create(String name, int flags) {
-        long p = cString(name);
-        try {
-            return (int) INVOKER.invokeN2(INT_PTR_INT, MEMFD_CREATE, p, flags);
-        } finally {
-            IO.freeMemory(p);
-        }
+        return callWithString(MEMFD_CREATE, name, flags);
     }
 
     @Override
