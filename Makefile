@@ -37,13 +37,14 @@ build:
 # native library is unpacked next to it too: otherwise jffi unpacks it into a temporary file at
 # every start.
 cds:
-	rm -rf target/kvmctl.classlist target/kvmctl.jsa target/jni
+	rm -rf target/kvmctl.classlist target/kvmctl.jsa target/kvmctl.jsa.jvm target/jni
 	cd target && jar xf kvmctl.jar jni/x86_64-Linux/libjffi-1.2.so
 	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl.classlist -jar target/kvmctl.jar \
 	    launch --image hello-long.elf --json >/dev/null 2>&1
 	$(JAVA) -Xshare:dump -XX:SharedClassListFile=target/kvmctl.classlist \
 	    -XX:SharedArchiveFile=target/kvmctl.jsa -cp target/kvmctl.jar >target/kvmctl-cds.log 2>&1 \
 	    || { cat target/kvmctl-cds.log; exit 1; }
+	readlink -f "$$(command -v $(JAVA))" >target/kvmctl.jsa.jvm
 
 run: build
 	JAVA="$(JAVA)" scripts/kvmctl launch
