@@ -33,7 +33,8 @@ build:
 # dynamic archive, -XX:ArchiveClassesAtExit, leaves out picocli on JDK 17: its classes are of
 # Java 5's class-file version). The training run needs /dev/kvm to get through a whole launch;
 # without it the list still holds the start-up classes, so its failure is ignored. The archive
-# works only with the JVM that built it and the jar as it is now (scripts/kvmctl checks). jffi's
+# works only with the JVM that built it and the jar as it is now, at the absolute path it was
+# built with (a relative one would hold only in this directory) (scripts/kvmctl checks). jffi's
 # native library is unpacked next to it too: otherwise jffi unpacks it into a temporary file at
 # every start.
 cds:
@@ -42,7 +43,7 @@ cds:
 	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl.classlist -jar target/kvmctl.jar \
 	    launch --image hello-long.elf --json >/dev/null 2>&1
 	$(JAVA) -Xshare:dump -XX:SharedClassListFile=target/kvmctl.classlist \
-	    -XX:SharedArchiveFile=target/kvmctl.jsa -cp target/kvmctl.jar >target/kvmctl-cds.log 2>&1 \
+	    -XX:SharedArchiveFile=target/kvmctl.jsa -cp "$(CURDIR)/target/kvmctl.jar" >target/kvmctl-cds.log 2>&1 \
 	    || { cat target/kvmctl-cds.log; exit 1; }
 	readlink -f "$$(command -v $(JAVA))" >target/kvmctl.jsa.jvm
 

@@ -46,7 +46,9 @@ class FastStartIT {
         assertEquals(0, cds.status, "make cds:\n" + cds.out + cds.err);
         assertTrue(Files.isRegularFile(root.resolve("target/kvmctl.jsa")), "make cds wrote target/kvmctl.jsa");
 
-        Result plain = run(root, Map.of("JAVA", java), "scripts/kvmctl", "launch", "--image", "hello-long.elf");
+        // From another directory: the archive must hold wherever the launcher is started.
+        String launcher = root.toAbsolutePath().resolve("scripts/kvmctl").toString();
+        Result plain = run(tmp, Map.of("JAVA", java), launcher, "launch", "--image", "hello-long.elf");
         assertEquals(0, plain.status, plain.err);
         assertEquals("Hello from long mode, ring 3\nRAM: 16777216 bytes (16 MiB)\n", plain.out);
         assertEquals("", plain.err, "no JVM warning");
@@ -55,7 +57,7 @@ class FastStartIT {
         Path log = tmp.resolve("classes.log");
         Path tmpdir = Files.createDirectory(tmp.resolve("java-tmp"));
         Result traced = run(root, Map.of("JAVA", java, "KVMCTL_JVM_FLAGS", "-XX:TieredStopAtLevel=1 -Djava.io.tmpdir=" + tmpdir
-                + " -Xlog:class+load=info:file=" + log), "scripts/kvmctl", "launch", "--image", "hello-long.elf");
+                + " -Xlog:class+load=info:file=" + log), launcher, "launch", "--image", "hello-long.elf");
         assertEquals(0, traced.status, traced.err);
         String classes = Files.readString(log);
         for (String c : List.of("dev.kvmctl.cli.Main", "dev.kvmctl.cli.LaunchCommand", "picocli.CommandLine",
@@ -73,7 +75,7 @@ class FastStartIT {
         String recorded = Files.readString(stamp);
         try {
             Files.writeString(stamp, "/nonexistent/java\n");
-            Result other = run(root, Map.of("JAVA", java), "scripts/kvmctl", "launch", "--image", "hello-long.elf");
+            Result other = run(tmp, Map.of("JAVA", java), launcher, "launch", "--image", "hello-long.elf");
             assertEquals(0, other.status, other.err);
             assertEquals("", other.err, "no JVM warning without the archive");
         } finally {
