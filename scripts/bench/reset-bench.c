@@ -14,6 +14,10 @@
  *   clear-full       with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_GET_DIRTY_LOG (fetch only), the
  *                    copy, then KVM_CLEAR_DIRTY_LOG of the same bits (re-protects just those
  *                    pages); restores as plain-full. Left out when the kernel lacks the capability.
+ *   ring-full        with KVM_CAP_DIRTY_LOG_RING: no bitmap at all; the vCPU's dirty ring (mapped
+ *                    from its fd) names each page the guest wrote; the copy harvests the ring's
+ *                    entries, then KVM_RESET_DIRTY_RINGS re-protects those pages; restores as
+ *                    plain-full. Left out when the kernel lacks the capability.
  *   plain-full-msrs  plain-full plus every saveable MSR (as kvmctl's Checkpoint restores)
  * Prints "name ns/reset ..." lines: ns per reset in each of ROUNDS rounds, after a warm-up round.
  * Checks after the warm-up that a reset gave back the checkpoint's bytes and registers.
@@ -43,8 +47,11 @@ static const uint8_t guest[] = {
     0xeb, 0xfe,
 };
 
-enum mode { PLAIN_REGS, PLAIN_FULL, CLEAR_FULL, PLAIN_FULL_MSRS, MODES };
-static const char *names[MODES] = { "plain-regs", "plain-full", "clear-full", "plain-full-msrs" };
+/* Entries of a dirty ring: 64 KiB, room for every page a run here writes (K is at most 1024). */
+#define RING_ENTRIES 4096u
+
+enum mode { PLAIN_REGS, PLAIN_FULL, CLEAR_FULL, RING_FULL, PLAIN_FULL_MSRS, MODES };
+static const char *names[MODES] = { "plain-regs", "plain-full", "clear-full", "ring-full", "plain-full-msrs" };
 
 struct context {
     struct kvm_mp_state mp;
@@ -64,6 +71,8 @@ struct bench {
     uint64_t *bitmap;
     size_t words;
     struct kvm_run *run;
+    struct kvm_dirty_gfn *ring; /* RING_FULL only */
+    uint32_t ring_next;         /* the next ring entry to harvest */
     struct context ctx;
     enum mode mode;
 };
@@ -140,8 +149,29 @@ static void clear_log(struct bench *b)
     IOCTL(b->vm, KVM_CLEAR_DIRTY_LOG, &clear);
 }
 
+/* Copies back (when copy is set) every page the ring names, hands the entries back, re-protects. */
+static void harvest_ring(struct bench *b, int copy)
+{
+    for (;;) {
+        struct kvm_dirty_gfn *e = &b->ring[b->ring_next % RING_ENTRIES];
+        if (!(__atomic_load_n(&e->flags, __ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
+            break;
+        if (copy && e->slot == 0 && e->offset < b->size / PAGE)
+            memcpy(b->mem + e->offset * PAGE, b->copy + e->offset * PAGE, PAGE);
+        __atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
+        b->ring_next++;
+    }
+    if (ioctl(b->vm, KVM_RESET_DIRTY_RINGS, 0) < 0)
+        die("KVM_RESET_DIRTY_RINGS");
+}
+
 static void reset(struct bench *b)
 {
+    if (b->mode == RING_FULL) {
+        harvest_ring(b, 1);
+        restore(b);
+        return;
+    }
     get_log(b);
     for (size_t w = 0; w < b->words; w++) {
         for (uint64_t bits = b->bitmap[w]; bits; bits &= bits - 1) {
@@ -175,6 +205,11 @@ static void setup(int kvm, struct bench *b, size_t size, uint32_t k, enum mode m
                                       .args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE };
         IOCTL(b->vm, KVM_ENABLE_CAP, &cap);
     }
+    if (mode == RING_FULL) { /* before any vCPU exists */
+        struct kvm_enable_cap cap = { .cap = KVM_CAP_DIRTY_LOG_RING,
+                                      .args[0] = RING_ENTRIES * sizeof(struct kvm_dirty_gfn) };
+        IOCTL(b->vm, KVM_ENABLE_CAP, &cap);
+    }
     int fd = memfd_create("reset-bench-ram", MFD_CLOEXEC);
     if (fd < 0 || ftruncate(fd, size) < 0)
         die("memfd_create");
@@ -194,6 +229,13 @@ static void setup(int kvm, struct bench *b, size_t size, uint32_t k, enum mode m
     b->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, b->vcpu, 0);
     if (b->run == MAP_FAILED)
         die("mmap kvm_run");
+    if (mode == RING_FULL) {
+        b->ring = mmap(NULL, RING_ENTRIES * sizeof(struct kvm_dirty_gfn), PROT_READ | PROT_WRITE, MAP_SHARED,
+                       b->vcpu, KVM_DIRTY_LOG_PAGE_OFFSET * PAGE);
+        if (b->ring == MAP_FAILED)
+            die("mmap dirty ring");
+        b->ring_next = 0;
+    }
     setup_long_mode(kvm, b->vcpu, b->mem);
     if (msr_count == 0)
         learn_msrs(kvm, b->vcpu);
@@ -201,9 +243,13 @@ static void setup(int kvm, struct bench *b, size_t size, uint32_t k, enum mode m
     b->words = (size / PAGE + 63) / 64;
     b->bitmap = calloc(b->words, 8);
     capture(b);
-    get_log(b);
-    if (mode == CLEAR_FULL)
-        clear_log(b);
+    if (mode == RING_FULL) {
+        harvest_ring(b, 0);
+    } else {
+        get_log(b);
+        if (mode == CLEAR_FULL)
+            clear_log(b);
+    }
     b->copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (b->copy == MAP_FAILED)
         die("mmap copy");
@@ -226,6 +272,9 @@ static void check(struct bench *b, uint32_t k)
 
 static void teardown(struct bench *b)
 {
+    if (b->ring)
+        munmap(b->ring, RING_ENTRIES * sizeof(struct kvm_dirty_gfn));
+    b->ring = NULL;
     close(b->vcpu);
     close(b->vm);
     munmap(b->mem, b->size);
@@ -250,10 +299,10 @@ int main(int argc, char **argv)
     if (kvm < 0)
         die("open /dev/kvm");
     int manual = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-    fprintf(stderr, "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: %d, KVM_CAP_DIRTY_LOG_RING: %d)\n", manual,
-            ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING));
+    int ring = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING); /* the largest ring in bytes */
+    fprintf(stderr, "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: %d, KVM_CAP_DIRTY_LOG_RING: %d)\n", manual, ring);
     for (int m = 0; m < MODES; m++) {
-        if (m == CLEAR_FULL && manual <= 0)
+        if ((m == CLEAR_FULL && manual <= 0) || (m == RING_FULL && ring < (int)(RING_ENTRIES * sizeof(struct kvm_dirty_gfn))))
             continue;
         static struct bench b;
         setup(kvm, &b, size, k, (enum mode)m);

@@ -10,7 +10,10 @@ import java.util.Map;
 
 /** The machine-readable reports {@code --json} prints: one JSON object on one line, last on stdout. */
 final class Reports {
-    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+    /** Built on the first report, not when the class loads: a plain launch prints none (start-up time). */
+    private static final class Json {
+        static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+    }
 
     private Reports() {}
 
@@ -36,7 +39,7 @@ final class Reports {
     }
 
     static String json(Object report) {
-        return GSON.toJson(report);
+        return Json.GSON.toJson(report);
     }
 
     /**

@@ -25,8 +25,9 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * The Java side of scripts/bench-exits.sh: the same ring-3 guest as scripts/bench/exit-bench.c
  * (a loop of {@code out dx, al} to port 0x500), driven three ways:
- * through kvmctl's API ({@code kvmctl*}), and through JNR-FFI calling ioctl(2) directly
- * ({@code jnr*}), to show what the JavaCPP shim buys. Guest RAM is a shared memfd mapping, as in
+ * through kvmctl's API ({@code kvmctl*}), and through a direct foreign-function call of ioctl(2)
+ * ({@code jnr*}: {@code LibC}, jffi, the native layer JNR-FFI's stubs call), to show what the
+ * JavaCPP shim buys. Guest RAM is a shared memfd mapping, as in
  * the C baseline and in kvmctl's {@code Machine}.
  */
 @State(Scope.Thread)

@@ -1,17 +1,13 @@
 package dev.kvmctl.internal.bridge;
 
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
-import jnr.ffi.annotations.In;
-import jnr.ffi.annotations.Out;
-import jnr.ffi.types.off_t;
-import jnr.ffi.types.size_t;
-import jnr.ffi.types.ssize_t;
-
 /**
- * The libc calls kvmctl makes that are not KVM ioctls, bound through JNR-FFI: opening devices,
- * memfds, mappings, eventfds. Errors come back as -1 with {@link #errno()}.
+ * The libc calls kvmctl makes that are not KVM ioctls: opening devices, memfds, mappings,
+ * eventfds. Errors come back as -1 with {@link #errno()}.
+ *
+ * <p>Bound through jffi directly ({@link JffiLibC}), the layer under JNR-FFI that kvmctl loads
+ * anyway for {@link Memory}: JNR-FFI's {@code LibraryLoader} generated a stub class per interface
+ * with ASM at start-up, about 300 classes and a third of a {@code kvmctl launch} (issue 11); jffi
+ * calls a function through one prepared call context.
  */
 public interface LibC {
     // Flags and errno values come from the native library's layout table (native/src/layout.c),
@@ -96,29 +92,31 @@ public interface LibC {
 
     int ftruncate(int fd, long length);
 
-    /** Use {@link #map}: JNR-FFI's direct call mishandles this signature with a {@code long} address. */
-    Pointer mmap(Pointer addr, @size_t long length, int prot, int flags, int fd, @off_t long offset);
+    /** {@code mmap(address, length, prot, flags, fd, offset)}: the address, or {@link #MAP_FAILED}. */
+    long mmap(long address, long length, int prot, int flags, int fd, long offset);
 
-    int munmap(long addr, @size_t long length);
+    int munmap(long addr, long length);
 
-    int madvise(long addr, @size_t long length, int advice);
+    int madvise(long addr, long length, int advice);
 
     int eventfd(int initval, int flags);
 
-    @ssize_t long read(int fd, @Out byte[] buf, @size_t long count);
+    /** {@code read(2)} of up to {@code count} bytes (at most {@code buf.length}) into {@code buf}. */
+    long read(int fd, byte[] buf, long count);
 
-    @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
+    /** {@code write(2)} of the first {@code count} bytes (at most {@code buf.length}) of {@code buf}. */
+    long write(int fd, byte[] buf, long count);
 
     /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s at {@code fds} (layout: the table's {@code pollfd} entries). */
-    int poll(@size_t long fds, @size_t long nfds, int timeoutMillis);
+    int poll(long fds, long nfds, int timeoutMillis);
 
     int dup(int fd);
 
-    /** Only for the benchmark that compares the shim to a direct JNR-FFI ioctl. */
+    /** Only for the benchmark that compares the shim to a direct foreign-function ioctl. */
     int ioctl(int fd, long request, long arg);
 
     /** The process-wide binding. */
-    LibC INSTANCE = LibraryLoader.create(LibC.class).load("c");
+    LibC INSTANCE = new JffiLibC();
 
     /** {@code mmap(NULL, length, prot, flags, fd, 0)}: the address, or {@link #MAP_FAILED} with {@link #errno()} set. */
     static long map(long length, int prot, int flags, int fd) {
@@ -127,8 +125,7 @@ public interface LibC {
 
     /** {@code mmap(NULL, length, prot, flags, fd, offset)}: the address, or {@link #MAP_FAILED} with {@link #errno()} set. */
     static long map(long length, int prot, int flags, int fd, long offset) {
-        Pointer p = INSTANCE.mmap(null, length, prot, flags, fd, offset);
-        return p == null ? MAP_FAILED : p.address();
+        return INSTANCE.mmap(0, length, prot, flags, fd, offset);
     }
 
     /**
@@ -137,13 +134,11 @@ public interface LibC {
      * {@link #MAP_FAILED} with {@link #errno()} set.
      */
     static long mapFixed(long address, long length, int prot, int flags, int fd) {
-        Pointer at = Pointer.wrap(Runtime.getRuntime(INSTANCE), address);
-        Pointer p = INSTANCE.mmap(at, length, prot, flags | MAP_FIXED, fd, 0);
-        return p == null ? MAP_FAILED : p.address();
+        return INSTANCE.mmap(address, length, prot, flags | MAP_FIXED, fd, 0);
     }
 
     /** The errno of this thread's last failed call through {@link #INSTANCE}. */
     static int errno() {
-        return Runtime.getRuntime(INSTANCE).getLastError();
+        return JffiLibC.errno();
     }
 }
