@@ -4,6 +4,7 @@ import dev.kvmctl.EventFd;
 import dev.kvmctl.Vm;
 import dev.kvmctl.guests.CallDevice;
 import dev.kvmctl.guests.Machine;
+import dev.kvmctl.memory.AllocationResult;
 import dev.kvmctl.memory.AllocatorStats;
 import dev.kvmctl.GuestMemory;
 import java.util.ArrayList;
@@ -46,6 +47,11 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
     /** Set once by connect, before any machine of this hub runs. */
     private volatile HubRules rules;
     private boolean closed;
+    /** The host endpoint's doorbell (port 0x520 + VM count), when the VMs leave room for it; set by connect. */
+    private EventFd hostDoorbell;
+    /** The ring area's offset in the region, or -1 before {@link #enableRings}. */
+    private long ringArea = -1;
+    private ShmEndpoint hostEndpoint;
 
     /**
      * A hub for {@code region} with the default {@link Quotas}.
@@ -105,6 +111,9 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
             for (int i = 0; i < machines.size(); i++) {
                 joined.add(new Endpoint(i, machines.get(i), EventFd.create(true)));
             }
+            if (machines.size() < ShmAbi.MAX_VMS) {
+                hostDoorbell = EventFd.create(true);
+            }
         } catch (RuntimeException ex) {
             joined.forEach(e -> e.doorbell.close());
             throw ex;
@@ -126,6 +135,94 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
                 vm.registerIoEvent(peer.doorbell, Vm.IoSpace.PIO, ShmAbi.DOORBELL_BASE + peer.index, 1);
             }
         }
+        if (hostDoorbell != null) {
+            vm.registerIoEvent(hostDoorbell, Vm.IoSpace.PIO, ShmAbi.DOORBELL_BASE + endpoints.size(), 1);
+        }
+    }
+
+    // ---- rings ----
+
+    /**
+     * Serves the rings of {@code docs/shared-memory-abi.md} from now on: takes a block for the
+     * ring area (one ring per direction for every pair of the VMs and the host endpoint), zeroes
+     * it and answers RINGS with it; without this call RINGS is {@code BAD_OP}. Call it after
+     * {@link #connect} and before the guests that use rings run; once is enough (later calls do
+     * nothing). The area is the hub's, never any VM's: no VM can free or send it.
+     *
+     * @throws IllegalStateException if the hub is not connected or closed, or the region has no
+     *     idle block for the ring area (the message gives its size)
+     */
+    public synchronized void enableRings() {
+        if (rules == null || closed) {
+            throw new IllegalStateException(closed ? "this shared-memory hub is closed" : "connect the machines first");
+        }
+        if (ringArea >= 0) {
+            return;
+        }
+        int peers = endpoints.size() + 1;
+        long bytes = (long) peers * peers * ShmAbi.RING_BYTES;
+        AllocationResult r = region.allocator().allocate(ShmEndpoint.RING_OWNER, bytes);
+        if (!(r instanceof AllocationResult.Allocated a)) {
+            throw new IllegalStateException("the shared region has no idle block of " + bytes + " bytes for the rings of "
+                    + peers + " peers: " + r + "; enable rings before the guests allocate, or use a larger region");
+        }
+        region.memory().fill(a.offset(), bytes, (byte) 0);
+        ringArea = a.offset();
+        rules.serveRings(ringArea);
+    }
+
+    /**
+     * Opens the host's endpoint on the rings (enabling them if needed): Java becomes peer
+     * <i>VM count</i>, which guests reach through their rings to it and its doorbell. One at a
+     * time; while it is open, guests waiting in WAIT or RECV count it as a peer that may still send.
+     *
+     * @return the endpoint, which the caller closes before the hub
+     * @throws IllegalStateException if the hub is not connected or closed, an endpoint is open, the
+     *     hub has {@link ShmAbi#MAX_VMS} VMs (no doorbell left for the host), or the ring area does not fit
+     */
+    public synchronized ShmEndpoint openEndpoint() {
+        enableRings();
+        if (hostDoorbell == null) {
+            throw new IllegalStateException("with " + ShmAbi.MAX_VMS + " VMs no doorbell is left for the host's endpoint; "
+                    + "connect at most " + (ShmAbi.MAX_VMS - 1) + " VMs");
+        }
+        if (hostEndpoint != null) {
+            throw new IllegalStateException("an endpoint is already open on this hub: close it first");
+        }
+        hostEndpoint = new ShmEndpoint(this, region, ringArea, endpoints.size());
+        rules.hostPeer(true);
+        return hostEndpoint;
+    }
+
+    /** The endpoint closed: it no longer counts as a peer, and waiting VMs look again. */
+    synchronized void endpointClosed() {
+        hostEndpoint = null;
+        rules.hostPeer(false);
+        for (Endpoint e : endpoints) {
+            signal(e);
+        }
+    }
+
+    /** Rings VM {@code vm}'s doorbell, for the host endpoint. */
+    void wakeVm(int vm) {
+        signal(endpoints.get(vm));
+    }
+
+    /** Whether VM {@code vm} has ended. */
+    boolean vmEnded(int vm) {
+        return rules.ended(vm);
+    }
+
+    /** Waits up to {@code timeoutMillis} for the host's doorbell; true if it rang (drained). */
+    boolean awaitHostDoorbell(int timeoutMillis) {
+        EventFd bell = hostDoorbell;
+        boolean rang = EventFd.awaitAny(List.of(bell), timeoutMillis);
+        synchronized (this) {
+            if (!closed) {
+                bell.read();
+            }
+        }
+        return rang;
     }
 
     // ---- CallDevice ----
@@ -203,6 +300,11 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         for (Endpoint peer : endpoints) {
             if (peer != e && !rules.ended(peer.index)) {
                 signal(peer);
+            }
+        }
+        synchronized (this) {
+            if (hostDoorbell != null && !closed) {
+                hostDoorbell.signal();
             }
         }
     }
@@ -311,6 +413,9 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         closed = true;
         for (Endpoint e : endpoints) {
             e.doorbell.close();
+        }
+        if (hostDoorbell != null) {
+            hostDoorbell.close();
         }
     }
 
