@@ -16,21 +16,32 @@ import java.time.Duration;
  * and its doorbell, port {@code 0x520 + index()}.
  *
  * <pre>{@code
- * hub.connect(List.of(guest));                       // guest: ring-peer.elf, role both, peer 1 (the host)
- * try (ShmEndpoint host = hub.openEndpoint()) {      // before the guest runs
- *     // ... start the guest on its own thread ...
- *     ByteBuffer out;
- *     while ((out = host.claim(0, 64)) == null) {    // null: the ring to VM 0 is full
- *         host.await(Duration.ofSeconds(1));
+ * // ring-peer.elf exchanging one 64-byte message each way with peer 1: the host (arg2 = peer + 1 | both << 16)
+ * try (SharedRegion region = SharedRegion.create("rings", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
+ *      SharedMemoryHub hub = new SharedMemoryHub(region);
+ *      Machine guest = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("ring-peer.elf")).ring(3)
+ *              .args(1, 64, 2 | 3 << 16, 0).share(region.memory(), region.guestAddress()).vmIndex(0, 1).build())) {
+ *     hub.connect(List.of(guest));
+ *     try (ShmEndpoint host = hub.openEndpoint()) {         // before the guest runs
+ *         Thread runner = new Thread(() -> ThreadedRunner.runAll(List.of(guest), Duration.ofMinutes(1)));
+ *         runner.start();
+ *         java.nio.ByteBuffer out;
+ *         while ((out = host.claim(0, 64)) == null) {       // null: the ring to VM 0 is full
+ *             host.await(Duration.ofSeconds(1));
+ *         }
+ *         for (int i = 8; i < 64; i++) {
+ *             out.put(i, (byte) ((int) (i * 2654435761L) >>> 24));   // in place: this is the block itself
+ *         }
+ *         out.putLong(0, 0);                                 // message number 0
+ *         host.send(0);
+ *         java.nio.ByteBuffer in;
+ *         while ((in = host.receive(0)) == null) {          // null: nothing from VM 0 yet
+ *             host.await(Duration.ofSeconds(1));
+ *         }
+ *         long number = in.getLong(0);                       // read in place, no copy
+ *         host.release(0);                                   // the block goes back to VM 0
+ *         runner.join();
  *     }
- *     out.putLong(0, 42);                             // write in place: this is the block itself
- *     host.send(0);
- *     ByteBuffer in;
- *     while ((in = host.receive(0)) == null) {       // null: nothing from VM 0 yet
- *         host.await(Duration.ofSeconds(1));
- *     }
- *     long first = in.getLong(0);                     // read in place
- *     host.release(0);                                // the block goes back to VM 0
  * }
  * }</pre>
  *
