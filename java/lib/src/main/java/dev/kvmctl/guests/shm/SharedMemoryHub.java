@@ -215,7 +215,13 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
 
     /** Waits up to {@code timeoutMillis} for the host's doorbell; true if it rang (drained). */
     boolean awaitHostDoorbell(int timeoutMillis) {
-        EventFd bell = hostDoorbell;
+        EventFd bell;
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("this shared-memory hub is closed: close the endpoint before the hub");
+            }
+            bell = hostDoorbell;
+        }
         boolean rang = EventFd.awaitAny(List.of(bell), timeoutMillis);
         synchronized (this) {
             if (!closed) {

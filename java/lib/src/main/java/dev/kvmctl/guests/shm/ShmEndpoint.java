@@ -71,6 +71,9 @@ public final class ShmEndpoint implements AutoCloseable {
     private final int[] claimed;
     private final int[] held;
     private final long[] entry = new long[2];
+    /** What {@link #await} saw on each ring before raising its flags. */
+    private final int[] seenIn;
+    private final int[] seenOut;
     private boolean closed;
 
     ShmEndpoint(SharedMemoryHub hub, SharedRegion region, long ringArea, int vms) {
@@ -86,6 +89,8 @@ public final class ShmEndpoint implements AutoCloseable {
         slotSize = new long[vms][ShmAbi.RING_ENTRIES];
         claimed = new int[vms];
         held = new int[vms];
+        seenIn = new int[vms];
+        seenOut = new int[vms];
         for (int vm = 0; vm < vms; vm++) {
             out[vm] = new RingProducer(area, ringOffset(vms, vm, peers), ShmAbi.RING_ENTRIES, "ring host→VM " + vm);
             in[vm] = new RingConsumer(area, ringOffset(vm, vms, peers), ShmAbi.RING_ENTRIES, region.size(),
@@ -209,22 +214,28 @@ public final class ShmEndpoint implements AutoCloseable {
 
     /**
      * Sleeps until a guest rings the host's doorbell (it published a message or released one while
-     * this side waited), a VM ends, or the timeout passes. Says on every ring that the host
-     * sleeps first, and returns at once if something changed meanwhile. Wake-ups can be spurious:
+     * this side waited), a VM ends, or the timeout passes. Returns at once when a message waits
+     * to be {@link #receive}d. Says on every ring that the host sleeps first, and returns at once
+     * if something changed meanwhile. Wake-ups can be spurious:
      * look with {@link #receive} or {@link #claim} again.
      *
-     * @param timeout the longest wait; at most about 24 days
+     * @param timeout the longest wait, not negative; longer than about 24 days counts as 24 days
      * @return false on the timeout, true otherwise
-     * @throws IllegalStateException if the endpoint is closed
+     * @throws IllegalStateException if the endpoint or the hub is closed, or a guest broke a ring
+     *     while this call looked at it
+     * @throws IllegalArgumentException for a negative timeout
      */
     public boolean await(Duration timeout) {
         ensureOpen();
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("a negative timeout: " + timeout);
+        }
+        int millis = timeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0 ? Integer.MAX_VALUE : (int) timeout.toMillis();
         boolean ready = false;
-        int[] seenIn = new int[vms];
-        int[] seenOut = new int[vms];
         for (int vm = 0; vm < vms; vm++) {
             if (in[vm].broken() == null) {
                 seenIn[vm] = in[vm].ready();
+                ready |= seenIn[vm] > held[vm]; // a message not yet received: nothing to wait for
             }
             if (out[vm].broken() == null) {
                 seenOut[vm] = out[vm].free();
@@ -238,7 +249,7 @@ public final class ShmEndpoint implements AutoCloseable {
                 ready = true;
             }
         }
-        boolean woken = ready || hub.awaitHostDoorbell((int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        boolean woken = ready || hub.awaitHostDoorbell(millis);
         for (int vm = 0; vm < vms; vm++) {
             in[vm].awake();
             out[vm].awake();

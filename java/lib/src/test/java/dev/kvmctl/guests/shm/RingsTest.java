@@ -248,4 +248,51 @@ class RingsTest {
             }
         }
     }
+
+    @Test
+    void theEndpointRefusesMisuseWithClearErrors() {
+        List<ByteArrayOutputStream> consoles = new ArrayList<>();
+        try (Kvm kvm = Kvm.open();
+             SharedRegion region = SharedRegion.create("rings-misuse", 1 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS)) {
+            SharedMemoryHub hub = new SharedMemoryHub(region);
+            List<Machine> machines = boot(kvm, region, consoles, new String[] {"ring-peer.elf"}, new long[][] {{1, 64, 2, 0}});
+            try {
+                assertThrows(IllegalStateException.class, hub::enableRings, "not connected");
+                assertThrows(IllegalStateException.class, hub::openEndpoint, "not connected");
+                hub.connect(machines);
+                ShmEndpoint host = hub.openEndpoint();
+                assertThrows(IllegalStateException.class, hub::openEndpoint, "one endpoint at a time");
+                assertThrows(IllegalArgumentException.class, () -> host.claim(1, 64), "no VM 1");
+                assertThrows(IllegalArgumentException.class, () -> host.claim(-1, 64));
+                assertThrows(IllegalArgumentException.class, () -> host.claim(0, 0));
+                assertThrows(IllegalArgumentException.class, () -> host.claim(0, (1 << 20) + 1));
+                assertThrows(IllegalStateException.class, () -> host.send(0), "nothing claimed");
+                assertThrows(IllegalStateException.class, () -> host.release(0), "nothing received");
+                assertThrows(IllegalArgumentException.class, () -> host.await(Duration.ofMillis(-1)));
+                assertEquals(null, host.receive(0), "the guest has not run: nothing to receive");
+                assertEquals(64, host.claim(0, 64).capacity());
+                assertThrows(IllegalStateException.class, () -> host.claim(0, 64), "claimed, not sent");
+                host.send(0);
+                assertEquals(false, host.await(Duration.ZERO), "nothing rang");
+                host.close();
+                host.close();
+                for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
+                        () -> host.claim(0, 64), () -> host.send(0), () -> host.receive(0), () -> host.release(0),
+                        () -> host.await(Duration.ZERO), () -> host.ended(0))) {
+                    IllegalStateException e = assertThrows(IllegalStateException.class, call);
+                    assertEquals("this endpoint is closed", e.getMessage());
+                }
+                ShmEndpoint again = hub.openEndpoint();
+                assertEquals(1, again.index(), "a new endpoint once the old one is closed");
+                hub.close();
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> again.await(Duration.ZERO));
+                assertTrue(e.getMessage().contains("hub is closed"), e.getMessage());
+                again.close();
+                assertEquals(1, region.allocator().stats().blocksInUse(), "the endpoints' blocks are free; the ring area stays");
+            } finally {
+                machines.forEach(Machine::close);
+                hub.close();
+            }
+        }
+    }
 }
