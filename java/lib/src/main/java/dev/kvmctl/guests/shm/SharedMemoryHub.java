@@ -145,9 +145,10 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
     /**
      * Serves the rings of {@code docs/shared-memory-abi.md} from now on: takes a block for the
      * ring area (one ring per direction for every pair of the VMs and the host endpoint), zeroes
-     * it and answers RINGS with it; without this call RINGS is {@code BAD_OP}. Call it after
-     * {@link #connect} and before the guests that use rings run; once is enough (later calls do
-     * nothing). The area is the hub's, never any VM's: no VM can free or send it.
+     * it and answers RINGS with it. The first RINGS a guest makes does the same by itself (and
+     * gets {@code BAD_OP} if the area does not fit); calling this after {@link #connect}, before the
+     * guests run, sets the area up early and says so if it does not fit. Once is enough (later
+     * calls do nothing). The area is the hub's, never any VM's: no VM can free or send it.
      *
      * @throws IllegalStateException if the hub is not connected or closed, or the region has no
      *     idle block for the ring area (the message gives its size)
@@ -156,19 +157,31 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         if (rules == null || closed) {
             throw new IllegalStateException(closed ? "this shared-memory hub is closed" : "connect the machines first");
         }
-        if (ringArea >= 0) {
-            return;
+        AllocationResult r = setUpRings();
+        if (r instanceof AllocationResult.Refused) {
+            throw new IllegalStateException("the shared region has no idle block of " + ringAreaBytes() + " bytes for the rings of "
+                    + (endpoints.size() + 1) + " peers: " + r + "; enable rings before the guests allocate, or use a larger region");
         }
-        int peers = endpoints.size() + 1;
-        long bytes = (long) peers * peers * ShmAbi.RING_BYTES;
+    }
+
+    private long ringAreaBytes() {
+        long peers = endpoints.size() + 1L;
+        return peers * peers * ShmAbi.RING_BYTES;
+    }
+
+    /** Allocates and zeroes the ring area unless it exists; null when it already did, else the allocation. */
+    private synchronized AllocationResult setUpRings() {
+        if (ringArea >= 0 || closed) {
+            return null;
+        }
+        long bytes = ringAreaBytes();
         AllocationResult r = region.allocator().allocate(ShmEndpoint.RING_OWNER, bytes);
-        if (!(r instanceof AllocationResult.Allocated a)) {
-            throw new IllegalStateException("the shared region has no idle block of " + bytes + " bytes for the rings of "
-                    + peers + " peers: " + r + "; enable rings before the guests allocate, or use a larger region");
+        if (r instanceof AllocationResult.Allocated a) {
+            region.memory().fill(a.offset(), bytes, (byte) 0);
+            ringArea = a.offset();
+            rules.serveRings(ringArea);
         }
-        region.memory().fill(a.offset(), bytes, (byte) 0);
-        ringArea = a.offset();
-        rules.serveRings(ringArea);
+        return r;
     }
 
     /**
@@ -328,6 +341,9 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         Request r = e.request;
         while (e.next < e.count) {
             MailboxCodec.read(ram, e.mailbox, e.next, r);
+            if (r.op == ShmAbi.OP_RINGS && !rules.servesRings()) {
+                setUpRings(); // the first RINGS sets the area up; if it does not fit, RINGS stays BAD_OP
+            }
             if (rules.execute(e.index, r) == HubRules.WAIT) {
                 return Progress.BLOCKED;
             }

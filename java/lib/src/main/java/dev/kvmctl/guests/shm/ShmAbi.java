@@ -63,8 +63,8 @@ public final class ShmAbi {
     public static final int OP_YIELD = 8;
     /**
      * RINGS: a0 = guest-physical address of the ring area, a1 = entries per ring, a2 = peers
-     * (VMs + 1: the host's endpoint is the last); BAD_OP when the host serves no rings
-     * ({@link SharedMemoryHub#enableRings}).
+     * (VMs + 1: the host's endpoint is the last). The first RINGS sets the area up
+     * ({@link SharedMemoryHub#enableRings}); BAD_OP when it does not fit in the region.
      */
     public static final int OP_RINGS = 9;
 
