@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # VM to VM through the shared region's rings against the same work between two host threads
 # (issue 12's fair benchmark). Both sides run vm-images/src/shm-ring.h's ring code with 256
-# entries, a pool of 64 blocks and batches of up to 32: the producer copies S bytes from a source
+# entries, a pool of about 16 MiB of blocks (16 to 256 of them) and batches of up to 32: the producer copies S bytes from a source
 # buffer into a block (host: memcpy; guest: rep movsb at ring 3), stores the sequence number in
 # its first 8 bytes and puts the block on a single-producer/single-consumer ring; the consumer
 # checks the sequence number, compares the rest against its own copy (host: memcmp; guest: SSE2,

@@ -31,8 +31,9 @@ public class RingBench {
         long messages = Long.parseLong(args[1]);
         boolean one = args[2].equals("one");
         long block = (size + 4095) / 4096 * 4096;
-        // The sender's pool is up to 64 blocks; its default quota is half the region.
-        long region = Math.max(16L << 20, ((2 * (64 * block + (1 << 20))) + (1 << 20) - 1) >> 20 << 20);
+        // ring-peer.elf's pool: about 16 MiB of blocks, 16 to 256 of them; its default quota is half the region.
+        long pool = Math.min(256, Math.max(16, (16L << 20) / size));
+        long region = Math.max(16L << 20, ((2 * (pool * block + (1 << 20))) + (1 << 20) - 1) >> 20 << 20);
         List<ByteArrayOutputStream> consoles = new ArrayList<>();
         try (Kvm kvm = Kvm.open();
              SharedRegion shared = SharedRegion.create("ring-bench", region, SharedRegion.DEFAULT_GUEST_ADDRESS);

@@ -4,8 +4,8 @@
  * memcpy, stores the sequence number in the first 8 bytes and puts the block on a lock-free
  * single-producer/single-consumer ring; the consumer checks the sequence number, compares the
  * rest with memcmp against its own copy of the source and releases the entry. The ring code is
- * the guests' own (vm-images/src/shm-ring.h), with the same 256 entries, a pool of 64 blocks and
- * batches of up to 32; both threads poll (the guests sleep only after 20,000 idle polls, which a
+ * the guests' own (vm-images/src/shm-ring.h), with the same 256 entries, pool (about 16 MiB of
+ * blocks, 16 to 256 of them) and batches of up to 32; both threads poll (the guests sleep only after 20,000 idle polls, which a
  * busy exchange never reaches).
  *
  *   ring-bench SIZE MESSAGES       prints "host-<SIZE> <MiB/s> <messages/s>"
@@ -23,13 +23,17 @@
 #include "../../vm-images/src/shm-ring.h"
 
 #define ENTRIES 256u
-#define POOL    64u
 #define BATCH   32u
+/* ring-peer.elf's pool rule: about 16 MiB of blocks, 16..256 of them. */
+#define POOL_BYTES (16u << 20)
+#define MAX_POOL 256u
+#define MIN_POOL 16u
 
 static uint8_t *region;
 static uint64_t region_size, size, messages;
 static struct shm_ring *ring;
-static uint64_t pool[POOL];
+static uint64_t pool[MAX_POOL];
+static uint64_t pool_size;
 static uint64_t errors;
 
 static double now_s(void)
@@ -63,12 +67,12 @@ static void *producer(void *arg)
         uint64_t k = messages - sent;
         if (k > (uint64_t)space)
             k = (uint64_t)space;
-        if (k > POOL - ring_tx_in_flight(&tx))
-            k = POOL - ring_tx_in_flight(&tx);
+        if (k > pool_size - ring_tx_in_flight(&tx))
+            k = pool_size - ring_tx_in_flight(&tx);
         if (k > BATCH)
             k = BATCH;
         for (uint64_t i = 0; i < k; i++) {
-            uint64_t off = pool[tx.head % POOL];
+            uint64_t off = pool[tx.head % pool_size];
             memcpy(region + off, source, size);
             memcpy(region + off, &sent, 8);
             ring_tx_put(&tx, off, (uint32_t)size);
@@ -123,13 +127,15 @@ int main(int argc, char **argv)
         return 2;
     }
     uint64_t block = (size + 63) / 64 * 64;
-    region_size = shm_ring_bytes(ENTRIES) + POOL * block;
+    pool_size = POOL_BYTES / size;
+    pool_size = pool_size < MIN_POOL ? MIN_POOL : pool_size > MAX_POOL ? MAX_POOL : pool_size;
+    region_size = shm_ring_bytes(ENTRIES) + pool_size * block;
     region = aligned_alloc(4096, (region_size + 4095) / 4096 * 4096);
     if (!region)
         return 1;
     memset(region, 0, region_size);
     ring = (struct shm_ring *)region;
-    for (uint32_t i = 0; i < POOL; i++)
+    for (uint64_t i = 0; i < pool_size; i++)
         pool[i] = shm_ring_bytes(ENTRIES) + i * block;
 
     pthread_t p, c;

@@ -18,10 +18,10 @@
  * receiver checks seq and compares the rest against its own copy of the
  * source, then releases the entry (the block goes back to the sender).
  *
- * Host calls: one RINGS (where the rings are), one batch of ALLOCs for the
- * sender's pool (up to 64 blocks, fewer when the quota or free space says so;
- * one exit), WAIT only after `arg3` idle polls, and at the end one batch of
- * FREEs and one REPORT (verified, bytes, errors). Doorbells ring only when the
+ * Host calls: one RINGS (where the rings are), batches of ALLOCs for the
+ * sender's pool (about 16 MiB of blocks, 16..256 of them, fewer when the quota
+ * or free space says so; 127 per exit), WAIT only after `arg3` idle polls, and at the end
+ * FREEs (127 per exit) and one REPORT (verified, bytes, errors). Doorbells ring only when the
  * peer said it sleeps.
  *
  * A peer that breaks the ring (an impossible index or entry) or ends early
@@ -40,7 +40,9 @@
 #define DEFAULT_SIZE        64
 #define DEFAULT_SPINS       20000
 #define MAX_SIZE            (1u << 20)
-#define MAX_POOL            64
+#define MAX_POOL            256     /* blocks: the ring's size */
+#define MIN_POOL            16
+#define POOL_BYTES          (16u << 20) /* the pool aims at 16 MiB, within 16..256 blocks */
 #define BATCH               32          /* entries per publish / release at most */
 #define SHM_OP_RINGS        9
 
@@ -91,27 +93,57 @@ static int same_bytes(const uint8_t *a, const uint8_t *b, uint64_t n)
     return (diff[0] | diff[1] | rest) == 0;
 }
 
-/* ALLOCs up to `want` blocks of `bytes` in one exit; keeps those that came. */
+/*
+ * ALLOCs up to `want` blocks of `bytes`, 127 per exit; keeps those that came
+ * and stops at the first refusal (quota or free space).
+ */
 static void fill_pool(uint64_t bytes, uint32_t want)
 {
-    shm_batch_begin();
-    for (uint32_t i = 0; i < want; i++)
-        shm_batch_add(SHM_OP_ALLOC, bytes, 0, 0);
-    if (shm_batch_call() != SHM_OK)
-        return;
-    const struct shm_request *r = shm_mailbox()->req;
-    for (uint32_t i = 0; i < want; i++)
-        if (r[i].status == SHM_OK && shm_contains(r[i].a1, bytes))
-            pool[npool++] = r[i].a1 - shm_base();
+    while (npool < want) {
+        uint32_t k = want - npool < SHM_MAX_REQUESTS ? want - npool : SHM_MAX_REQUESTS;
+        shm_batch_begin();
+        for (uint32_t i = 0; i < k; i++)
+            shm_batch_add(SHM_OP_ALLOC, bytes, 0, 0);
+        if (shm_batch_call() != SHM_OK)
+            return;
+        const struct shm_request *r = shm_mailbox()->req;
+        int refused = 0;
+        for (uint32_t i = 0; i < k; i++) {
+            if (r[i].status == SHM_OK && shm_contains(r[i].a1, bytes))
+                pool[npool++] = r[i].a1 - shm_base();  /* kept even after a refusal, so it is freed with the pool */
+            else
+                refused = 1;
+        }
+        if (refused)
+            return;
+    }
 }
 
+/* The pool's size for messages of `size` bytes: shm-ring.h's rule, which the host baseline follows too. */
+static uint32_t pool_target(uint64_t size, uint64_t entries)
+{
+    uint64_t n = POOL_BYTES / size;
+    if (n < MIN_POOL)
+        n = MIN_POOL;
+    if (n > MAX_POOL)
+        n = MAX_POOL;
+    return (uint32_t)(n < entries ? n : entries);
+}
+
+/* FREEs the pool, 127 blocks per exit. */
 static void drain_pool(void)
 {
-    shm_batch_begin();
-    for (uint32_t i = 0; i < npool; i++)
-        shm_batch_add(SHM_OP_FREE, shm_base() + pool[i], 0, 0);
-    if (npool && shm_batch_call() != SHM_OK)
-        errors++;
+    for (uint32_t from = 0; from < npool; from += SHM_MAX_REQUESTS) {
+        uint32_t k = npool - from < SHM_MAX_REQUESTS ? npool - from : SHM_MAX_REQUESTS;
+        shm_batch_begin();
+        for (uint32_t i = 0; i < k; i++)
+            shm_batch_add(SHM_OP_FREE, shm_base() + pool[from + i], 0, 0);
+        if (shm_batch_call() != SHM_OK)
+            errors++;
+        for (uint32_t i = 0; i < k; i++)
+            if (shm_mailbox()->req[i].status != SHM_OK)
+                errors++;
+    }
 }
 
 int main(const struct kvmctl_boot_info *info)
@@ -170,7 +202,7 @@ int main(const struct kvmctl_boot_info *info)
     for (uint64_t i = 0; i < size; i++)
         source[i] = ring_pattern(i);
     if (sending) {
-        fill_pool(size, entries < MAX_POOL ? (uint32_t)entries : MAX_POOL);
+        fill_pool(size, pool_target(size, entries));
         if (npool == 0) {
             say("no block for the pool (quota or free space)");
             sending = 0;

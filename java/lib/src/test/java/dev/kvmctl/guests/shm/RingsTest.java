@@ -84,11 +84,12 @@ class RingsTest {
                 for (SharedMemoryHub.VmStats s : stats) {
                     assertEquals(0, s.sent(), "no message went through the mailbox: " + s);
                     assertEquals(0, s.received(), s.toString());
-                    assertTrue(s.allocations() <= 64, "the pool, allocated once: " + s);
+                    assertTrue(s.allocations() <= 256, "the pool, allocated once: " + s);
                     assertEquals(0, s.refusals(), s.toString());
                     assertEquals(0, s.reclaimedBlocks(), "the guest gave its pool back: " + s);
                 }
-                assertEquals(64, stats.get(0).allocations(), "a pool of 64 blocks");
+                assertTrue(text(consoles.get(0)).contains(" pool=" + stats.get(0).allocations() + "\n"),
+                        "every ALLOC that succeeded went into the pool: " + text(consoles.get(0)));
                 assertEquals(1, hub.allocatorStats().blocksInUse(), "only the ring area is left");
                 region.allocator().checkInvariants();
             } finally {
