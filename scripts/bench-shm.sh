@@ -9,7 +9,8 @@
 # scripts/bench/RingBench.java, two ring-peer.elf guests, a host thread per VM ("threads") or both
 # on one thread with a Switcher (10 ms quantum; a guest sleeps at once when it has nothing to do).
 # Each figure is the median (min–max) of RUNS runs, interleaved; a run moves a fixed number of
-# messages (wall time, VM start-up included: the counts keep it under a few percent).
+# messages, timed on both sides alike from the consumer's first message to its last release
+# (the guest with the TSC, the host with the monotonic clock): start-up is left out.
 #
 #   scripts/bench-shm.sh                          # after 'make' (needs target/kvmctl.jar)
 #   RUNS=1 SCALE=0.01 scripts/bench-shm.sh        # smoke run

@@ -21,9 +21,10 @@ import java.util.List;
  *
  *   java -cp target/kvmctl.jar scripts/bench/RingBench.java SIZE MESSAGES threads|one
  *
- * Prints "vm-<mode>-<SIZE> <MiB/s> <messages/s>" over the wall time of the whole run (guest
- * start-up included, so large counts make it negligible), or fails when the receiver did not
- * verify every message.
+ * Prints "vm-<mode>-<SIZE> <MiB/s> <messages/s>" over the receiver's time from the first message
+ * it sees to the last one it releases (its "ticks=", TSC ticks, over the vCPU's TSC frequency:
+ * start-up left out, as in the host baseline), or fails when the receiver did not verify every
+ * message.
  */
 public class RingBench {
     public static void main(String[] args) throws Exception {
@@ -51,10 +52,9 @@ public class RingBench {
                 }
                 hub.connect(machines);
                 hub.enableRings();
-                long t0 = System.nanoTime();
+                int tscKhz = machines.get(1).vcpu().tscKhz();
                 List<RunResult> results = one ? new Switcher(machines, Duration.ofMillis(10)).run(Duration.ofMinutes(10))
                         : ThreadedRunner.runAll(machines, Duration.ofMinutes(10));
-                double s = (System.nanoTime() - t0) / 1e9;
                 SharedMemoryHub.VmStats receiver = hub.stats().get(1);
                 for (RunResult r : results) {
                     if (!r.succeeded() || receiver.reportedMessages() != messages) {
@@ -64,6 +64,11 @@ public class RingBench {
                 if (System.getenv("RING_BENCH_VERBOSE") != null) {
                     System.err.println(consoles);
                 }
+                java.util.regex.Matcher ticks = java.util.regex.Pattern.compile(" ticks=(\\d+)").matcher(consoles.get(1).toString());
+                if (!ticks.find() || tscKhz <= 0) {
+                    throw new IllegalStateException("no ticks= from the receiver, or no TSC frequency (" + tscKhz + " kHz): " + consoles);
+                }
+                double s = Long.parseLong(ticks.group(1)) / (tscKhz * 1000.0);
                 System.out.printf("vm-%s-%d %.1f %.0f%n", one ? "one" : "threads", size,
                         messages * (double) size / (1 << 20) / s, messages / s);
             } finally {

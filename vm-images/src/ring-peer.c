@@ -27,7 +27,9 @@
  * A peer that breaks the ring (an impossible index or entry) or ends early
  * counts as one error, and this side stops using that ring. Prints
  *   ring-peer: vm=<i> peer=<p> send=<0|1> recv=<0|1> messages=<N> size=<S>
- *   ring-peer: sent=<n> verified=<n> errors=<e> waits=<WAITs> pool=<blocks>
+ *   ring-peer: sent=<n> verified=<n> errors=<e> waits=<WAITs> pool=<blocks>[ ticks=<t>]
+ * where t (receivers only) is the TSC ticks from the first message seen to
+ * the last one released: what the benchmark divides by, start-up left out.
  * and exits 0 if everything was sent and released and verified, else 1 (2:
  * bad arguments, boot info or ring area).
  *
@@ -59,6 +61,14 @@ static void say(const char *what)
     kvmctl_puts("ring-peer: ");
     kvmctl_puts(what);
     kvmctl_putc('\n');
+}
+
+/* The TSC: under KVM's PVM backend the host's, readable at ring 3. */
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
 }
 
 static void copy_bytes(void *dst, const void *src, uint64_t n)
@@ -211,6 +221,7 @@ int main(const struct kvmctl_boot_info *info)
     }
 
     uint64_t sent = 0, received = 0, bytes = 0, verified = 0, idle = 0;
+    uint64_t first_tsc = 0, last_tsc = 0;   /* the receiver's first message seen, last one released */
     int tx_broken = !sending, rx_broken = !receiving, peer_gone = 0;
     for (;;) {
         int tx_done = tx_broken || (sent == n && ring_tx_in_flight(&tx) == 0);
@@ -258,6 +269,8 @@ int main(const struct kvmctl_boot_info *info)
             }
             uint64_t k = (uint64_t)ready < BATCH ? (uint64_t)ready : BATCH;
             uint64_t done = 0;
+            if (k && received == 0)
+                first_tsc = rdtsc();
             for (; done < k; done++) {
                 uint64_t off;
                 uint32_t len;
@@ -281,6 +294,7 @@ int main(const struct kvmctl_boot_info *info)
                 progress = 1;
                 if (ring_rx_release(&rx, done))
                     shm_ring(peer);
+                last_tsc = rdtsc();
             }
         }
         if (progress) {
@@ -336,6 +350,10 @@ int main(const struct kvmctl_boot_info *info)
     kvmctl_put_dec(waits);
     kvmctl_puts(" pool=");
     kvmctl_put_dec(npool);
+    if (receiving) {
+        kvmctl_puts(" ticks=");
+        kvmctl_put_dec(last_tsc - first_tsc);
+    }
     kvmctl_putc('\n');
     int ok = errors == 0 && (!sending || sent == n) && (!receiving || verified == n);
     return ok ? 0 : 1;
