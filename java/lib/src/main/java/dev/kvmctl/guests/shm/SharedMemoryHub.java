@@ -22,6 +22,8 @@ import java.util.Map;
  * gets {@code QUOTA}. When a VM ends, whatever it owns (its blocks and its inbox) goes back to the
  * allocator and its peers are woken. The hub is glue: {@link MailboxCodec} reads and answers the
  * mailbox, {@link HubRules} decides every request, and the hub wires doorbells and machines.
+ * The hub also serves the ring area of the exit-free message path ({@link #enableRings}, RINGS)
+ * and the host's own peer on it ({@link #openEndpoint}).
  *
  * <pre>{@code
  * try (SharedRegion region = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
