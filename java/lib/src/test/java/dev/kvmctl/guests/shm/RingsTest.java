@@ -1,6 +1,8 @@
 package dev.kvmctl.guests.shm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -270,11 +272,11 @@ class RingsTest {
                 assertThrows(IllegalStateException.class, () -> host.send(0), "nothing claimed");
                 assertThrows(IllegalStateException.class, () -> host.release(0), "nothing received");
                 assertThrows(IllegalArgumentException.class, () -> host.await(Duration.ofMillis(-1)));
-                assertEquals(null, host.receive(0), "the guest has not run: nothing to receive");
+                assertNull(host.receive(0), "the guest has not run: nothing to receive");
                 assertEquals(64, host.claim(0, 64).capacity());
                 assertThrows(IllegalStateException.class, () -> host.claim(0, 64), "claimed, not sent");
                 host.send(0);
-                assertEquals(false, host.await(Duration.ZERO), "nothing rang");
+                assertFalse(host.await(Duration.ZERO), "nothing rang");
                 host.close();
                 host.close();
                 for (org.junit.jupiter.api.function.Executable call : List.<org.junit.jupiter.api.function.Executable>of(
