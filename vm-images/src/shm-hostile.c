@@ -112,6 +112,25 @@
  * the host must reclaim them. Its peers (any other guests) must meanwhile
  * get all the space their own quotas allow.
  *
+ * Ring mode (arg0 = 2, arg1 = case 1..7): a peer that breaks the rings of
+ * docs/shared-memory-abi.md ("Rings") with its peer, VM (index + 1) % (count
+ * + 1) (with one VM: the host's Java endpoint). Checks first:
+ *     ring-area         RINGS -> OK, the area inside the region
+ *     ring-area-free    FREE the ring area -> NOT_OWNER (it is the host's)
+ * then writes, in the ring to the peer (cases 1-5) or from it (6, 7):
+ *     1 head-far        head = 2^40 (far more than the ring's size ahead)
+ *     2 head-behind     head = 2^64 - 1 (behind the consumer's tail)
+ *     3 entry-outside   head = 1, entry 0 = offset region size, 64 bytes
+ *     4 entry-overflow  head = 1, entry 0 = offset region size - 64, length 2^32 - 1
+ *     5 entry-empty     head = 1, entry 0 = offset 0, length 0
+ *     6 tail-far        tail = 2^40 (past the producer's head)
+ *     7 tail-behind     tail = 2^64 - 1
+ * sets both waiting flags of both rings to 0xffffffff, rings the peer's
+ * doorbell 1,000 times, prints "shm-hostile: ring case <n> written" and
+ * the checks line, and exits (status = failures). The honest peer must find
+ * the ring broken, say so, and end; nothing it reads may lie outside the
+ * region (tests: RingsTest, RingHostileTest).
+ *
  * Launch: `kvmctl launch --image shm-hostile --image shm-hostile
  * --shared-size 1M` runs the checks on two VMs (an image with no shared
  * region exits 2); tests boot it on a SharedRegion with SharedMemoryHub
@@ -120,6 +139,7 @@
  * General registers only; ring 3 like the other shared-memory guests.
  */
 #include "kvmctl_shm.h"
+#include "shm-ring.h"
 
 #define POLL_DRAIN_TRIES    8
 #define SANDWICH_TRIES      8
@@ -577,6 +597,52 @@ static int hoard_mode(void)
     return (int)failures;
 }
 
+#define SHM_OP_RINGS        9
+#define RING_DOORBELLS      1000
+
+static int ring_mode(uint64_t which)
+{
+    uint32_t me = shm_vm_index(), peers = shm_vm_count() + 1;
+    uint32_t peer = (me + 1) % peers;
+    shm_batch_begin();
+    struct shm_request *r = shm_batch_add(SHM_OP_RINGS, 0, 0, 0);
+    int s = shm_batch_call();
+    expect("ring-area", s == SHM_OK ? (int)r->status : s, SHM_OK);
+    uint64_t area = r->a0, entries = r->a1;
+    if (s != SHM_OK || r->status != SHM_OK || r->a2 != peers || entries == 0 || (entries & (entries - 1))
+            || !shm_contains(area, (uint64_t)peers * peers * shm_ring_bytes((uint32_t)entries))) {
+        summary();
+        return (int)failures + 1;
+    }
+    expect("ring-area-free", shm_free(area), SHM_NOT_OWNER);
+
+    uint64_t stride = shm_ring_bytes((uint32_t)entries);
+    volatile struct shm_ring *out = (volatile struct shm_ring *)(uintptr_t)(area + (me * peers + peer) * stride);
+    volatile struct shm_ring *in = (volatile struct shm_ring *)(uintptr_t)(area + (peer * peers + me) * stride);
+    uint64_t region = shm_size();
+    switch (which) {
+    case 1: out->head = 1ull << 40; break;
+    case 2: out->head = ~0ull; break;
+    case 3: out->e[0].offset = region; out->e[0].length = 64; out->head = 1; break;
+    case 4: out->e[0].offset = region - 64; out->e[0].length = 0xffffffffu; out->head = 1; break;
+    case 5: out->e[0].offset = 0; out->e[0].length = 0; out->head = 1; break;
+    case 6: in->tail = 1ull << 40; break;
+    case 7: in->tail = ~0ull; break;
+    default:
+        kvmctl_puts("shm-hostile: ring case must be 1..7\n");
+        return 2;
+    }
+    out->prod_waiting = out->cons_waiting = 0xffffffffu;
+    in->prod_waiting = in->cons_waiting = 0xffffffffu;
+    for (int i = 0; i < RING_DOORBELLS; i++)
+        shm_ring(peer);
+    kvmctl_puts("shm-hostile: ring case ");
+    kvmctl_put_dec(which);
+    kvmctl_puts(" written\n");
+    summary();
+    return (int)failures;
+}
+
 int main(const struct kvmctl_boot_info *info)
 {
     if (shm_init(info) != 0) {
@@ -598,6 +664,8 @@ int main(const struct kvmctl_boot_info *info)
 
     if (info->arg[0] == 1)
         return hoard_mode();
+    if (info->arg[0] == 2)
+        return ring_mode(info->arg[1]);
     if (alone)
         alone_checks(base, region);
     else

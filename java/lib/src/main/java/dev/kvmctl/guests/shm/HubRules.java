@@ -35,6 +35,10 @@ final class HubRules {
     /** Payer + 1 of the block starting at each granule; 0 when unknown (no block, or not allocated through these rules). */
     private final byte[] payer;
     private final Vm[] vms;
+    /** The ring area's offset in the region, or -1 while the host serves no rings (RINGS is BAD_OP). */
+    private long ringArea = -1;
+    /** Whether the host's own endpoint ({@link ShmEndpoint}) is open: a peer that may still send. */
+    private boolean hostPeer;
 
     /**
      * Rules for {@code count} VMs (indices 0..count-1, which are also their allocator owner ids)
@@ -133,6 +137,14 @@ final class HubRules {
             case ShmAbi.OP_YIELD:
                 v.yields++;
                 v.yieldRequested = true;
+                return ShmAbi.OK;
+            case ShmAbi.OP_RINGS:
+                if (ringArea < 0) {
+                    return ShmAbi.BAD_OP;
+                }
+                r.a0 = base + ringArea;
+                r.a1 = ShmAbi.RING_ENTRIES;
+                r.a2 = vms.length + 1L;
                 return ShmAbi.OK;
             default:
                 return ShmAbi.BAD_OP;
@@ -240,12 +252,30 @@ final class HubRules {
     }
 
     private boolean anotherSenderLives(int vm) {
+        if (hostPeer) {
+            return true;
+        }
         for (int i = 0; i < vms.length; i++) {
             if (i != vm && !vms[i].ended) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** From now on RINGS answers with the ring area at {@code offset} in the region. */
+    synchronized void serveRings(long offset) {
+        ringArea = offset;
+    }
+
+    /** Whether RINGS is served. */
+    synchronized boolean servesRings() {
+        return ringArea >= 0;
+    }
+
+    /** The host's endpoint opened ({@code true}) or closed: while open, WAIT and RECV may wait for it. */
+    synchronized void hostPeer(boolean open) {
+        hostPeer = open;
     }
 
     /** Whether the request VM {@code vm} waits on could now complete (or it waits on nothing). */

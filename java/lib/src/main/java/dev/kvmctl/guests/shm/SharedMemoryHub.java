@@ -4,6 +4,7 @@ import dev.kvmctl.EventFd;
 import dev.kvmctl.Vm;
 import dev.kvmctl.guests.CallDevice;
 import dev.kvmctl.guests.Machine;
+import dev.kvmctl.memory.AllocationResult;
 import dev.kvmctl.memory.AllocatorStats;
 import dev.kvmctl.GuestMemory;
 import java.util.ArrayList;
@@ -21,6 +22,8 @@ import java.util.Map;
  * gets {@code QUOTA}. When a VM ends, whatever it owns (its blocks and its inbox) goes back to the
  * allocator and its peers are woken. The hub is glue: {@link MailboxCodec} reads and answers the
  * mailbox, {@link HubRules} decides every request, and the hub wires doorbells and machines.
+ * The hub also serves the ring area of the exit-free message path ({@link #enableRings}, RINGS)
+ * and the host's own peer on it ({@link #openEndpoint}).
  *
  * <pre>{@code
  * try (SharedRegion region = SharedRegion.create("demo", 8 << 20, SharedRegion.DEFAULT_GUEST_ADDRESS);
@@ -46,6 +49,11 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
     /** Set once by connect, before any machine of this hub runs. */
     private volatile HubRules rules;
     private boolean closed;
+    /** The host endpoint's doorbell (port 0x520 + VM count), when the VMs leave room for it; set by connect. */
+    private EventFd hostDoorbell;
+    /** The ring area's offset in the region, or -1 before {@link #enableRings}. */
+    private long ringArea = -1;
+    private ShmEndpoint hostEndpoint;
 
     /**
      * A hub for {@code region} with the default {@link Quotas}.
@@ -105,6 +113,9 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
             for (int i = 0; i < machines.size(); i++) {
                 joined.add(new Endpoint(i, machines.get(i), EventFd.create(true)));
             }
+            if (machines.size() < ShmAbi.MAX_VMS) {
+                hostDoorbell = EventFd.create(true);
+            }
         } catch (RuntimeException ex) {
             joined.forEach(e -> e.doorbell.close());
             throw ex;
@@ -126,6 +137,113 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
                 vm.registerIoEvent(peer.doorbell, Vm.IoSpace.PIO, ShmAbi.DOORBELL_BASE + peer.index, 1);
             }
         }
+        if (hostDoorbell != null) {
+            vm.registerIoEvent(hostDoorbell, Vm.IoSpace.PIO, ShmAbi.DOORBELL_BASE + endpoints.size(), 1);
+        }
+    }
+
+    // ---- rings ----
+
+    /**
+     * Serves the rings of {@code docs/shared-memory-abi.md} from now on: takes a block for the
+     * ring area (one ring per direction for every pair of the VMs and the host endpoint), zeroes
+     * it and answers RINGS with it. The first RINGS a guest makes does the same by itself (and
+     * gets {@code BAD_OP} if the area does not fit); calling this after {@link #connect}, before the
+     * guests run, sets the area up early and says so if it does not fit. Once is enough (later
+     * calls do nothing). The area is the hub's, never any VM's: no VM can free or send it.
+     *
+     * @throws IllegalStateException if the hub is not connected or closed, or the region has no
+     *     idle block for the ring area (the message gives its size)
+     */
+    public synchronized void enableRings() {
+        if (rules == null || closed) {
+            throw new IllegalStateException(closed ? "this shared-memory hub is closed" : "connect the machines first");
+        }
+        AllocationResult r = setUpRings();
+        if (r instanceof AllocationResult.Refused) {
+            throw new IllegalStateException("the shared region has no idle block of " + ringAreaBytes() + " bytes for the rings of "
+                    + (endpoints.size() + 1) + " peers: " + r + "; enable rings before the guests allocate, or use a larger region");
+        }
+    }
+
+    private long ringAreaBytes() {
+        long peers = endpoints.size() + 1L;
+        return peers * peers * ShmAbi.RING_BYTES;
+    }
+
+    /** Allocates and zeroes the ring area unless it exists; null when it already did, else the allocation. */
+    private synchronized AllocationResult setUpRings() {
+        if (ringArea >= 0 || closed) {
+            return null;
+        }
+        long bytes = ringAreaBytes();
+        AllocationResult r = region.allocator().allocate(ShmEndpoint.RING_OWNER, bytes);
+        if (r instanceof AllocationResult.Allocated a) {
+            region.memory().fill(a.offset(), bytes, (byte) 0);
+            ringArea = a.offset();
+            rules.serveRings(ringArea);
+        }
+        return r;
+    }
+
+    /**
+     * Opens the host's endpoint on the rings (enabling them if needed): Java becomes peer
+     * <i>VM count</i>, which guests reach through their rings to it and its doorbell. One at a
+     * time; while it is open, guests waiting in WAIT or RECV count it as a peer that may still send.
+     *
+     * @return the endpoint, which the caller closes before the hub
+     * @throws IllegalStateException if the hub is not connected or closed, an endpoint is open, the
+     *     hub has {@link ShmAbi#MAX_VMS} VMs (no doorbell left for the host), or the ring area does not fit
+     */
+    public synchronized ShmEndpoint openEndpoint() {
+        enableRings();
+        if (hostDoorbell == null) {
+            throw new IllegalStateException("with " + ShmAbi.MAX_VMS + " VMs no doorbell is left for the host's endpoint; "
+                    + "connect at most " + (ShmAbi.MAX_VMS - 1) + " VMs");
+        }
+        if (hostEndpoint != null) {
+            throw new IllegalStateException("an endpoint is already open on this hub: close it first");
+        }
+        hostEndpoint = new ShmEndpoint(this, region, ringArea, endpoints.size());
+        rules.hostPeer(true);
+        return hostEndpoint;
+    }
+
+    /** The endpoint closed: it no longer counts as a peer, and waiting VMs look again. */
+    synchronized void endpointClosed() {
+        hostEndpoint = null;
+        rules.hostPeer(false);
+        for (Endpoint e : endpoints) {
+            signal(e);
+        }
+    }
+
+    /** Rings VM {@code vm}'s doorbell, for the host endpoint. */
+    void wakeVm(int vm) {
+        signal(endpoints.get(vm));
+    }
+
+    /** Whether VM {@code vm} has ended. */
+    boolean vmEnded(int vm) {
+        return rules.ended(vm);
+    }
+
+    /** Waits up to {@code timeoutMillis} for the host's doorbell; true if it rang (drained). */
+    boolean awaitHostDoorbell(int timeoutMillis) {
+        EventFd bell;
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("this shared-memory hub is closed: close the endpoint before the hub");
+            }
+            bell = hostDoorbell;
+        }
+        boolean rang = EventFd.awaitAny(List.of(bell), timeoutMillis);
+        synchronized (this) {
+            if (!closed) {
+                bell.read();
+            }
+        }
+        return rang;
     }
 
     // ---- CallDevice ----
@@ -205,6 +323,11 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
                 signal(peer);
             }
         }
+        synchronized (this) {
+            if (hostDoorbell != null && !closed) {
+                hostDoorbell.signal();
+            }
+        }
     }
 
     private synchronized void signal(Endpoint e) {
@@ -220,6 +343,9 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         Request r = e.request;
         while (e.next < e.count) {
             MailboxCodec.read(ram, e.mailbox, e.next, r);
+            if (r.op == ShmAbi.OP_RINGS && !rules.servesRings()) {
+                setUpRings(); // the first RINGS sets the area up; if it does not fit, RINGS stays BAD_OP
+            }
             if (rules.execute(e.index, r) == HubRules.WAIT) {
                 return Progress.BLOCKED;
             }
@@ -311,6 +437,9 @@ public final class SharedMemoryHub implements CallDevice, AutoCloseable {
         closed = true;
         for (Endpoint e : endpoints) {
             e.doorbell.close();
+        }
+        if (hostDoorbell != null) {
+            hostDoorbell.close();
         }
     }
 

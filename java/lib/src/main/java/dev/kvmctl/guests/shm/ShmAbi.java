@@ -61,6 +61,29 @@ public final class ShmAbi {
     public static final int OP_REPORT = 7;
     /** YIELD: offers the host CPU to another VM in one-thread mode; no effect otherwise. */
     public static final int OP_YIELD = 8;
+    /**
+     * RINGS: a0 = guest-physical address of the ring area, a1 = entries per ring, a2 = peers
+     * (VMs + 1: the host's endpoint is the last). The first RINGS sets the area up
+     * ({@link SharedMemoryHub#enableRings}); BAD_OP when it does not fit in the region.
+     */
+    public static final int OP_RINGS = 9;
+
+    /** Entries per ring (a power of two), as RINGS reports. */
+    public static final int RING_ENTRIES = 256;
+    /** A ring's header: the producer's cache line, then the consumer's. */
+    public static final int RING_HEADER = 128;
+    /** One ring entry: u64 block offset from the region's start, u32 length, u32 reserved. */
+    public static final int RING_ENTRY_SIZE = 16;
+    /** u64 entries published, free-running; written by the producer only. */
+    public static final int RING_HEAD = 0;
+    /** u32 1 while the producer sleeps waiting for space; written by the producer only. */
+    public static final int RING_PROD_WAITING = 8;
+    /** u64 entries released, free-running; written by the consumer only. */
+    public static final int RING_TAIL = 64;
+    /** u32 1 while the consumer sleeps waiting for messages; written by the consumer only. */
+    public static final int RING_CONS_WAITING = 72;
+    /** Bytes of one ring: header and {@link #RING_ENTRIES} entries. */
+    public static final int RING_BYTES = RING_HEADER + RING_ENTRIES * RING_ENTRY_SIZE;
 
     /** The request succeeded. */
     public static final int OK = 0;
@@ -89,7 +112,7 @@ public final class ShmAbi {
 
     private static final String[] STATUS_NAMES = {"OK", "BAD_OP", "BAD_SIZE", "NO_SPACE", "BAD_ADDRESS", "NOT_OWNER",
         "BAD_LENGTH", "NO_SUCH_VM", "EMPTY", "NO_MORE_SENDERS", "BAD_MAILBOX", "QUOTA"};
-    private static final String[] OP_NAMES = {"?", "ALLOC", "FREE", "SEND", "RECV", "POLL", "WAIT", "REPORT", "YIELD"};
+    private static final String[] OP_NAMES = {"?", "ALLOC", "FREE", "SEND", "RECV", "POLL", "WAIT", "REPORT", "YIELD", "RINGS"};
 
     /**
      * Names a status code for reports.
