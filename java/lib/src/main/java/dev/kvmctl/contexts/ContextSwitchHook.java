@@ -57,7 +57,8 @@ public final class ContextSwitchHook implements SwitchHook, AutoCloseable {
             if (pool == null) {
                 pool = new VmPool();
             }
-            pool.retire(m); // closed in the background; the next VM is being made meanwhile
+            // closed in the background; the next VM is being made meanwhile, its CPUID set ahead
+            pool.retire(m, contexts.get(m).vcpu().cpuid());
         }
         capture.record(System.nanoTime() - t0);
     }
@@ -70,10 +71,8 @@ public final class ContextSwitchHook implements SwitchHook, AutoCloseable {
             return; // first run: the vCPU is still in its boot state
         }
         long t0 = System.nanoTime();
-        if (mode == SwitchMode.COLD) {
-            pool.install(m);
-        }
-        ctx.restore(m);
+        boolean cpuidSet = mode == SwitchMode.COLD && pool.install(m);
+        ctx.restore(m, !cpuidSet);
         restore.record(System.nanoTime() - t0);
     }
 

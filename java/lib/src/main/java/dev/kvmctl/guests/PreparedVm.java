@@ -14,6 +14,8 @@ public final class PreparedVm implements AutoCloseable {
     private final Machine machine;
     private final Vm vm;
     private final Vcpu vcpu;
+    /** Which of its {@link VmPool} entry's CPUID tables the vCPU holds; 0 for none. */
+    int cpuidGeneration;
     /** Set once it is installed, so that no VM becomes a machine's twice. */
     private final AtomicBoolean claimed = new AtomicBoolean();
 

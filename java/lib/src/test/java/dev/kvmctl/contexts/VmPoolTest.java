@@ -15,6 +15,7 @@ import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.PreparedVm;
 import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.guests.VmPool;
+import dev.kvmctl.state.Cpuid;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -185,6 +186,33 @@ class VmPoolTest {
             assertTrue(results.get(0).detail().contains("could not be prepared")
                     && results.get(0).detail().contains("planted: no wiring for this VM"), results.get(0).detail());
             assertEquals(Outcome.STOPPED, results.get(1).outcome(), results.get(1).toString());
+        }
+    }
+
+    @Test
+    void aPreparedVcpuGetsTheContextsCpuidAheadOfTheRestore() {
+        try (Kvm kvm = Kvm.open();
+             Machine a = Guests.boot(kvm, "hello-long", new ByteArrayOutputStream(), false);
+             VmPool pool = new VmPool()) {
+            MachineContext ctx = new MachineContext(a);
+            ctx.capture(a);
+            pool.retire(a, ctx.vcpu().cpuid());
+            while (pool.ready(a) == 0) { // waits for the preparer, however long it takes
+                Thread.onSpinWait();
+            }
+            assertTrue(pool.install(a), "the prepared vCPU holds the context's CPUID");
+            Cpuid pooled = a.vcpu().getCpuid(new Cpuid(Cpuid.MAX_ENTRIES));
+            try (PreparedVm reference = a.prepareVm()) {
+                reference.vm().vcpus().get(0).setCpuid(ctx.vcpu().cpuid());
+                assertEquals(reference.vm().vcpus().get(0).getCpuid(new Cpuid(Cpuid.MAX_ENTRIES)), pooled,
+                        "the same table as a restore sets");
+            }
+            ctx.restore(a, false);
+            pool.retire(a);
+            while (pool.ready(a) == 0) {
+                Thread.onSpinWait();
+            }
+            assertTrue(pool.install(a), "a retire without a table keeps the last one given");
         }
     }
 
