@@ -51,11 +51,13 @@ static inline void capture(struct bench_vm *b, struct context *c)
     IOCTL(b->vcpu, KVM_GET_VCPU_EVENTS, &c->events);
 }
 
-static inline void restore(struct bench_vm *b, struct context *c)
+/* The restore, leaving out CPUID when the vCPU holds the context's already (set ahead of time). */
+static inline void restore_state(struct bench_vm *b, struct context *c, int cpuid)
 {
     c->clock.flags = 0;
     IOCTL(b->vm, KVM_SET_CLOCK, &c->clock);
-    IOCTL(b->vcpu, KVM_SET_CPUID2, &c->cpuid);
+    if (cpuid)
+        IOCTL(b->vcpu, KVM_SET_CPUID2, &c->cpuid);
     IOCTL(b->vcpu, KVM_SET_MP_STATE, &c->mp);
     IOCTL(b->vcpu, KVM_SET_REGS, &c->regs);
     IOCTL(b->vcpu, KVM_SET_SREGS, &c->sregs);
@@ -65,6 +67,11 @@ static inline void restore(struct bench_vm *b, struct context *c)
     if (ioctl(b->vcpu, KVM_SET_MSRS, &c->msrs) != msr_count)
         die("KVM_SET_MSRS");
     IOCTL(b->vcpu, KVM_SET_VCPU_EVENTS, &c->events);
+}
+
+static inline void restore(struct bench_vm *b, struct context *c)
+{
+    restore_state(b, c, 1);
 }
 
 /* The saveable MSRs, minus those KVM refuses to read or write back here (as VcpuContext learns). */

@@ -5,8 +5,9 @@
  * (SIGALRM, whose handler sets kvm_run.immediate_exit) ends each slice after QUANTUM_US. Every
  * switch is cold: capture the outgoing guest's context (bench-context.h), hand its VM to a closer
  * thread, take the incoming guest's next VM, made ahead of time by a preparer thread (KVM_CREATE_VM,
- * its RAM slot, KVM_CREATE_VCPU, kvm_run mapped; one per guest, as the pool's depth of one), and
- * restore its context into it. If its VM is not ready yet the switch waits for it (counted).
+ * its RAM slot, KVM_CREATE_VCPU, kvm_run mapped, and KVM_SET_CPUID2 with the guest's CPUID once it
+ * has been captured; one per guest, as the pool's depth of one), and restore the rest of its
+ * context into it. If its VM is not ready yet the switch waits for it (counted).
  *
  * Usage: cold-switch [SECONDS [QUANTUM_US [VMS [MIB]]]] (defaults 5, 1000, 2, 64). Prints
  * "key value" lines: switch latency (slice end to the next KVM_RUN, as the Switcher's
@@ -27,7 +28,11 @@ struct guest {
     struct bench_vm vm;     /* the installed VM */
     struct bench_vm next;   /* the prepared one, if ready */
     int ready;
+    int next_has_cpuid;     /* whether the preparer set the CPUID on it */
     struct context ctx;
+    /* The CPUID the preparer sets, copied from the first capture (it cannot change once run). */
+    struct { struct kvm_cpuid2 c; struct kvm_cpuid_entry2 e[256]; } cpuid;
+    int has_cpuid;
 };
 
 static int kvm_fd, vms, run_size;
@@ -79,11 +84,15 @@ static void *preparer(void *arg)
             pthread_cond_wait(&want, &lock);
             continue;
         }
+        int with_cpuid = guests[i].has_cpuid; /* the copy never changes once it is set */
         pthread_mutex_unlock(&lock);
         struct bench_vm b;
         make_vm(guests[i].mem, &b);
+        if (with_cpuid)
+            IOCTL(b.vcpu, KVM_SET_CPUID2, &guests[i].cpuid);
         pthread_mutex_lock(&lock);
         guests[i].next = b;
+        guests[i].next_has_cpuid = with_cpuid;
         guests[i].ready = 1;
         pthread_cond_broadcast(&made);
     }
@@ -215,9 +224,10 @@ int main(int argc, char **argv)
                 pthread_cond_wait(&made, &lock);
             g->vm = g->next;
             g->ready = 0;
+            int cpuid_set = g->next_has_cpuid;
             pthread_cond_signal(&want);
             pthread_mutex_unlock(&lock);
-            restore(&g->vm, &g->ctx);
+            restore_state(&g->vm, &g->ctx, !cpuid_set);
         } else {
             started++;
         }
@@ -240,6 +250,10 @@ int main(int argc, char **argv)
             break;
         capture(&g->vm, &g->ctx);
         pthread_mutex_lock(&lock);
+        if (!g->has_cpuid) {
+            memcpy(&g->cpuid, &g->ctx.cpuid, sizeof g->cpuid);
+            g->has_cpuid = 1;
+        }
         if (retired_n == (int)(sizeof retired / sizeof retired[0])) {
             pthread_mutex_unlock(&lock);
             bench_vm_destroy(&g->vm); /* the closer is far behind: close it here, as VmPool does */
