@@ -57,6 +57,7 @@ final class Switching {
             p.put("misses", pool.misses());
             p.put("prepared", pool.prepared());
             p.put("closed_in_background", pool.closedInBackground());
+            p.put("closed_on_switch", pool.closedBySwitchThread());
             m.put("prepared_vms", p);
         }
         return m;

@@ -40,7 +40,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * machine as failed with it); the one after tries again.
  *
  * <p><b>Threads.</b> Two daemon threads, {@code kvmctl-vm-preparer} and {@code kvmctl-vm-closer},
- * live until {@link #close()}, which closes every VM the pool holds and ends both. Retired VMs
+ * live until {@link #close()}, which closes every VM the pool holds and ends both. The closer
+ * waits while the preparer makes a VM (up to 16 retired VMs): making
+ * is on the switches' path, closing is not, and the two compete for the same spare core. Retired VMs
  * beyond {@value #MAX_CLOSING} waiting to be closed are closed on the caller's thread, so a closer
  * that falls behind (irqchip VMs) slows the switches instead of piling up VMs. {@link #retire}
  * and {@link #install} are for one switching thread per machine; once the machine is known they
@@ -51,12 +53,17 @@ public final class VmPool implements AutoCloseable {
     public static final int DEFAULT_MAX_DEPTH = 4;
     /** Retired VMs waiting for the closer beyond which the caller closes them itself. */
     public static final int MAX_CLOSING = 64;
+    /**
+     * Retired VMs the closer lets wait while the preparer is making a VM: creating is on the
+     * switches' critical path and closing is not, and on two cores the two compete for one.
+     */
+    private static final int CLOSE_WHILE_PREPARING = 16;
 
     private final int maxDepth;
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled when the preparer has work or the pool closes. */
     private final Condition work = lock.newCondition();
-    /** Signalled when the closer has work or the pool closes. */
+    /** Signalled when the closer has work, the preparer is done with a VM, or the pool closes. */
     private final Condition closing = lock.newCondition();
     /** Signalled when a VM is made, or its making failed. */
     private final Condition madeOne = lock.newCondition();
@@ -66,6 +73,8 @@ public final class VmPool implements AutoCloseable {
     /** Machines below their depth, in the order they need a VM. */
     private final ArrayDeque<Entry> wanted = new ArrayDeque<>();
     private final ArrayDeque<Vm> retired = new ArrayDeque<>();
+    /** Whether the preparer is making a VM now. */
+    private boolean preparing;
     private final Thread preparer;
     private final Thread closer;
     /** The preparer's copy of the CPUID it is setting, so that it sets it outside the lock. */
@@ -75,6 +84,7 @@ public final class VmPool implements AutoCloseable {
     private long misses;
     private long preparedCount;
     private long closedVms;
+    private long closedByCaller;
     private Throwable closeFailure;
 
     /** Per machine: its prepared VMs, its depth, what is being made for it, a failure to report. */
@@ -167,6 +177,9 @@ public final class VmPool implements AutoCloseable {
                 return;
             }
         } finally {
+            if (old != null && !closed) {
+                closedByCaller++;
+            }
             lock.unlock();
             if (old != null) {
                 old.close(); // closed pool, or the closer is far behind: close it here
@@ -289,6 +302,7 @@ public final class VmPool implements AutoCloseable {
                     continue;
                 }
                 e.building++;
+                preparing = true;
                 generation = e.cpuidGeneration;
                 if (e.cpuid != null) {
                     if (preparerCpuid == null || preparerCpuid.capacity() != e.cpuid.capacity()) {
@@ -318,6 +332,8 @@ public final class VmPool implements AutoCloseable {
             lock.lock();
             try {
                 e.building--;
+                preparing = false;
+                closing.signal();
                 if (failure == null) {
                     preparedCount++;
                 }
@@ -346,7 +362,7 @@ public final class VmPool implements AutoCloseable {
             Vm vm;
             lock.lock();
             try {
-                while (!closed && retired.isEmpty()) {
+                while (!closed && (retired.isEmpty() || (preparing && retired.size() < CLOSE_WHILE_PREPARING))) {
                     closing.awaitUninterruptibly();
                 }
                 vm = retired.poll();
@@ -409,6 +425,16 @@ public final class VmPool implements AutoCloseable {
         lock.lock();
         try {
             return closedVms;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@return how many retired VMs the switching thread closed itself, the closer being too far behind} */
+    public long closedBySwitchThread() {
+        lock.lock();
+        try {
+            return closedByCaller;
         } finally {
             lock.unlock();
         }
