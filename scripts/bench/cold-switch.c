@@ -7,7 +7,8 @@
  * thread, take the incoming guest's next VM, made ahead of time by a preparer thread (KVM_CREATE_VM,
  * its RAM slot, KVM_CREATE_VCPU, kvm_run mapped, and KVM_SET_CPUID2 with the guest's CPUID once it
  * has been captured; one per guest, as the pool's depth of one), and restore the rest of its
- * context into it. If its VM is not ready yet the switch waits for it (counted).
+ * context into it. If its VM is not ready yet the switch waits for it (counted). Both helper threads
+ * are SCHED_BATCH, as VmPool's are.
  *
  * Usage: cold-switch [SECONDS [QUANTUM_US [VMS [MIB]]]] (defaults 5, 1000, 2, 64). Prints
  * "key value" lines: switch latency (slice end to the next KVM_RUN, as the Switcher's
@@ -18,6 +19,7 @@
 #include "bench-context.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/time.h>
 
@@ -71,10 +73,18 @@ static void make_vm(uint8_t *mem, struct bench_vm *b)
         die("mmap kvm_run");
 }
 
+/* As VmPool's threads: woken by a switch, a helper does not preempt the switching thread (best effort). */
+static void no_wakeup_preemption(void)
+{
+    struct sched_param p = { 0 };
+    sched_setscheduler(0, SCHED_BATCH, &p);
+}
+
 /* Makes the next VM of every guest that has none ready, round and round, until stopped. */
 static void *preparer(void *arg)
 {
     (void)arg;
+    no_wakeup_preemption();
     pthread_mutex_lock(&lock);
     while (!stopping) {
         int i;
@@ -104,6 +114,7 @@ static void *preparer(void *arg)
 static void *closer(void *arg)
 {
     (void)arg;
+    no_wakeup_preemption();
     pthread_mutex_lock(&lock);
     while (!stopping || retired_n > 0) {
         if (retired_n == 0) {

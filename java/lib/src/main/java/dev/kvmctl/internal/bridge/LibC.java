@@ -63,6 +63,15 @@ public interface LibC {
 
     int dup(int fd);
 
+    /** {@code sched_setscheduler} policy: no wakeup preemption, a fair share of the CPU all the same. */
+    int SCHED_BATCH = 3;
+
+    /** The calling thread's kernel id (glibc 2.30+). */
+    int gettid();
+
+    /** {@code sched_setscheduler(2)}; {@code param} is a {@code struct sched_param}: one int, the priority. */
+    int sched_setscheduler(int pid, int policy, @In int[] param);
+
     /** Only for the benchmark that compares the shim to a direct JNR-FFI ioctl. */
     int ioctl(int fd, long request, long arg);
 
