@@ -56,6 +56,8 @@ public interface LibC {
     int MADV_POPULATE_WRITE = Layout.intValue("MADV_POPULATE_WRITE");
     /** {@code poll(2)}: readable. */
     short POLLIN = (short) Layout.intValue("POLLIN");
+    /** {@code sched_setscheduler(2)} policy: no wakeup preemption, a fair share of the CPU all the same. */
+    int SCHED_BATCH = Layout.intValue("SCHED_BATCH");
 
     /** errno: operation not permitted. */
     int EPERM = Layout.intValue("EPERM");
@@ -113,9 +115,6 @@ public interface LibC {
     int poll(@size_t long fds, @size_t long nfds, int timeoutMillis);
 
     int dup(int fd);
-
-    /** {@code sched_setscheduler} policy: no wakeup preemption, a fair share of the CPU all the same. */
-    int SCHED_BATCH = 3;
 
     /** The calling thread's kernel id (glibc 2.30+). */
     int gettid();
