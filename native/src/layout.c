@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -230,6 +231,7 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(EFD_CLOEXEC), CONSTANT(EFD_NONBLOCK),
     CONSTANT(MADV_DONTNEED), CONSTANT(MADV_REMOVE), CONSTANT(MADV_POPULATE_WRITE),
     CONSTANT(POLLIN),
+    CONSTANT(SCHED_BATCH),
     SIZE(pollfd), FIELD(pollfd, fd), FIELD(pollfd, events), FIELD(pollfd, revents),
 
     /* Request numbers, only for the benchmark that calls ioctl(2) directly through JNR-FFI. */

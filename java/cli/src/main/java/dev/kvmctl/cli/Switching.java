@@ -6,6 +6,7 @@ import dev.kvmctl.contexts.SwitchMode;
 import dev.kvmctl.contexts.Switcher;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.RunResult;
+import dev.kvmctl.guests.VmPool;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,8 +23,13 @@ final class Switching {
         this.switcher = new Switcher(machines, quantum).addHook(hook);
     }
 
+    /** Runs the machines, then closes the hook's pool of prepared VMs (cold): its counters stay readable. */
     List<RunResult> run(Duration timeout) {
-        return switcher.run(timeout);
+        try {
+            return switcher.run(timeout);
+        } finally {
+            hook.close();
+        }
     }
 
     String summary() {
@@ -44,6 +50,16 @@ final class Switching {
         m.put("switch_latency_us", latency(switcher.switchLatency()));
         m.put("capture_us", latency(hook.captureLatency()));
         m.put("restore_us", latency(hook.restoreLatency()));
+        VmPool pool = hook.pool();
+        if (pool != null) {
+            Map<String, Object> p = new LinkedHashMap<>();
+            p.put("takes", pool.takes());
+            p.put("misses", pool.misses());
+            p.put("prepared", pool.prepared());
+            p.put("closed_in_background", pool.closedInBackground());
+            p.put("closed_on_switch", pool.closedBySwitchThread());
+            m.put("prepared_vms", p);
+        }
         return m;
     }
 

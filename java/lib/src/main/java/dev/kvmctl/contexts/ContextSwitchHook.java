@@ -1,6 +1,7 @@
 package dev.kvmctl.contexts;
 
 import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.VmPool;
 import java.util.IdentityHashMap;
 import java.util.Map;
 
@@ -10,20 +11,25 @@ import java.util.Map;
  * restore time for the switcher's statistics.
  *
  * <pre>{@code
- * ContextSwitchHook contexts = new ContextSwitchHook(SwitchMode.COLD);
- * Switcher s = new Switcher(List.of(machine), Duration.ofMillis(1)).addHook(contexts);
- * s.run(Duration.ofSeconds(10));
- * System.out.println("capture " + contexts.captureLatency() + ", restore " + contexts.restoreLatency());
+ * try (ContextSwitchHook contexts = new ContextSwitchHook(SwitchMode.COLD)) {
+ *     Switcher s = new Switcher(List.of(machine), Duration.ofMillis(1)).addHook(contexts);
+ *     s.run(Duration.ofSeconds(10));
+ *     System.out.println("capture " + contexts.captureLatency() + ", restore " + contexts.restoreLatency());
+ * }
  * }</pre>
  *
- * <p>Keeps one {@link MachineContext} per machine, reused at every switch. Used by one switcher's
- * thread; not for sharing between switchers.
+ * <p>Keeps one {@link MachineContext} per machine, reused at every switch. Cold, the new VMs come
+ * from a {@link VmPool} (made ahead of time on another thread; retired ones closed there too),
+ * started at the first cold switch-out: {@link #close()} the hook after the run to close it. Used
+ * by one switcher's thread; not for sharing between switchers.
  */
-public final class ContextSwitchHook implements SwitchHook {
+public final class ContextSwitchHook implements SwitchHook, AutoCloseable {
     private final SwitchMode mode;
     private final Map<Machine, MachineContext> contexts = new IdentityHashMap<>();
     private final LatencyRecorder capture = new LatencyRecorder();
     private final LatencyRecorder restore = new LatencyRecorder();
+    /** Cold only: made at the first switch-out. */
+    private VmPool pool;
 
     /**
      * A hook that switches {@code mode}.
@@ -48,7 +54,11 @@ public final class ContextSwitchHook implements SwitchHook {
         long t0 = System.nanoTime();
         contexts.computeIfAbsent(m, MachineContext::new).capture(m);
         if (mode == SwitchMode.COLD) {
-            m.discardVm();
+            if (pool == null) {
+                pool = new VmPool();
+            }
+            // closed in the background; the next VM is being made meanwhile, its CPUID set ahead
+            pool.retire(m, contexts.get(m).vcpu().cpuid());
         }
         capture.record(System.nanoTime() - t0);
     }
@@ -61,19 +71,17 @@ public final class ContextSwitchHook implements SwitchHook {
             return; // first run: the vCPU is still in its boot state
         }
         long t0 = System.nanoTime();
-        if (mode == SwitchMode.COLD) {
-            m.rebuildVm();
-        }
-        ctx.restore(m);
+        boolean cpuidSet = mode == SwitchMode.COLD && pool.install(m);
+        ctx.restore(m, !cpuidSet);
         restore.record(System.nanoTime() - t0);
     }
 
-    /** {@return the time to capture (and, cold, to close the VM) of every switch-out so far, live} */
+    /** {@return the time to capture (and, cold, to hand the VM to the closer) of every switch-out so far, live} */
     public LatencyRecorder captureLatency() {
         return capture;
     }
 
-    /** {@return the time to restore (and, cold, to build the VM) of every switch-in so far, live} */
+    /** {@return the time to restore (and, cold, to install a prepared VM) of every switch-in so far, live} */
     public LatencyRecorder restoreLatency() {
         return restore;
     }
@@ -86,5 +94,21 @@ public final class ContextSwitchHook implements SwitchHook {
      */
     public MachineContext contextOf(Machine machine) {
         return contexts.get(machine);
+    }
+
+    /** {@return the pool of prepared VMs of a cold hook; null before its first switch-out, and always when warm} */
+    public VmPool pool() {
+        return pool;
+    }
+
+    /**
+     * Closes the pool of a cold hook: every VM prepared or retired and not yet closed, and its
+     * threads. The machines keep their current VMs. Idempotent; does nothing when warm.
+     */
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.close();
+        }
     }
 }

@@ -10,10 +10,10 @@ import dev.kvmctl.guests.devices.PortBus;
 import dev.kvmctl.guests.devices.Serial8250;
 import dev.kvmctl.GuestMemory;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -63,7 +63,8 @@ public final class Machine implements AutoCloseable {
     /** Set by {@link #close()}: the VM and RAM are gone, and no call may reach them. */
     private boolean closed;
     private Vcpu vcpu;
-    private final List<Consumer<Vm>> vmSetup = new ArrayList<>();
+    /** Copy-on-write: a {@link VmPool}'s thread reads it while this machine's thread may add to it. */
+    private final List<Consumer<Vm>> vmSetup = new CopyOnWriteArrayList<>();
     private volatile boolean stopRequested;
     private long runNanos;
     /** When the slice now running began ({@link System#nanoTime()}), or 0 between slices: only slices count as run time. */
@@ -227,8 +228,67 @@ public final class Machine implements AutoCloseable {
         return kvm;
     }
 
+    /**
+     * Takes the VM and its vCPU out of this machine without closing them, keeping RAM, as
+     * {@link #discardVm()} does: for a caller that closes the VM elsewhere ({@link VmPool}'s closer).
+     *
+     * @return the VM, now the caller's to close; null if the machine had none
+     */
+    public Vm detachVm() {
+        Vm old = vm;
+        vm = null;
+        vcpu = null;
+        return old;
+    }
+
+    /**
+     * Makes a VM as {@link #rebuildVm()} would, without installing it: the VM, its irqchip if the
+     * configuration has one, the RAM and shared-region slots, the vCPU and the per-VM wiring of
+     * {@link #onVmCreated}. Touches only what does not change while the machine runs, so it may
+     * run on another thread while this machine's thread runs the guest ({@link VmPool} does).
+     *
+     * @return the new VM, for {@link #installVm}; nothing is left open if it throws
+     * @throws dev.kvmctl.KvmException if KVM refuses a step
+     * @throws IllegalStateException if the {@link Kvm} or the machine's RAM is closed
+     */
+    public PreparedVm prepareVm() {
+        return buildVm();
+    }
+
+    /**
+     * Installs a VM made by {@link #prepareVm()} as this machine's VM, where it has none (after
+     * {@link #detachVm()} or {@link #discardVm()}): the cold switch-in of a {@link VmPool}.
+     * Allocates nothing.
+     *
+     * @param next a VM this machine prepared, not installed before
+     * @throws IllegalStateException if the machine is closed or still has a VM, or {@code next}
+     *     was installed already or prepared by another machine; {@code next} is closed then unless
+     *     it belongs to another machine
+     */
+    public void installVm(PreparedVm next) {
+        if (next.machine() != this) {
+            throw new IllegalStateException(config.name() + ": that VM was prepared for " + next.machine().name());
+        }
+        if (!next.claim()) {
+            throw new IllegalStateException(config.name() + ": that prepared VM was installed or closed already");
+        }
+        if (closed || vm != null) {
+            next.vm().close();
+            throw new IllegalStateException(config.name() + (closed ? ": the machine is closed" : ": it still has a VM; detach it first"));
+        }
+        vcpu = next.vcpu();
+        vm = next.vm();
+    }
+
     /** Creates the VM and its vCPU over this machine's RAM and shared regions. */
     void createVm() {
+        PreparedVm next = buildVm();
+        vcpu = next.vcpu();
+        vm = next.vm();
+    }
+
+    /** A new VM with its slots, vCPU 0 and per-VM wiring; closed again if a step fails. */
+    private PreparedVm buildVm() {
         Vm newVm = kvm.createVm();
         try {
             if (config.irqchip()) {
@@ -243,11 +303,11 @@ public final class Machine implements AutoCloseable {
                 }
                 newVm.mapMemory(s.guestAddress(), s.memory());
             }
-            vcpu = newVm.createVcpu(0);
+            Vcpu newVcpu = newVm.createVcpu(0);
             for (Consumer<Vm> setup : vmSetup) {
                 setup.accept(newVm);
             }
-            vm = newVm;
+            return new PreparedVm(this, newVm, newVcpu);
         } catch (RuntimeException e) {
             newVm.close();
             throw e;
@@ -316,7 +376,8 @@ public final class Machine implements AutoCloseable {
      * Runs {@code setup} on the VM now and again whenever the machine's VM is rebuilt (a cold
      * switch or a restore): for ioeventfds, irqfds and other per-VM wiring.
      *
-     * @param setup what to do to each new VM, on the thread that creates it
+     * @param setup what to do to each new VM, on the thread that creates it (a {@link VmPool}'s
+     *     thread for the VMs it prepares): it must not touch what the machine's thread uses
      */
     public void onVmCreated(Consumer<Vm> setup) {
         setup.accept(requireVm());

@@ -74,14 +74,13 @@ class SwitcherTest {
     private static void runSwitched(SwitchMode mode, Duration quantum, Long jitterSeed, int vms, long switches) {
         List<ByteArrayOutputStream> consoles = new ArrayList<>();
         List<Machine> machines = new ArrayList<>();
-        try (Kvm kvm = Kvm.open()) {
+        try (Kvm kvm = Kvm.open(); ContextSwitchHook hook = new ContextSwitchHook(mode)) {
             try {
                 for (int i = 0; i < vms; i++) {
                     ByteArrayOutputStream out = new ByteArrayOutputStream();
                     consoles.add(out);
                     machines.add(Guests.sseUntilStopped(kvm, out, i == 1));
                 }
-                ContextSwitchHook hook = new ContextSwitchHook(mode);
                 StopAfterSwitches stopper = new StopAfterSwitches(machines, consoles, Guests.SSE_COMPUTING, switches);
                 List<String> trace = new ArrayList<>();
                 Switcher s = new Switcher(machines, quantum).addHook(hook).addHook(stopper).addHook(new SwitchHook() {
@@ -155,8 +154,8 @@ class SwitcherTest {
         List<ByteArrayOutputStream> consoles = List.of(new ByteArrayOutputStream(), new ByteArrayOutputStream());
         try (Kvm kvm = Kvm.open();
              Machine a = Guests.keeperUntilStopped(kvm, consoles.get(0), false);
-             Machine b = Guests.keeperUntilStopped(kvm, consoles.get(1), false)) {
-            ContextSwitchHook cold = new ContextSwitchHook(SwitchMode.COLD);
+             Machine b = Guests.keeperUntilStopped(kvm, consoles.get(1), false);
+             ContextSwitchHook cold = new ContextSwitchHook(SwitchMode.COLD)) {
             StopAfterSwitches stopper = new StopAfterSwitches(List.of(a, b), consoles, Guests.KEEPER_COMPUTING, needed);
             Switcher s = new Switcher(List.of(a, b), Duration.ofNanos(200_000)).randomizeQuantum(7)
                     .addHook(cold).addHook(stopper);

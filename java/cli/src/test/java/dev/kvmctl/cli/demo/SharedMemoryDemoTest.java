@@ -53,7 +53,11 @@ class SharedMemoryDemoTest {
                         Switcher s = new Switcher(machines, Duration.ofMillis(1)).addHook(cold);
                         used.add(s);
                         hooks.add(cold);
-                        return s.run(Duration.ofSeconds(120));
+                        try {
+                            return s.run(Duration.ofSeconds(120));
+                        } finally {
+                            cold.close();
+                        }
                     });
             SharedMemoryDemo.Report r = SharedMemoryDemo.run(kvm, o, OutputStream.nullOutputStream());
             assertTrue(r.ok(), r.problems().toString());

@@ -22,6 +22,8 @@ final class JffiLibC implements LibC {
     private static final CallContext INT_1 = context(Type.SINT, Type.SINT);
     private static final CallContext INT_2 = context(Type.SINT, Type.SINT, Type.SINT);
     private static final CallContext INT_PTR_INT = context(Type.SINT, Type.POINTER, Type.SINT);
+    private static final CallContext INT_0 = context(Type.SINT);
+    private static final CallContext INT_INT_INT_PTR = context(Type.SINT, Type.SINT, Type.SINT, Type.POINTER);
     private static final CallContext INT_INT_LONG = context(Type.SINT, Type.SINT, Type.SLONG);
     private static final CallContext INT_PTR_LONG = context(Type.SINT, Type.POINTER, Type.ULONG);
     private static final CallContext INT_PTR_LONG_INT = context(Type.SINT, Type.POINTER, Type.ULONG, Type.SINT);
@@ -42,6 +44,8 @@ final class JffiLibC implements LibC {
     private static final long POLL = symbol("poll");
     private static final long DUP = symbol("dup");
     private static final long IOCTL = symbol("ioctl");
+    private static final long GETTID = symbol("gettid");
+    private static final long SCHED_SETSCHEDULER = symbol("sched_setscheduler");
 
     private static CallContext context(Type result, Type... parameters) {
         return CallContext.getCallContext(result, parameters, CallingConvention.DEFAULT, true);
@@ -162,6 +166,26 @@ final class JffiLibC implements LibC {
     @Override
     public int dup(int fd) {
         return (int) INVOKER.invokeN1(INT_1, DUP, fd);
+    }
+
+    @Override
+    public int gettid() {
+        return (int) INVOKER.invokeN0(INT_0, GETTID);
+    }
+
+    @Override
+    public int sched_setscheduler(int pid, int policy, int[] param) {
+        // struct sched_param is one int (the priority); copied in for the call, as write's bytes are.
+        long p = IO.allocateMemory(4, true);
+        if (p == 0) {
+            throw new OutOfMemoryError("no native memory for a sched_param");
+        }
+        try {
+            IO.putInt(p, param[0]);
+            return (int) INVOKER.invokeN3(INT_INT_INT_PTR, SCHED_SETSCHEDULER, pid, policy, p);
+        } finally {
+            IO.freeMemory(p);
+        }
     }
 
     @Override

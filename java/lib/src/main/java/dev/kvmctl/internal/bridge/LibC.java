@@ -52,6 +52,8 @@ public interface LibC {
     int MADV_POPULATE_WRITE = Layout.intValue("MADV_POPULATE_WRITE");
     /** {@code poll(2)}: readable. */
     short POLLIN = (short) Layout.intValue("POLLIN");
+    /** {@code sched_setscheduler(2)} policy: no wakeup preemption, a fair share of the CPU all the same. */
+    int SCHED_BATCH = Layout.intValue("SCHED_BATCH");
 
     /** errno: operation not permitted. */
     int EPERM = Layout.intValue("EPERM");
@@ -111,6 +113,12 @@ public interface LibC {
     int poll(long fds, long nfds, int timeoutMillis);
 
     int dup(int fd);
+
+    /** The calling thread's kernel id (glibc 2.30+). */
+    int gettid();
+
+    /** {@code sched_setscheduler(2)}; {@code param} is a {@code struct sched_param}: one int, the priority. */
+    int sched_setscheduler(int pid, int policy, int[] param);
 
     /** Only for the benchmark that compares the shim to a direct foreign-function ioctl. */
     int ioctl(int fd, long request, long arg);
