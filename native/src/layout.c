@@ -4,6 +4,8 @@
  * entries up by name once at class initialisation, so a layout is written
  * down exactly once, here, by offsetof and sizeof.
  */
+#include <errno.h>
+#include <linux/userfaultfd.h>
 #include <stddef.h>
 
 #include "shim.h"
@@ -183,6 +185,9 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(KVM_CAP_KVMCLOCK_CTRL), CONSTANT(KVM_CAP_X86_ROBUST_SINGLESTEP),
     CONSTANT(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), CONSTANT(KVM_CAP_DIRTY_LOG_RING),
     CONSTANT(KVM_CAP_COALESCED_MMIO), CONSTANT(KVM_CAP_SYNC_REGS),
+    /* userfaultfd: lazy guest memory. */
+    CONSTANT(UFFDIO_REGISTER_MODE_MISSING), CONSTANT(UFFDIO_COPY_MODE_DONTWAKE),
+    CONSTANT(UFFD_USER_MODE_ONLY), CONSTANT(EAGAIN), CONSTANT(EEXIST), CONSTANT(ENOENT),
 };
 
 int kvmctl_layout_count(void)

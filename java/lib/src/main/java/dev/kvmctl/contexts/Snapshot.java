@@ -116,12 +116,14 @@ public final class Snapshot {
         boolean replacing = Files.exists(target);
         MachineContext ctx = new MachineContext(machine);
         ctx.capture(machine);
+        MemoryIndex index = MemoryIndex.of(machine.ram());
         byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
                 .put(Sections.HYPERVISOR_CONTEXT, ctx.hypervisor().encode())
-                .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode()).encode();
+                .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode())
+                .put(MemoryIndex.SECTION, index.encode()).encode();
         boolean committed = false;
         try (AtomicFile out = AtomicFile.create(target)) {
-            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), progress);
+            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), index, progress);
             out.commit();
             committed = true;
             return length;
@@ -248,7 +250,7 @@ public final class Snapshot {
         }
     }
 
-    private static MachineContext loadContext(Machine machine, SnapshotReader.Metadata m) {
+    static MachineContext loadContext(Machine machine, SnapshotReader.Metadata m) {
         MachineContext ctx = new MachineContext(machine);
         ctx.hypervisor().load(m.hypervisor());
         ctx.vcpu().load(m.vcpu());
@@ -256,7 +258,7 @@ public final class Snapshot {
     }
 
     /** Opens {@code file} once for reading; a directory, device or FIFO is refused before it is opened. */
-    private static FileChannel open(Path file) throws IOException {
+    static FileChannel open(Path file) throws IOException {
         if (!Files.exists(file)) {
             throw new NoSuchFileException(file.toString());
         }
@@ -266,12 +268,12 @@ public final class Snapshot {
         return FileChannel.open(file, StandardOpenOption.READ);
     }
 
-    private static UncheckedIOException readError(Path file, IOException e) {
+    static UncheckedIOException readError(Path file, IOException e) {
         return new UncheckedIOException("could not read snapshot " + file + ": " + AtomicFile.reason(e), e);
     }
 
     /** memfd_create refuses names over 249 bytes; the name is only a label in /proc. */
-    private static String memfdName(String guest) {
+    static String memfdName(String guest) {
         String name = "kvmctl-ram-" + guest;
         return name.length() > 64 ? name.substring(0, 64) : name;
     }

@@ -28,8 +28,8 @@ import java.util.zip.CRC32C;
  * }</pre>
  */
 final class SnapshotReader {
-    /** The checked header and metadata of a snapshot. */
-    record Metadata(Snapshot.Info info, byte[] config, Sections hypervisor, Sections vcpu, int memoryCrc) {}
+    /** The checked header and metadata of a snapshot; {@code index} is null in a file written without one. */
+    record Metadata(Snapshot.Info info, byte[] config, Sections hypervisor, Sections vcpu, int memoryCrc, MemoryIndex index) {}
 
     private SnapshotReader() {}
 
@@ -59,7 +59,9 @@ final class SnapshotReader {
         }
         Snapshot.Info info = new Snapshot.Info(file, c.name(), c.mode(), c.ring(), h.memorySize(), c.args(), c.irqchip(),
                 h.memoryOffset(), fileSize);
-        return new Metadata(info, config, hv, vcpu, h.memoryCrc());
+        // Files written before the index existed have none: they restore by copying.
+        MemoryIndex index = s.has(MemoryIndex.SECTION) ? MemoryIndex.decode(s.get(MemoryIndex.SECTION), h.memorySize(), file) : null;
+        return new Metadata(info, config, hv, vcpu, h.memoryCrc(), index);
     }
 
     /**
