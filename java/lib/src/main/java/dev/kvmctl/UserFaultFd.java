@@ -127,6 +127,7 @@ public final class UserFaultFd implements AutoCloseable {
      * @throws IllegalStateException if this descriptor is closed
      */
     public boolean copy(long offset, ByteBuffer src) {
+        ensureOpen();
         if (!src.isDirect()) {
             throw new IllegalArgumentException("UFFDIO_COPY needs a direct buffer");
         }
@@ -148,6 +149,7 @@ public final class UserFaultFd implements AutoCloseable {
      * @throws IllegalStateException if this descriptor is closed
      */
     public boolean zero(long offset, long length) {
+        ensureOpen();
         checkRange(offset, length);
         return fill("UFFDIO_ZEROPAGE", offset, length, (f, at, done) -> Shim.uffdioZeropage(f, address + at, length - done, 0));
     }
@@ -184,6 +186,12 @@ public final class UserFaultFd implements AutoCloseable {
             return true;
         } finally {
             fd.release();
+        }
+    }
+
+    private void ensureOpen() {
+        if (fd.isClosed()) {
+            throw new IllegalStateException("the userfaultfd is closed");
         }
     }
 
