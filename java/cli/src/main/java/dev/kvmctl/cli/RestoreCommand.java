@@ -8,6 +8,7 @@ import dev.kvmctl.guests.RunResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -25,8 +26,12 @@ import picocli.CommandLine.Parameters;
             "Exit status: as for launch; 122 if the memory failed its check; 2 if the file is missing or not an intact snapshot,",
             "1 if it cannot be read."})
 final class RestoreCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "FILE", description = "The snapshot file.")
+    @Parameters(index = "0", paramLabel = "FILE", description = "The snapshot file (a full snapshot).")
     Path file;
+
+    @Parameters(index = "1..*", paramLabel = "DIFF", description = {"Diff snapshots to apply on FILE, each taken from the one "
+            + "before it (the first from FILE); each is checked against its base and refused if it was taken from another."})
+    List<Path> diffs = new ArrayList<>();
 
     @Option(names = "--timeout", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
             description = "Stop the guest after this long (default: 60s; 0 for none).")
@@ -38,15 +43,17 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!Files.exists(file)) {
-            throw new IllegalArgumentException("no snapshot file " + file + "; give the FILE a 'launch --snapshot' wrote");
-        }
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException(file + " is not a regular file (a directory, device or FIFO); "
-                    + "give the FILE a 'launch --snapshot' wrote");
+        for (Path f : concat(file, diffs)) {
+            if (!Files.exists(f)) {
+                throw new IllegalArgumentException("no snapshot file " + f + "; give the FILE a 'launch --snapshot' wrote");
+            }
+            if (!Files.isRegularFile(f)) {
+                throw new IllegalArgumentException(f + " is not a regular file (a directory, device or FIFO); "
+                        + "give the FILE a 'launch --snapshot' wrote");
+            }
         }
         try (Kvm kvm = Kvm.open(common.device)) {
-            LazyRestore restore = LazyRestore.start(kvm, file, System.out);
+            LazyRestore restore = LazyRestore.start(kvm, file, diffs, System.out);
             if (restore.fallbackReason() != null) {
                 System.err.println("kvmctl: " + restore.fallbackReason());
             }
@@ -62,6 +69,9 @@ final class RestoreCommand implements Callable<Integer> {
                 if (common.json) {
                     Map<String, Object> m = Reports.of(r);
                     m.put("snapshot", file.toString());
+                    if (!diffs.isEmpty()) {
+                        m.put("diffs", diffs.stream().map(Path::toString).toList());
+                    }
                     m.put("memory_bytes", machine.ram().size());
                     m.put("lazy", restore.isLazy());
                     m.put("restore_ms", restore.restoreNanos() / 1e6);
@@ -75,5 +85,12 @@ final class RestoreCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while the snapshot's memory was being checked", e);
         }
+    }
+
+    private static List<Path> concat(Path first, List<Path> rest) {
+        List<Path> all = new ArrayList<>();
+        all.add(first);
+        all.addAll(rest);
+        return all;
     }
 }

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -27,9 +28,11 @@ import java.util.concurrent.locks.LockSupport;
  * JVM's accesses to the memory, held back until then ({@link GuestMemory#fillLazily}), proceed.
  */
 final class ChunkLoader implements Runnable {
-    private final FileChannel channel;
-    private final Path file;
-    private final long imageOffset;
+    /** A snapshot file a chunk is read from: a full snapshot, or a diff of a chain that holds it. */
+    record Source(FileChannel channel, Path file, long imageOffset) {}
+
+    private final Source[] sourceOf;
+    private final List<Source> sources;
     private final MemoryIndex index;
     private final GuestMemory ram;
     private final UserFaultFd uffd;
@@ -44,12 +47,16 @@ final class ChunkLoader implements Runnable {
     private volatile boolean prefetch;
     private volatile long faults;
 
-    ChunkLoader(FileChannel channel, Path file, long imageOffset, MemoryIndex index, GuestMemory ram, UserFaultFd uffd,
-                boolean prefetch) {
+    /**
+     * A loader of {@code ram} from the chunks' sources ({@code sourceOf[chunk]}, each one of
+     * {@code sources}, which it closes when done), each chunk checked against {@code index}. With
+     * a null {@code uffd}, {@link #run()} copies every chunk into {@code ram} directly, before the
+     * machine is built (the copying restore of a chain).
+     */
+    ChunkLoader(List<Source> sources, Source[] sourceOf, MemoryIndex index, GuestMemory ram, UserFaultFd uffd, boolean prefetch) {
         this.prefetch = prefetch;
-        this.channel = channel;
-        this.file = file;
-        this.imageOffset = imageOffset;
+        this.sources = sources;
+        this.sourceOf = sourceOf;
         this.index = index;
         this.ram = ram;
         this.uffd = uffd;
@@ -117,18 +124,22 @@ final class ChunkLoader implements Runnable {
         } catch (ChunkFailure e) {
             fail(e.getMessage());
         } catch (IOException e) {
-            fail(String.format("reading snapshot %s failed while the guest ran (%s); its memory could not be restored",
-                    file, AtomicFile.reason(e)));
+            fail(String.format("reading snapshot %s failed (%s); its memory could not be restored",
+                    sources.get(0).file(), AtomicFile.reason(e)));
         } catch (RuntimeException | Error e) {
-            fail("restoring the memory of " + file + " failed while the guest ran: " + e);
+            fail("restoring the memory of " + sources.get(0).file() + " failed: " + e);
         } finally {
-            uffd.close(); // after fail(): the vCPU is kicked before a waiting access is let through
-            try {
-                channel.close();
-            } catch (IOException e) {
-                // read-only: nothing was lost
+            if (uffd != null) {
+                uffd.close(); // after fail(): the vCPU is kicked before a waiting access is let through
             }
-            if (!ram.isClosed()) {
+            for (Source source : sources) {
+                try {
+                    source.channel().close();
+                } catch (IOException e) {
+                    // read-only: nothing was lost
+                }
+            }
+            if (uffd != null && !ram.isClosed()) {
                 try {
                     ram.fillLazily(null);
                 } catch (IllegalStateException e) {
@@ -142,6 +153,12 @@ final class ChunkLoader implements Runnable {
     /** Loads every chunk, faults first; false if the memory went away (the machine was closed). */
     private boolean loadAll() throws IOException {
         int next = 0;
+        while (uffd == null) { // copying: every chunk, in order, before anyone runs
+            if (next == loaded.length) {
+                return true;
+            }
+            load(next++);
+        }
         while (true) {
             boolean served = false;
             for (long at = uffd.nextFault(); at >= 0; at = uffd.nextFault()) {
@@ -184,11 +201,13 @@ final class ChunkLoader implements Runnable {
         }
         int length = index.length(chunk);
         long at = index.offset(chunk);
+        Source source = sourceOf[chunk];
+        Path file = source.file();
         buffer.clear().limit(length);
         while (buffer.hasRemaining()) {
-            long position = imageOffset + at + buffer.position();
-            if (channel.read(buffer, position) <= 0) {
-                throw new ChunkFailure(String.format("snapshot %s ended at byte %d while the guest ran: it was truncated after "
+            long position = source.imageOffset() + at + buffer.position();
+            if (source.channel().read(buffer, position) <= 0) {
+                throw new ChunkFailure(String.format("snapshot %s ended at byte %d while it was being read: it was truncated after "
                         + "it was opened (by another process?), so chunk %d of its memory is missing", file, position, chunk));
             }
         }
@@ -199,7 +218,10 @@ final class ChunkLoader implements Runnable {
         }
         boolean[] present = {true};
         SnapshotFormat.forEachDataRun(buffer, length, (from, n) -> {
-            if (present[0]) {
+            if (uffd == null) {
+                ram.populate(at + from, n);
+                ram.slice(at + from, n).put(buffer.slice(from, n));
+            } else if (present[0]) {
                 present[0] = uffd.copy(at + from, buffer.slice(from, n));
             }
         });

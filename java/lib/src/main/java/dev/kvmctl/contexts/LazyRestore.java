@@ -13,6 +13,9 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * A restore that starts the guest before its memory is read: once the header and metadata are
@@ -68,14 +71,7 @@ public final class LazyRestore {
      * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
      */
     public static LazyRestore start(Kvm kvm, Path file, OutputStream console) {
-        long begin = System.nanoTime();
-        FileChannel ch;
-        try {
-            ch = Snapshot.open(file);
-        } catch (IOException e) {
-            throw Snapshot.readError(file, e);
-        }
-        return start(kvm, ch, file, console, begin, true);
+        return start(kvm, file, List.of(), console);
     }
 
     /**
@@ -93,14 +89,84 @@ public final class LazyRestore {
      * @throws UncheckedIOException if reading fails; the message names {@code file}
      */
     public static LazyRestore start(Kvm kvm, FileChannel channel, Path file, OutputStream console) {
-        return start(kvm, channel, file, console, System.nanoTime(), true);
+        return start(kvm, List.of(channel), List.of(file), console, System.nanoTime(), true);
+    }
+
+    /**
+     * Restores a base snapshot and a chain of diff snapshots ({@link DiffSnapshot}) as one new
+     * machine: the last diff's configuration and contexts, each chunk of memory from the last file
+     * of the chain that holds it, checked against the last diff's memory index. Every diff is
+     * checked against the file before it first (its base's id, its memory size, the chunks it does
+     * not hold), so a chain in the wrong order or on another base is refused before anything is
+     * built. Without a userfaultfd the memory is copied and checked before the guest starts.
+     *
+     * @param kvm the open KVM to create the machine's VM on
+     * @param base the full snapshot the first diff was taken from
+     * @param diffs the diffs, each taken from the one before it (the first from {@code base}); may be empty
+     * @param console where the guest's serial and debug-port output goes
+     * @return the restore; its {@link #machine()} is the caller's to close
+     * @throws ContextFormatException if a file is not intact, or the chain does not fit together
+     *     (the message names the file and what does not fit)
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     */
+    public static LazyRestore start(Kvm kvm, Path base, List<Path> diffs, OutputStream console) {
+        long begin = System.nanoTime();
+        List<Path> files = new ArrayList<>();
+        files.add(base);
+        files.addAll(diffs);
+        List<FileChannel> channels = new ArrayList<>();
+        try {
+            for (Path f : files) {
+                try {
+                    channels.add(Snapshot.open(f));
+                } catch (IOException e) {
+                    throw Snapshot.readError(f, e);
+                }
+            }
+        } catch (RuntimeException e) {
+            closeAll(channels);
+            throw e;
+        }
+        return start(kvm, channels, files, console, begin, true);
     }
 
     /** With {@code prefetch} false, only chunks the guest touches are loaded until {@link #startPrefetching()}: for tests. */
     static LazyRestore start(Kvm kvm, FileChannel ch, Path file, OutputStream console, long begin, boolean prefetch) {
+        return start(kvm, List.of(ch), List.of(file), console, begin, prefetch);
+    }
+
+    private static LazyRestore start(Kvm kvm, List<FileChannel> channels, List<Path> files, OutputStream console, long begin,
+                                     boolean prefetch) {
         boolean handedOver = false;
+        Path file = files.get(0);
+        Path reading = file;
         try {
-            SnapshotReader.Metadata m = SnapshotReader.readMetadata(ch, file);
+            SnapshotReader.Metadata m = SnapshotReader.readMetadata(channels.get(0), file);
+            List<ChunkLoader.Source> sources = new ArrayList<>();
+            sources.add(new ChunkLoader.Source(channels.get(0), file, m.info().memoryOffset()));
+            ChunkLoader.Source[] sourceOf = null;
+            if (files.size() > 1 && m.index() == null) {
+                throw new ContextFormatException(file + " has no memory index (written by an older kvmctl), so it cannot be "
+                        + "the base of diff snapshots");
+            }
+            if (m.index() != null) {
+                sourceOf = new ChunkLoader.Source[m.index().count()];
+                Arrays.fill(sourceOf, sources.get(0));
+            }
+            for (int i = 1; i < files.size(); i++) {
+                reading = files.get(i);
+                SnapshotReader.Metadata d = SnapshotReader.readAnyMetadata(channels.get(i), reading);
+                DiffSnapshot.checkLink(m, files.get(i - 1), d, reading);
+                ChunkLoader.Source source = new ChunkLoader.Source(channels.get(i), reading, d.info().memoryOffset());
+                sources.add(source);
+                for (int c = 0; c < sourceOf.length; c++) {
+                    if (d.diff().stored()[c]) {
+                        sourceOf[c] = source;
+                    }
+                }
+                m = d;
+            }
+            reading = file;
             String unavailable = m.index() == null
                     ? file + " has no memory index (written by an older kvmctl), so its memory was copied before the guest started"
                     : null;
@@ -115,28 +181,42 @@ public final class LazyRestore {
                             + " was copied before the guest started";
                 }
             }
-            if (uffd == null) {
+            if (uffd == null && files.size() == 1) {
                 ram.close();
-                Machine machine = Snapshot.restore(kvm, ch, file, console);
+                Machine machine = Snapshot.restore(kvm, channels.get(0), file, console);
                 return new LazyRestore(machine, null, unavailable, System.nanoTime() - begin);
             }
-            ChunkLoader loader = new ChunkLoader(ch, file, m.info().memoryOffset(), m.index(), ram, uffd, prefetch);
+            ChunkLoader loader = new ChunkLoader(sources, sourceOf, m.index(), ram, uffd, prefetch);
+            handedOver = true; // the loader closes the channels (and the userfaultfd)
+            if (uffd == null) { // a chain without userfaultfd: copied and checked first
+                loader.run();
+                if (loader.failure() != null) {
+                    ram.close();
+                    throw new ContextFormatException(loader.failure() + "; nothing was restored");
+                }
+                return new LazyRestore(build(kvm, config, ram, m, null), null, unavailable, System.nanoTime() - begin);
+            }
             ram.fillLazily(loader::await);
             Thread thread = new Thread(loader, "kvmctl-restore-" + config.name());
             thread.setDaemon(true);
             thread.start(); // before the machine is built: building it may touch the memory
-            handedOver = true; // the loader closes the channel and the userfaultfd
             Machine machine = build(kvm, config, ram, m, loader);
             return new LazyRestore(machine, loader, null, System.nanoTime() - begin);
         } catch (IOException e) {
-            throw Snapshot.readError(file, e);
+            throw Snapshot.readError(reading, e);
         } finally {
             if (!handedOver) {
-                try {
-                    ch.close();
-                } catch (IOException e) {
-                    // read-only: nothing was lost
-                }
+                closeAll(channels);
+            }
+        }
+    }
+
+    private static void closeAll(List<FileChannel> channels) {
+        for (FileChannel ch : channels) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                // read-only: nothing was lost
             }
         }
     }
@@ -151,7 +231,9 @@ public final class LazyRestore {
         }
         try {
             Snapshot.loadContext(machine, m).restore(machine);
-            loader.attach(machine);
+            if (loader != null) {
+                loader.attach(machine);
+            }
             return machine;
         } catch (RuntimeException e) {
             machine.close();

@@ -122,6 +122,18 @@ final class MemoryIndex {
         return (int) Math.min(CHUNK, size - (long) chunk * CHUNK);
     }
 
+    /**
+     * What a diff snapshot names its base by: the whole image's CRC32C and the CRC32C of this
+     * encoded index, so a base whose memory differs in any chunk (but for a CRC collision) has
+     * another id, whatever its file name.
+     */
+    long id() {
+        byte[] bytes = encode();
+        CRC32C c = new CRC32C();
+        c.update(bytes, 0, bytes.length);
+        return ((long) wholeCrc() << 32) | c.getValue();
+    }
+
     /** The CRC32C of the whole image, combined from the chunks' (no pass over the memory). */
     int wholeCrc() {
         int whole = 0; // the CRC of nothing

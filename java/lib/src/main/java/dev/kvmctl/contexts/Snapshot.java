@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.function.Function;
 import java.util.function.LongConsumer;
 
 /**
@@ -108,6 +109,11 @@ public final class Snapshot {
      * @throws IllegalStateException if {@code machine} is closed or its VM was discarded; nothing is written
      */
     public static long write(Machine machine, Path file, LongConsumer progress) {
+        return write(machine, file, progress, index -> null);
+    }
+
+    /** {@link #write}, a diff snapshot where {@code diff} gives the link to the base for the machine's memory index. */
+    static long write(Machine machine, Path file, LongConsumer progress, Function<MemoryIndex, DiffSnapshot.Link> diff) {
         if (!machine.config().shared().isEmpty()) {
             throw new IllegalArgumentException(machine.name() + " maps a shared region: a snapshot of one of its VMs "
                     + "would leave the others inconsistent, so kvmctl does not take one");
@@ -117,13 +123,19 @@ public final class Snapshot {
         MachineContext ctx = new MachineContext(machine);
         ctx.capture(machine);
         MemoryIndex index = MemoryIndex.of(machine.ram());
-        byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
+        DiffSnapshot.Link link = diff.apply(index);
+        Sections sections = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
                 .put(Sections.HYPERVISOR_CONTEXT, ctx.hypervisor().encode())
                 .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode())
-                .put(MemoryIndex.SECTION, index.encode()).encode();
+                .put(MemoryIndex.SECTION, index.encode());
+        if (link != null) {
+            sections.put(DiffSnapshot.SECTION, link.encode());
+        }
+        byte[] metadata = sections.encode();
         boolean committed = false;
         try (AtomicFile out = AtomicFile.create(target)) {
-            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), index, progress);
+            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), index,
+                    link == null ? chunk -> true : chunk -> link.stored()[chunk], progress);
             out.commit();
             committed = true;
             return length;

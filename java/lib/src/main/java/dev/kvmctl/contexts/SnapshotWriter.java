@@ -4,6 +4,7 @@ import dev.kvmctl.GuestMemory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.util.function.IntPredicate;
 import java.util.function.LongConsumer;
 
 /**
@@ -32,6 +33,12 @@ final class SnapshotWriter {
      * @return the file's length in bytes
      */
     static long write(FileChannel ch, byte[] metadata, GuestMemory ram, MemoryIndex index, LongConsumer progress) throws IOException {
+        return write(ch, metadata, ram, index, chunk -> true, progress);
+    }
+
+    /** As above, writing only the chunks {@code stored} accepts (a diff snapshot's): the others stay holes. */
+    static long write(FileChannel ch, byte[] metadata, GuestMemory ram, MemoryIndex index, IntPredicate stored,
+                      LongConsumer progress) throws IOException {
         if (metadata.length > SnapshotFormat.MAX_METADATA) {
             throw new IllegalStateException("the machine's contexts take " + metadata.length + " bytes, more than a snapshot holds");
         }
@@ -41,7 +48,7 @@ final class SnapshotWriter {
         for (int i = 0; i < index.count(); i++) {
             long at = index.offset(i);
             int n = index.length(i);
-            if (!index.isZero(i)) {
+            if (!index.isZero(i) && stored.test(i)) {
                 ByteBuffer chunk = ram.slice(at, n);
                 long chunkOffset = memoryOffset + at;
                 SnapshotFormat.forEachDataRun(chunk, n, (from, length) ->
