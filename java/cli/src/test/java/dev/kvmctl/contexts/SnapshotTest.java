@@ -111,13 +111,34 @@ class SnapshotTest {
         assertTrue(r.err.contains("does not match its checksum"), r.err);
     }
 
+    /** {@code restore FILE DIFF}: the chain is restored; a diff given after a base it was not taken from is exit 2. */
+    @Test
+    void aFreshProcessRestoresABaseAndADiffAndRefusesAMismatchedBase() throws Exception {
+        Path diff = dir.resolve("cli.diff");
+        try (Kvm kvm = Kvm.open(); Machine m = LazyRestore.start(kvm, snapshot, new ByteArrayOutputStream()).machine()) {
+            DiffSnapshot.write(m, snapshot, diff, done -> {});
+        }
+        Restored r = restoreInAFreshProcess(snapshot, diff.toString());
+        assertEquals(0, r.status, r.err);
+        SwitcherTest.assertSseResultExact(before + r.out, "the guest restored from the base and a diff");
+
+        Path other = dir.resolve("other.snap");
+        try (Kvm kvm = Kvm.open(); Machine hello = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long.elf"))
+                .console(new Console(new ByteArrayOutputStream(), null)).build())) {
+            Snapshot.write(hello, other, done -> {});
+        }
+        Restored wrong = restoreInAFreshProcess(other, diff.toString());
+        assertEquals(2, wrong.status, wrong.err);
+        assertTrue(wrong.err.contains("was not taken from " + other), wrong.err);
+    }
+
     private record Restored(int status, String out, String err) {}
 
     private static Restored restoreInAFreshProcess(Path file, String... options) throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "dev.kvmctl.cli.Main", "restore"));
-        command.addAll(List.of(options));
         command.add(file.toString());
+        command.addAll(List.of(options));
         Process p = new ProcessBuilder(command).start();
         java.util.concurrent.CompletableFuture<byte[]> err = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
