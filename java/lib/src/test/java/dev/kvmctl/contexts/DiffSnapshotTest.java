@@ -127,6 +127,29 @@ class DiffSnapshotTest {
         }
     }
 
+    /** A diff whose section claims it does not hold a chunk that changed: refused before anything is built. */
+    @Test
+    void aDiffThatLeavesOutAChangedChunkIsRefused() throws Exception {
+        Path f = dir.resolve("hollow.diff");
+        Sections meta = Crafted.metadata(diffs.get(0));
+        long memorySize = Crafted.header(diffs.get(0)).memorySize();
+        MemoryIndex index = MemoryIndex.decode(meta.get(MemoryIndex.SECTION), memorySize, f);
+        DiffSnapshot.Link link = DiffSnapshot.Link.decode(meta.get(DiffSnapshot.SECTION), index, f);
+        boolean[] stored = link.stored().clone();
+        int dropped = -1;
+        for (int c = 0; c < stored.length && dropped < 0; c++) {
+            if (stored[c]) {
+                stored[c] = false;
+                dropped = c;
+            }
+        }
+        byte[] hollow = new DiffSnapshot.Link(link.baseId(), stored).encode();
+        Crafted.rewrite(diffs.get(0), f, s -> s.put(DiffSnapshot.SECTION, hollow), memorySize);
+        try (Kvm kvm = Kvm.open()) {
+            assertMessage(kvm, base, List.of(f), "does not hold chunk " + dropped + ", yet its checksum differs from its base's");
+        }
+    }
+
     private static void assertMessage(Kvm kvm, Path first, List<Path> chain, String fragment) {
         ContextFormatException e = assertThrows(ContextFormatException.class,
                 () -> LazyRestore.start(kvm, first, chain, OutputStream.nullOutputStream()).machine().close());
