@@ -35,9 +35,6 @@ import java.nio.ByteBuffer;
  */
 public final class UserFaultFd implements AutoCloseable {
     private static final long MODE_MISSING = Layout.value("UFFDIO_REGISTER_MODE_MISSING");
-    private static final int EAGAIN = Layout.intValue("EAGAIN");
-    private static final int EEXIST = Layout.intValue("EEXIST");
-    private static final int ENOENT = Layout.intValue("ENOENT");
 
     private final OwnedFd fd;
     private final long address;
@@ -103,7 +100,7 @@ public final class UserFaultFd implements AutoCloseable {
         int f = fd.acquire();
         try {
             long rc = Shim.uffdReadFault(f);
-            if (rc == -EAGAIN) {
+            if (rc == -LibC.EAGAIN) {
                 return -1;
             }
             if (rc < 0) {
@@ -172,12 +169,12 @@ public final class UserFaultFd implements AutoCloseable {
                 long rc = call.call(f, offset + done, done);
                 if (rc > 0) {
                     done += rc;
-                } else if (rc == -EEXIST) {
+                } else if (rc == -LibC.EEXIST) {
                     Shim.uffdioWake(f, address + offset + done, GuestMemory.PAGE_SIZE); // someone may still wait on it
                     done += GuestMemory.PAGE_SIZE;
-                } else if (rc == -EAGAIN) {
+                } else if (rc == -LibC.EAGAIN) {
                     Thread.onSpinWait();
-                } else if (rc == -ENOENT) {
+                } else if (rc == -LibC.ENOENT) {
                     return false;
                 } else {
                     throw new KvmException(op, (int) -rc);
