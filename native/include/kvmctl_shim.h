@@ -98,7 +98,6 @@ int kvmctl_userfaultfd(int flags);
 int kvmctl_userfaultfd_dev(int flags);
 int kvmctl_uffdio_api(int uffd, uint64_t features);
 int kvmctl_uffdio_register(int uffd, uint64_t start, uint64_t len, uint64_t mode);
-int kvmctl_uffdio_unregister(int uffd, uint64_t start, uint64_t len);
 int64_t kvmctl_uffdio_copy(int uffd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode);
 int64_t kvmctl_uffdio_zeropage(int uffd, uint64_t start, uint64_t len, uint64_t mode);
 int kvmctl_uffdio_wake(int uffd, uint64_t start, uint64_t len);

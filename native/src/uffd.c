@@ -46,12 +46,6 @@ int kvmctl_uffdio_register(int uffd, uint64_t start, uint64_t len, uint64_t mode
     return KVMCTL_IOCTL(uffd, UFFDIO_REGISTER, &reg);
 }
 
-int kvmctl_uffdio_unregister(int uffd, uint64_t start, uint64_t len)
-{
-    struct uffdio_range range = { .start = start, .len = len };
-    return KVMCTL_IOCTL(uffd, UFFDIO_UNREGISTER, &range);
-}
-
 /* The bytes copied (all of len unless interrupted), or -errno if none were. */
 int64_t kvmctl_uffdio_copy(int uffd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode)
 {

@@ -102,7 +102,6 @@ public final class Shim {
     @Name("kvmctl_userfaultfd_dev") public static native int userfaultfdDev(int flags);
     @Name("kvmctl_uffdio_api") public static native int uffdioApi(int uffd, long features);
     @Name("kvmctl_uffdio_register") public static native int uffdioRegister(int uffd, long start, long len, long mode);
-    @Name("kvmctl_uffdio_unregister") public static native int uffdioUnregister(int uffd, long start, long len);
     @Name("kvmctl_uffdio_copy") public static native long uffdioCopy(int uffd, long dst, long src, long len, long mode);
     @Name("kvmctl_uffdio_zeropage") public static native long uffdioZeropage(int uffd, long start, long len, long mode);
     @Name("kvmctl_uffdio_wake") public static native int uffdioWake(int uffd, long start, long len);
