@@ -92,6 +92,17 @@ int kvmctl_sigrtmin(void);
 int64_t kvmctl_thread_self(void);
 int kvmctl_thread_kick(int64_t thread, int signo);
 
+/* ---- userfaultfd (lazy guest memory) ---- */
+int kvmctl_userfaultfd(int flags);
+/* Through /dev/userfaultfd (USERFAULTFD_IOC_NEW), where the system call is refused. */
+int kvmctl_userfaultfd_dev(int flags);
+int kvmctl_uffdio_api(int uffd, uint64_t features);
+int kvmctl_uffdio_register(int uffd, uint64_t start, uint64_t len, uint64_t mode);
+int64_t kvmctl_uffdio_copy(int uffd, uint64_t dst, uint64_t src, uint64_t len, uint64_t mode);
+int64_t kvmctl_uffdio_zeropage(int uffd, uint64_t start, uint64_t len, uint64_t mode);
+int kvmctl_uffdio_wake(int uffd, uint64_t start, uint64_t len);
+int64_t kvmctl_uffd_read_fault(int uffd);
+
 #ifdef __cplusplus
 }
 #endif

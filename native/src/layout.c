@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sched.h>
 #include <stddef.h>
@@ -254,6 +255,8 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(KVM_CAP_KVMCLOCK_CTRL), CONSTANT(KVM_CAP_X86_ROBUST_SINGLESTEP),
     CONSTANT(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), CONSTANT(KVM_CAP_DIRTY_LOG_RING),
     CONSTANT(KVM_CAP_COALESCED_MMIO), CONSTANT(KVM_CAP_SYNC_REGS),
+    /* userfaultfd: lazy guest memory. */
+    CONSTANT(UFFDIO_REGISTER_MODE_MISSING),
 };
 
 /*

@@ -48,6 +48,8 @@ public final class GuestMemory implements AutoCloseable {
     private final long size;
     private final OwnedFd memfd;
     private final String name;
+    /** Set while someone fills this memory lazily: every access waits for it first. */
+    private volatile LazyFill lazyFill;
     /** VM slots that map this memory; guarded by {@code this}. */
     private int pins;
     private volatile boolean closed;
@@ -242,6 +244,7 @@ public final class GuestMemory implements AutoCloseable {
 
     private OwnedFd requireMemfd() {
         ensureOpen();
+        awaitFilled(); // another mapping of the memfd would see the pages not yet filled as zeros
         if (memfd == null) {
             throw new IllegalStateException("anonymous guest memory has no file descriptor; use GuestMemory.memfd");
         }
@@ -578,7 +581,40 @@ public final class GuestMemory implements AutoCloseable {
             throw new IndexOutOfBoundsException(String.format(
                     "guest memory access [0x%x, +0x%x) outside region of 0x%x bytes", offset, length, size));
         }
+        awaitFilled();
         return address + offset;
+    }
+
+    private void awaitFilled() {
+        LazyFill fill = lazyFill;
+        if (fill != null) {
+            fill.await();
+        }
+    }
+
+    /**
+     * Whoever fills a memory lazily (through a {@link UserFaultFd}) and makes the JVM's own
+     * accesses wait until it is done. A JVM thread must never touch a page that waits on a
+     * userfaultfd: a thread stuck in such a fault inside Java code holds up every safepoint, and
+     * the filling thread, which is a Java thread too, would then wait for the safepoint forever.
+     * KVM's accesses fault from inside {@code KVM_RUN}, where the thread is in native code.
+     */
+    @FunctionalInterface
+    public interface LazyFill {
+        /** Returns once the memory is filled (or its filler gave up); waits uninterruptibly. */
+        void await();
+    }
+
+    /**
+     * Makes every access through this object (and {@link #fd()}, {@link #mapAgain()}) first wait
+     * in {@code fill}, until it is removed with {@code null}; {@link #hostAddress()} does not wait.
+     *
+     * @param fill the filler to wait for, or null once the memory is filled
+     * @throws IllegalStateException if this memory is closed
+     */
+    public void fillLazily(LazyFill fill) {
+        ensureOpen();
+        lazyFill = fill;
     }
 
     private void ensureOpen() {

@@ -119,6 +119,7 @@ public final class UseAfterCloseProbe {
                 case "memory-before-vm" -> memoryBeforeVm(h);
                 case "vm-before-memory" -> vmBeforeMemory(h);
                 case "eventfd" -> eventFdClosed(h);
+                case "userfaultfd" -> userFaultFdClosed(h);
                 case "races" -> UseAfterCloseRaces.all(h.kvm);
                 default -> throw new IllegalArgumentException(scenario);
             }
@@ -275,6 +276,16 @@ public final class UseAfterCloseProbe {
         callAll("eventfd", EventFd.class, event, "closed", h);
         check("vm-refuses-closed-eventfd", refuses(() -> h.vm.registerIoEvent(event, Vm.IoSpace.PIO, 0x500, 4)),
                 "wiring a closed eventfd into a VM refuses");
+    }
+
+    private static void userFaultFdClosed(Helpers h) {
+        try (GuestMemory lazy = GuestMemory.memfd("lazy", 1 << 20)) {
+            UserFaultFd uffd = UserFaultFd.register(lazy);
+            uffd.close();
+            callAll("userfaultfd", UserFaultFd.class, uffd, "closed", h);
+            check("closed-userfaultfd-lets-touches-through", lazy.isZero(0, 1 << 20),
+                    "a memory whose userfaultfd closed before any page was filled reads zeros, without waiting");
+        }
     }
 
     // ---- calling everything ----
@@ -506,6 +517,7 @@ public final class UseAfterCloseProbe {
             if (t == Vm.class) return vm;
             if (t == MemorySlot.class) return slot;
             if (t == EventFd.class) return event;
+            if (t == GuestMemory.LazyFill.class) return (GuestMemory.LazyFill) () -> { };
             if (t == Segment.class) return Segment.real(0, true);
             if (t == DescriptorTable.class) return new DescriptorTable(0, 0);
             if (t == Cpuid.Entry.class) return new Cpuid.Entry(0, 0, 0, 0, 0, 0, 0);

@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every public method of {@link Kvm}, {@link Vm}, {@link Vcpu}, every {@link VmExit} type,
- * {@link GuestMemory}, {@link SharedRegion}, {@link EventFd} and the {@code dev.kvmctl.state}
+ * {@link GuestMemory}, {@link SharedRegion}, {@link EventFd}, {@link UserFaultFd} and the {@code dev.kvmctl.state}
  * structs, called after close in each close order, each scenario in its own child JVM
  * ({@link UseAfterCloseProbe}) so that a crash is seen as a crash and names the call that was
  * running. Closed objects must refuse with {@link IllegalStateException} (bar the few documented
@@ -47,7 +47,7 @@ class UseAfterCloseTest {
     private static final Set<String> called = new HashSet<>();
     private static final Set<String> scenariosRun = new HashSet<>();
     private static final List<String> SCENARIOS = List.of("kvm", "vcpu", "vm", "vcpu-then-vm", "vm-then-vcpu",
-            "memory", "memory-before-vm", "vm-before-memory", "eventfd", "races");
+            "memory", "memory-before-vm", "vm-before-memory", "eventfd", "userfaultfd", "races");
 
     @BeforeAll
     static void kvm() {

@@ -57,7 +57,8 @@ final class Reports {
     static void explain(RunResult r) {
         if (r.outcome() == dev.kvmctl.guests.Outcome.FAULTED) {
             System.err.print(r.faultDump());
-        } else if (r.outcome() == dev.kvmctl.guests.Outcome.TIMED_OUT || r.outcome() == dev.kvmctl.guests.Outcome.FAILED) {
+        } else if (r.outcome() == dev.kvmctl.guests.Outcome.TIMED_OUT || r.outcome() == dev.kvmctl.guests.Outcome.FAILED
+                || r.outcome() == dev.kvmctl.guests.Outcome.CORRUPTED) {
             System.err.println("kvmctl: " + r.name() + ": " + r.detail());
         }
     }

@@ -1,12 +1,14 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.Kvm;
-import dev.kvmctl.contexts.Snapshot;
+import dev.kvmctl.contexts.LazyRestore;
 import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -18,11 +20,18 @@ import picocli.CommandLine.Parameters;
 /** {@code kvmctl restore FILE}: continues a guest saved by {@code launch --snapshot}. */
 @Command(name = "restore", mixinStandardHelpOptions = true,
         description = {"Continues a guest from a snapshot written by 'launch --snapshot-after D --snapshot FILE'.",
-            "The file is checked whole (format version, checksums, sizes) before anything is restored.",
-            "Exit status: as for launch; 2 if the file is missing or not an intact snapshot, 1 if it cannot be read."})
+            "The header and metadata are checked (format version, checksums, sizes) before anything is restored; the guest then",
+            "starts at once while its memory is loaded from the file and checked chunk by chunk in the background (keep the file",
+            "until the guest ends). A chunk that fails its checksum, or a file truncated meanwhile, stops the guest (status 122).",
+            "Exit status: as for launch; 122 if the memory failed its check; 2 if the file is missing or not an intact snapshot,",
+            "1 if it cannot be read."})
 final class RestoreCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "FILE", description = "The snapshot file.")
+    @Parameters(index = "0", paramLabel = "FILE", description = "The snapshot file (a full snapshot).")
     Path file;
+
+    @Parameters(index = "1..*", paramLabel = "DIFF", description = {"Diff snapshots to apply on FILE, each taken from the one "
+            + "before it (the first from FILE); each is checked against its base and refused if it was taken from another."})
+    List<Path> diffs = new ArrayList<>();
 
     @Option(names = "--timeout", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
             description = "Stop the guest after this long (default: 60s; 0 for none).")
@@ -34,24 +43,54 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!Files.exists(file)) {
-            throw new IllegalArgumentException("no snapshot file " + file + "; give the FILE a 'launch --snapshot' wrote");
-        }
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException(file + " is not a regular file (a directory, device or FIFO); "
-                    + "give the FILE a 'launch --snapshot' wrote");
-        }
-        // Snapshot.restore reads the file once, checking it whole before anything is restored.
-        try (Kvm kvm = Kvm.open(common.device); Machine machine = Snapshot.restore(kvm, file, System.out)) {
-            RunResult r = machine.run(timeout);
-            Reports.explain(r);
-            if (common.json) {
-                Map<String, Object> m = Reports.of(r);
-                m.put("snapshot", file.toString());
-                m.put("memory_bytes", machine.ram().size());
-                Reports.print(m, List.of(machine));
+        for (Path f : concat(file, diffs)) {
+            if (!Files.exists(f)) {
+                throw new IllegalArgumentException("no snapshot file " + f + "; give the FILE a 'launch --snapshot' wrote");
             }
-            return Reports.exitStatus(r.status());
+            if (!Files.isRegularFile(f)) {
+                throw new IllegalArgumentException(f + " is not a regular file (a directory, device or FIFO); "
+                        + "give the FILE a 'launch --snapshot' wrote");
+            }
         }
+        try (Kvm kvm = Kvm.open(common.device)) {
+            LazyRestore restore = LazyRestore.start(kvm, file, diffs, System.out);
+            if (restore.fallbackReason() != null) {
+                System.err.println("kvmctl: " + restore.fallbackReason());
+            }
+            try (Machine machine = restore.machine()) {
+                RunResult r = machine.run(timeout);
+                Reports.explain(r);
+                // The guest read only checked chunks; a chunk it never read may still be bad: wait for the whole check.
+                restore.awaitVerified(Duration.ofSeconds(600));
+                String failure = restore.failure();
+                if (failure != null && r.outcome() != Outcome.CORRUPTED) {
+                    System.err.println("kvmctl: " + r.name() + " ended (" + r.detail() + "), but " + failure);
+                }
+                if (common.json) {
+                    Map<String, Object> m = Reports.of(r);
+                    m.put("snapshot", file.toString());
+                    if (!diffs.isEmpty()) {
+                        m.put("diffs", diffs.stream().map(Path::toString).toList());
+                    }
+                    m.put("memory_bytes", machine.ram().size());
+                    m.put("lazy", restore.isLazy());
+                    m.put("restore_ms", restore.restoreNanos() / 1e6);
+                    m.put("verify_ms", restore.verifyNanos() < 0 ? null : restore.verifyNanos() / 1e6);
+                    m.put("verified", restore.isVerified());
+                    Reports.print(m, List.of(machine));
+                }
+                return failure != null ? Outcome.CORRUPTED_STATUS : Reports.exitStatus(r.status());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the snapshot's memory was being checked", e);
+        }
+    }
+
+    private static List<Path> concat(Path first, List<Path> rest) {
+        List<Path> all = new ArrayList<>();
+        all.add(first);
+        all.addAll(rest);
+        return all;
     }
 }

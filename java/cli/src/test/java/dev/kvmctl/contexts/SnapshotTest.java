@@ -77,15 +77,79 @@ class SnapshotTest {
 
     @Test
     void aFreshProcessContinuesTheGuestExactly() throws Exception {
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "dev.kvmctl.cli.Main", "restore", snapshot.toString())
-                .redirectErrorStream(false).start();
-        String after = new String(p.getInputStream().readAllBytes());
-        String err = new String(p.getErrorStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), err);
+        Restored r = restoreInAFreshProcess(snapshot, "--json");
+        assertEquals(0, r.status, r.err);
         // The console continues exactly where it stopped: the start line before, the result after.
-        SwitcherTest.assertSseResultExact(before + after, "the restored guest's result");
+        int json = r.out.lastIndexOf("\n{\"name\"") + 1; // the report starts on its own line
+        assertTrue(json > 0, r.out);
+        SwitcherTest.assertSseResultExact(before + r.out.substring(0, json), "the restored guest's result");
+        // It ran from memory loaded lazily, and every chunk was checked by the end.
+        String report = r.out.substring(json);
+        assertTrue(report.contains("\"lazy\":true") && report.contains("\"verified\":true"), report);
+        assertTrue(report.matches("(?s).*\"restore_ms\":[0-9.]+.*") && report.matches("(?s).*\"verify_ms\":[0-9.]+.*"), report);
+    }
+
+    /** A byte changed in a chunk the guest uses: the restore ends with status 122 and says which chunk. */
+    @Test
+    void aCorruptedChunkEndsTheRestoreWithItsOwnStatus() throws Exception {
+        Path corrupt = copy("chunk.snap");
+        long memoryOffset;
+        try (RandomAccessFile f = new RandomAccessFile(corrupt.toFile(), "r")) {
+            f.seek(32);
+            memoryOffset = Long.reverseBytes(f.readLong());
+        }
+        long at = memoryOffset;
+        try (RandomAccessFile f = new RandomAccessFile(corrupt.toFile(), "r")) {
+            f.seek(at);
+            while (f.read() == 0) {
+                at++; // the first non-zero byte of the image: the guest's code
+            }
+        }
+        flip(corrupt, at);
+        Restored r = restoreInAFreshProcess(corrupt);
+        assertEquals(Outcome.CORRUPTED_STATUS, r.status, r.err);
+        assertTrue(r.err.contains("does not match its checksum"), r.err);
+    }
+
+    /** {@code restore FILE DIFF}: the chain is restored; a diff given after a base it was not taken from is exit 2. */
+    @Test
+    void aFreshProcessRestoresABaseAndADiffAndRefusesAMismatchedBase() throws Exception {
+        Path diff = dir.resolve("cli.diff");
+        try (Kvm kvm = Kvm.open(); Machine m = LazyRestore.start(kvm, snapshot, new ByteArrayOutputStream()).machine()) {
+            DiffSnapshot.write(m, snapshot, diff, done -> {});
+        }
+        Restored r = restoreInAFreshProcess(snapshot, diff.toString());
+        assertEquals(0, r.status, r.err);
+        SwitcherTest.assertSseResultExact(before + r.out, "the guest restored from the base and a diff");
+
+        Path other = dir.resolve("other.snap");
+        try (Kvm kvm = Kvm.open(); Machine hello = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long.elf"))
+                .console(new Console(new ByteArrayOutputStream(), null)).build())) {
+            Snapshot.write(hello, other, done -> {});
+        }
+        Restored wrong = restoreInAFreshProcess(other, diff.toString());
+        assertEquals(2, wrong.status, wrong.err);
+        assertTrue(wrong.err.contains("was not taken from " + other), wrong.err);
+    }
+
+    private record Restored(int status, String out, String err) {}
+
+    private static Restored restoreInAFreshProcess(Path file, String... options) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "dev.kvmctl.cli.Main", "restore"));
+        command.add(file.toString());
+        command.addAll(List.of(options));
+        Process p = new ProcessBuilder(command).start();
+        java.util.concurrent.CompletableFuture<byte[]> err = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return p.getErrorStream().readAllBytes();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        return new Restored(p.exitValue(), out, new String(err.get()));
     }
 
     @Test

@@ -13,6 +13,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.function.Function;
 import java.util.function.LongConsumer;
 
 /**
@@ -107,6 +108,11 @@ public final class Snapshot {
      * @throws IllegalStateException if {@code machine} is closed or its VM was discarded; nothing is written
      */
     public static long write(Machine machine, Path file, LongConsumer progress) {
+        return write(machine, file, progress, index -> null);
+    }
+
+    /** {@link #write}, a diff snapshot where {@code diff} gives the link to the base for the machine's memory index. */
+    static long write(Machine machine, Path file, LongConsumer progress, Function<MemoryIndex, DiffSnapshot.Link> diff) {
         if (!machine.config().shared().isEmpty()) {
             throw new IllegalArgumentException(machine.name() + " maps a shared region: a snapshot of one of its VMs "
                     + "would leave the others inconsistent, so kvmctl does not take one");
@@ -115,12 +121,20 @@ public final class Snapshot {
         boolean replacing = Files.exists(target);
         MachineContext ctx = new MachineContext(machine);
         ctx.capture(machine);
-        byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
+        MemoryIndex index = MemoryIndex.of(machine.ram());
+        DiffSnapshot.Link link = diff.apply(index);
+        Sections sections = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
                 .put(Sections.HYPERVISOR_CONTEXT, ctx.hypervisor().encode())
-                .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode()).encode();
+                .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode())
+                .put(MemoryIndex.SECTION, index.encode());
+        if (link != null) {
+            sections.put(DiffSnapshot.SECTION, link.encode());
+        }
+        byte[] metadata = sections.encode();
         boolean committed = false;
         try (AtomicFile out = AtomicFile.create(target)) {
-            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), progress);
+            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), index,
+                    link == null ? chunk -> true : chunk -> link.stored()[chunk], progress);
             out.commit();
             committed = true;
             return length;
@@ -248,7 +262,7 @@ public final class Snapshot {
         }
     }
 
-    private static MachineContext loadContext(Machine machine, SnapshotReader.Metadata m) {
+    static MachineContext loadContext(Machine machine, SnapshotReader.Metadata m) {
         MachineContext ctx = new MachineContext(machine);
         ctx.hypervisor().load(m.hypervisor());
         ctx.vcpu().load(m.vcpu());
@@ -259,7 +273,7 @@ public final class Snapshot {
      * Opens {@code file} once for reading. A missing file, a directory, device or FIFO is the
      * caller's input to fix (see KvmException's error rule), refused before it is opened.
      */
-    private static FileChannel open(Path file) throws IOException {
+    static FileChannel open(Path file) throws IOException {
         if (!Files.exists(file)) {
             throw new ContextFormatException("no snapshot file " + file + "; give the file a snapshot was written to");
         }
@@ -269,12 +283,12 @@ public final class Snapshot {
         return FileChannel.open(file, StandardOpenOption.READ);
     }
 
-    private static UncheckedIOException readError(Path file, IOException e) {
+    static UncheckedIOException readError(Path file, IOException e) {
         return new UncheckedIOException("could not read snapshot " + file + ": " + AtomicFile.reason(e), e);
     }
 
     /** memfd_create refuses names over 249 bytes; the name is only a label in /proc. */
-    private static String memfdName(String guest) {
+    static String memfdName(String guest) {
         String name = "kvmctl-ram-" + guest;
         return name.length() > 64 ? name.substring(0, 64) : name;
     }

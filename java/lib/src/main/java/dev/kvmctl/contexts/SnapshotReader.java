@@ -28,13 +28,24 @@ import java.util.zip.CRC32C;
  * }</pre>
  */
 final class SnapshotReader {
-    /** The checked header and metadata of a snapshot. */
-    record Metadata(Snapshot.Info info, byte[] config, Sections hypervisor, Sections vcpu, int memoryCrc) {}
+    /** The checked header and metadata of a snapshot; {@code index} is null in a file written without one. */
+    record Metadata(Snapshot.Info info, byte[] config, Sections hypervisor, Sections vcpu, int memoryCrc, MemoryIndex index,
+                    DiffSnapshot.Link diff) {}
 
     private SnapshotReader() {}
 
-    /** Reads and checks everything but the memory image: a few KiB, whatever the file claims. */
+    /** Reads and checks everything but the memory image of a full snapshot; a diff snapshot is refused. */
     static Metadata readMetadata(FileChannel ch, Path file) throws IOException {
+        Metadata m = readAnyMetadata(ch, file);
+        if (m.diff() != null) {
+            throw new ContextFormatException(file + " is a diff snapshot: it holds only the memory that changed since its base; "
+                    + "restore it after its base (kvmctl restore BASE DIFF...)");
+        }
+        return m;
+    }
+
+    /** Reads and checks everything but the memory image, of a full or a diff snapshot: a few KiB, whatever the file claims. */
+    static Metadata readAnyMetadata(FileChannel ch, Path file) throws IOException {
         long fileSize = ch.size();
         if (fileSize < SnapshotFormat.HEADER_SIZE) {
             throw new ContextFormatException(file + " is truncated: " + fileSize + " bytes, not even a header");
@@ -59,7 +70,11 @@ final class SnapshotReader {
         }
         Snapshot.Info info = new Snapshot.Info(file, c.name(), c.mode(), c.ring(), h.memorySize(), c.args(), c.irqchip(),
                 h.memoryOffset(), fileSize);
-        return new Metadata(info, config, hv, vcpu, h.memoryCrc());
+        // Files written before the index existed have none: they restore by copying.
+        MemoryIndex index = s.has(MemoryIndex.SECTION) ? MemoryIndex.decode(s.get(MemoryIndex.SECTION), h.memorySize(), file) : null;
+        DiffSnapshot.Link diff = s.has(DiffSnapshot.SECTION)
+                ? DiffSnapshot.Link.decode(s.get(DiffSnapshot.SECTION), index, file) : null;
+        return new Metadata(info, config, hv, vcpu, h.memoryCrc(), index, diff);
     }
 
     /**

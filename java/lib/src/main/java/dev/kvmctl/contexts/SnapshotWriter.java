@@ -4,8 +4,8 @@ import dev.kvmctl.GuestMemory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.util.function.IntPredicate;
 import java.util.function.LongConsumer;
-import java.util.zip.CRC32C;
 
 /**
  * Writes a snapshot's bytes into an open (temporary) file in {@link SnapshotFormat}'s layout; the
@@ -15,7 +15,7 @@ import java.util.zip.CRC32C;
  * <pre>{@code
  * byte[] metadata = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config())).encode();
  * try (AtomicFile out = AtomicFile.create(path)) {
- *     SnapshotWriter.write(out.channel(), metadata, machine.ram(), done -> {});
+ *     SnapshotWriter.write(out.channel(), metadata, machine.ram(), MemoryIndex.of(machine.ram()), done -> {});
  *     out.commit();
  * }
  * }</pre>
@@ -24,27 +24,36 @@ final class SnapshotWriter {
     private SnapshotWriter() {}
 
     /**
-     * Writes the metadata, the memory image (its non-zero pages only) and last the header, which
-     * makes the file valid. {@code progress} gets the RAM bytes written so far, every 64 MiB and at
-     * the end.
+     * Writes the metadata, the memory image (the non-zero pages of the chunks {@code index} does
+     * not mark zero) and last the header, which makes the file valid. The header's memory checksum
+     * is combined from the index's, which {@link MemoryIndex#of} computed in parallel, so the
+     * memory is read once here and zero chunks not at all. {@code progress} gets the RAM bytes
+     * written so far, every 64 MiB and at the end.
      *
      * @return the file's length in bytes
      */
-    static long write(FileChannel ch, byte[] metadata, GuestMemory ram, LongConsumer progress) throws IOException {
+    static long write(FileChannel ch, byte[] metadata, GuestMemory ram, MemoryIndex index, LongConsumer progress) throws IOException {
+        return write(ch, metadata, ram, index, chunk -> true, progress);
+    }
+
+    /** As above, writing only the chunks {@code stored} accepts (a diff snapshot's): the others stay holes. */
+    static long write(FileChannel ch, byte[] metadata, GuestMemory ram, MemoryIndex index, IntPredicate stored,
+                      LongConsumer progress) throws IOException {
         if (metadata.length > SnapshotFormat.MAX_METADATA) {
             throw new IllegalStateException("the machine's contexts take " + metadata.length + " bytes, more than a snapshot holds");
         }
         long memoryOffset = SnapshotFormat.memoryOffset(metadata.length);
         AtomicFile.writeFully(ch, ByteBuffer.wrap(metadata), SnapshotFormat.HEADER_SIZE);
-        CRC32C memoryCrc = new CRC32C();
         long size = ram.size();
-        for (long at = 0; at < size; at += SnapshotFormat.CHUNK) {
-            int n = (int) Math.min(SnapshotFormat.CHUNK, size - at);
-            ByteBuffer chunk = ram.slice(at, n);
-            memoryCrc.update(chunk.duplicate());
-            long chunkOffset = memoryOffset + at;
-            SnapshotFormat.forEachDataRun(chunk, n, (from, length) ->
-                    AtomicFile.writeFully(ch, chunk.slice(from, length), chunkOffset + from)); // zero pages stay holes
+        for (int i = 0; i < index.count(); i++) {
+            long at = index.offset(i);
+            int n = index.length(i);
+            if (!index.isZero(i) && stored.test(i)) {
+                ByteBuffer chunk = ram.slice(at, n);
+                long chunkOffset = memoryOffset + at;
+                SnapshotFormat.forEachDataRun(chunk, n, (from, length) ->
+                        AtomicFile.writeFully(ch, chunk.slice(from, length), chunkOffset + from)); // zero pages stay holes
+            }
             if (((at + n) & ((64L << 20) - 1)) == 0 || at + n == size) {
                 progress.accept(at + n);
             }
@@ -54,7 +63,7 @@ final class SnapshotWriter {
             AtomicFile.writeFully(ch, ByteBuffer.allocate(1), length - 1);
         }
         AtomicFile.writeFully(ch, SnapshotFormat.encodeHeader(metadata.length, size,
-                SnapshotFormat.crc(metadata, metadata.length), (int) memoryCrc.getValue()), 0);
+                SnapshotFormat.crc(metadata, metadata.length), index.wholeCrc()), 0);
         return length;
     }
 }

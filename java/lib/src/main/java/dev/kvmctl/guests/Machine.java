@@ -66,6 +66,8 @@ public final class Machine implements AutoCloseable {
     /** Copy-on-write: a {@link VmPool}'s thread reads it while this machine's thread may add to it. */
     private final List<Consumer<Vm>> vmSetup = new CopyOnWriteArrayList<>();
     private volatile boolean stopRequested;
+    /** Why {@link #stopCorrupted} stopped the guest; null unless it did. */
+    private volatile String corruption;
     private long runNanos;
     /** When the slice now running began ({@link System#nanoTime()}), or 0 between slices: only slices count as run time. */
     private long sliceStart;
@@ -407,6 +409,18 @@ public final class Machine implements AutoCloseable {
         wake();
     }
 
+    /**
+     * Makes the run stop with {@link Outcome#CORRUPTED} at its next exit, kicking the vCPU out of
+     * {@code KVM_RUN} now: for whoever fills the guest's memory and finds it untrustworthy.
+     * Safe from any thread; a guest that had already ended keeps its result.
+     *
+     * @param detail what is wrong with the memory and where, for the result
+     */
+    public void stopCorrupted(String detail) {
+        corruption = detail;
+        requestStop();
+    }
+
     /** Interrupts KVM_RUN and a blocked call, so the driver regains control soon; safe from any thread. */
     public void wake() {
         Vcpu v = vcpu;
@@ -519,7 +533,7 @@ public final class Machine implements AutoCloseable {
         }
         sliceStart = System.nanoTime();
         if (stopRequested) {
-            return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
+            return new Finished(stopped());
         }
         if (blocked) {
             CallDevice.Progress p = callDevice.resume(this);
@@ -564,7 +578,7 @@ public final class Machine implements AutoCloseable {
                 r.answer(mmio.read(r.address(), r.length()));
             } else if (exit instanceof VmExit.Interrupted) {
                 if (stopRequested) {
-                    return new Finished(finish(Outcome.STOPPED, 0, "stopped by the host", ""));
+                    return new Finished(stopped());
                 }
                 return endSlice(PREEMPTED);
             } else if (exit instanceof VmExit.Hlt) {
@@ -576,6 +590,12 @@ public final class Machine implements AutoCloseable {
                         FaultReport.describe(config.name(), exit, vcpu, ram)));
             }
         }
+    }
+
+    private RunResult stopped() {
+        String why = corruption;
+        return why != null ? finish(Outcome.CORRUPTED, Outcome.CORRUPTED_STATUS, why, "")
+                : finish(Outcome.STOPPED, 0, "stopped by the host", "");
     }
 
     /** Counts the slice's run time; until the next slice the guest is not running. */

@@ -25,7 +25,14 @@ public enum Outcome {
      * The host could not go on running it: an exception or error on the thread that drove it (a
      * KVM call that failed, a device model that threw): status {@link #FAILED_STATUS}.
      */
-    FAILED;
+    FAILED,
+    /**
+     * The host found the guest's memory corrupted and stopped it before it could go on with what
+     * it read: a lazily restored snapshot whose memory failed its checksum, or whose file was
+     * truncated while the guest ran ({@link Machine#stopCorrupted}): status
+     * {@link #CORRUPTED_STATUS}.
+     */
+    CORRUPTED;
 
     /** Exit status for {@link #FAULTED}. */
     public static final int FAULT_STATUS = 125;
@@ -33,4 +40,6 @@ public enum Outcome {
     public static final int TIMEOUT_STATUS = 124;
     /** Exit status for {@link #FAILED}: kvmctl's status for a KVM or host error. */
     public static final int FAILED_STATUS = 1;
+    /** Exit status for {@link #CORRUPTED}. */
+    public static final int CORRUPTED_STATUS = 122;
 }

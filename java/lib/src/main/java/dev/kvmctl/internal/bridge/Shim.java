@@ -96,4 +96,14 @@ public final class Shim {
     @Name("kvmctl_sigrtmin") public static native int sigrtmin();
     @Name("kvmctl_thread_self") public static native long threadSelf();
     @Name("kvmctl_thread_kick") public static native int threadKick(long thread, int signo);
+
+    // ---- userfaultfd ----
+    @Name("kvmctl_userfaultfd") public static native int userfaultfd(int flags);
+    @Name("kvmctl_userfaultfd_dev") public static native int userfaultfdDev(int flags);
+    @Name("kvmctl_uffdio_api") public static native int uffdioApi(int uffd, long features);
+    @Name("kvmctl_uffdio_register") public static native int uffdioRegister(int uffd, long start, long len, long mode);
+    @Name("kvmctl_uffdio_copy") public static native long uffdioCopy(int uffd, long dst, long src, long len, long mode);
+    @Name("kvmctl_uffdio_zeropage") public static native long uffdioZeropage(int uffd, long start, long len, long mode);
+    @Name("kvmctl_uffdio_wake") public static native int uffdioWake(int uffd, long start, long len);
+    @Name("kvmctl_uffd_read_fault") public static native long uffdReadFault(int uffd);
 }
