@@ -1,13 +1,16 @@
 package dev.kvmctl.contexts;
 
-import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.Switchable;
 import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
- * The built-in switch hook: stores the outgoing machine's context (hypervisor level, then vCPU)
- * and loads the incoming one's, warm (same VM) or cold (a brand-new VM). Measures capture and
- * restore time for the switcher's statistics.
+ * The built-in switch hook: stores the outgoing guest's {@link VmContext} (hypervisor level with
+ * its device states, then every vCPU) and loads the incoming one's, warm (same VM) or cold (a
+ * brand-new VM). Works with any {@link Switchable}: it completes the guest's pending I/O, then
+ * captures from its VM and devices ({@link Switchable#requireVm()},
+ * {@link Switchable#deviceStates()}); cold, it discards the VM and has the guest rebuild it.
+ * Measures capture and restore time for the switcher's statistics.
  *
  * <pre>{@code
  * ContextSwitchHook contexts = new ContextSwitchHook(SwitchMode.COLD);
@@ -16,12 +19,12 @@ import java.util.Map;
  * System.out.println("capture " + contexts.captureLatency() + ", restore " + contexts.restoreLatency());
  * }</pre>
  *
- * <p>Keeps one {@link MachineContext} per machine, reused at every switch. Used by one switcher's
+ * <p>Keeps one {@link VmContext} per guest, reused at every switch. Used by one switcher's
  * thread; not for sharing between switchers.
  */
 public final class ContextSwitchHook implements SwitchHook {
     private final SwitchMode mode;
-    private final Map<Machine, MachineContext> contexts = new IdentityHashMap<>();
+    private final Map<Switchable, VmContext> contexts = new IdentityHashMap<>();
     private final LatencyRecorder capture = new LatencyRecorder();
     private final LatencyRecorder restore = new LatencyRecorder();
 
@@ -41,12 +44,13 @@ public final class ContextSwitchHook implements SwitchHook {
 
     @Override
     public void beforeSwitchOut(SwitchEvent event) {
-        Machine m = event.machine();
+        Switchable m = event.guest();
         if (m.finished()) {
             return;
         }
         long t0 = System.nanoTime();
-        contexts.computeIfAbsent(m, MachineContext::new).capture(m);
+        m.completePendingIo();
+        contexts.computeIfAbsent(m, g -> new VmContext(g.requireVm())).capture(m.requireVm(), m.deviceStates());
         if (mode == SwitchMode.COLD) {
             m.discardVm();
         }
@@ -55,8 +59,8 @@ public final class ContextSwitchHook implements SwitchHook {
 
     @Override
     public void afterSwitchIn(SwitchEvent event) {
-        Machine m = event.machine();
-        MachineContext ctx = contexts.get(m);
+        Switchable m = event.guest();
+        VmContext ctx = contexts.get(m);
         if (ctx == null) {
             return; // first run: the vCPU is still in its boot state
         }
@@ -64,7 +68,7 @@ public final class ContextSwitchHook implements SwitchHook {
         if (mode == SwitchMode.COLD) {
             m.rebuildVm();
         }
-        ctx.restore(m);
+        ctx.restore(m.requireVm(), m.deviceStates());
         restore.record(System.nanoTime() - t0);
     }
 
@@ -79,12 +83,12 @@ public final class ContextSwitchHook implements SwitchHook {
     }
 
     /**
-     * Looks up what the hook keeps for a machine.
+     * Looks up what the hook keeps for a guest.
      *
-     * @param machine one of the switcher's machines
+     * @param guest one of the switcher's guests
      * @return the context last captured from it, or null if it has not been switched out yet
      */
-    public MachineContext contextOf(Machine machine) {
-        return contexts.get(machine);
+    public VmContext contextOf(Switchable guest) {
+        return contexts.get(guest);
     }
 }
