@@ -20,22 +20,32 @@
  * add lost), the token the sum of the hops, and vCPU i passed the token token/N times, once more
  * if i < token % N (it went round in order). vCPU 0 prints (and it alone prints)
  *
- *   smp-counter: cpus=<N> running        (before the loop)
+ *   smp-counter: cpus=<N> running state=<hex>   (before the loop)
  *   smp-counter: cpu <i> hops=<h> adds=<a>   (one line per vCPU)
  *   smp-counter: cpus=<N> token=<t> counter=<c> ok
  *
- * and exits 0; any check that fails prints "smp-counter: FAIL <what>" and exits 1. A bad STOP_WORD
+ * and exits 0. <hex> is the guest-physical address of the shared state, so the host can watch the
+ * work go on: the counter is the u64 there, the token the u64 after it. Any check that fails prints "smp-counter: FAIL <what>" and exits 1. A bad STOP_WORD
  * or boot info exits 2. The other vCPUs park (spin on pause) once they have arrived.
  */
 #include "kvmctl_guest.h"
 
 #define DEFAULT_HOPS 1000
 
-static volatile uint64_t counter;
-static volatile uint64_t token;
-static volatile uint32_t arrived;
-static volatile uint64_t hops_of[KVMCTL_MAX_CPUS];
-static volatile uint64_t adds_of[KVMCTL_MAX_CPUS];
+/* What the vCPUs share; the host may read the counter and token (see above). */
+static volatile struct {
+    uint64_t counter;
+    uint64_t token;
+    uint32_t arrived;
+    uint64_t hops_of[KVMCTL_MAX_CPUS];
+    uint64_t adds_of[KVMCTL_MAX_CPUS];
+} shared;
+
+#define counter shared.counter
+#define token   shared.token
+#define arrived shared.arrived
+#define hops_of shared.hops_of
+#define adds_of shared.adds_of
 
 static void fail(const char *what)
 {
@@ -60,7 +70,9 @@ int main(const struct kvmctl_boot_info *info)
     if (me == 0) {
         kvmctl_puts("smp-counter: cpus=");
         kvmctl_put_dec(n);
-        kvmctl_puts(" running\n");
+        kvmctl_puts(" running state=");
+        kvmctl_put_hex((uint64_t)(uintptr_t)&shared);
+        kvmctl_putc('\n');
     }
     uint64_t hops = 0, adds = 0;
     for (;;) {

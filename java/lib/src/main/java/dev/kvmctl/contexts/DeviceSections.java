@@ -123,16 +123,16 @@ final class DeviceSections {
     static DeviceSections decode(byte[] bytes) {
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         DeviceSections d = new DeviceSections();
-        int count = readLength(b, "device count", bytes.length / 12);
+        int count = readLength(b, "device count", 12, Integer.MAX_VALUE); // a device takes at least its three ints
         for (int i = 0; i < count; i++) {
-            byte[] n = new byte[readLength(b, "device name", Math.min(MAX_NAME, b.remaining()))];
+            byte[] n = new byte[readLength(b, "device name", 1, MAX_NAME)];
             b.get(n);
             String name = new String(n, StandardCharsets.UTF_8);
             if (b.remaining() < 8) {
                 throw new ContextFormatException("the device states end inside device \"" + name + "\"");
             }
             int version = b.getInt();
-            byte[] state = new byte[readLength(b, "state of device \"" + name + "\"", b.remaining())];
+            byte[] state = new byte[readLength(b, "state of device \"" + name + "\"", 1, Integer.MAX_VALUE)];
             b.get(state);
             if (d.saved.put(name, new Saved(version, state)) != null) {
                 throw new ContextFormatException("the device states name \"" + name + "\" twice");
@@ -144,11 +144,13 @@ final class DeviceSections {
         return d;
     }
 
-    private static int readLength(ByteBuffer b, String what, int max) {
+    /** Reads a count of items of at least {@code perItem} bytes each, bounded by {@code cap} and by the bytes left. */
+    private static int readLength(ByteBuffer b, String what, int perItem, int cap) {
         if (b.remaining() < 4) {
             throw new ContextFormatException("the device states end before the " + what);
         }
         int n = b.getInt();
+        int max = Math.min(cap, b.remaining() / perItem);
         if (n < 0 || n > max) {
             throw new ContextFormatException("the device states are corrupted: " + what + " of " + n + " where at most " + max + " fit");
         }
