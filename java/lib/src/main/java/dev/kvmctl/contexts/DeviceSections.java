@@ -18,6 +18,7 @@ import java.util.Set;
  * bounds every length by what is left before it allocates.
  *
  * <pre>{@code
+ * List<DeviceState> devices = machine.deviceStates();
  * DeviceSections saved = new DeviceSections();
  * saved.capture(devices);
  * byte[] bytes = saved.encode();

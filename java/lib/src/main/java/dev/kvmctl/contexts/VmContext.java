@@ -14,18 +14,20 @@ import java.util.List;
  * where it is (a switch), or a {@link Snapshot} carries it.
  *
  * <pre>{@code
- * Vm vm = kvm.createVm();
- * vm.mapMemory(0, ram);
- * vm.createVcpu(0);
- * vm.createVcpu(1);
- * // ... set the vCPUs up, run them, stop them (complete an I/O exit first, see below), then:
- * VmContext ctx = new VmContext(vm);
- * ctx.capture(vm, List.of(myUart));
- * try (Vm fresh = kvm.createVm()) {      // a brand-new VM over the same memory
- *     fresh.mapMemory(0, ram);
- *     fresh.createVcpu(0);
- *     fresh.createVcpu(1);
- *     ctx.restore(fresh, List.of(myUart)); // the guest goes on where it was, on every vCPU
+ * List<DeviceState> devices = List.of();   // your device models' state sections
+ * try (Vm own = kvm.createVm()) {
+ *     own.mapMemory(0, ram);
+ *     own.createVcpu(0);
+ *     own.createVcpu(1);
+ *     // ... set the vCPUs up, run them, stop them (complete an I/O exit first, see below), then:
+ *     VmContext ctx = new VmContext(own);
+ *     ctx.capture(own, devices);
+ *     try (Vm fresh = kvm.createVm()) {    // a brand-new VM over the same memory
+ *         fresh.mapMemory(0, ram);
+ *         fresh.createVcpu(0);
+ *         fresh.createVcpu(1);
+ *         ctx.restore(fresh, devices);     // the guest goes on where it was, on every vCPU
+ *     }
  * }
  * }</pre>
  *

@@ -11,7 +11,8 @@ import java.util.List;
  * {@link Machine} is kvmctl's implementation; a VMM with its own {@link Vm} writes its own.
  *
  * <pre>{@code
- * Switcher switcher = new Switcher(List.of(machine, myOwnGuest), Duration.ofMillis(1));
+ * List<Switchable> guests = List.of(machine);   // and guests of your own VMM, in the same list
+ * Switcher switcher = new Switcher(guests, Duration.ofMillis(1));
  * switcher.addHook(new ContextSwitchHook(SwitchMode.COLD));
  * switcher.run(Duration.ofSeconds(30));
  * }</pre>

@@ -72,8 +72,8 @@ class OwnVmSnapshotTest {
                 }
                 ByteArrayOutputStream out = new ByteArrayOutputStream();
                 OwnVmm vmm = new OwnVmm(vm.vcpus(), out).start();
-                await(() -> vmm.console().contains(" running state="), "the guest starts", vmm);
-                state = Long.decode(Guests.line(vmm.console(), "running state=").replaceAll(".*state=", ""));
+                await(() -> Guests.smpState(vmm.console()) >= 0, "the guest starts", vmm);
+                state = Guests.smpState(vmm.console());
                 await(() -> ram.getLong(state + 8) >= HOPS, "the token goes round", vmm);
                 vmm.stop();
                 tokenAtSnapshot = ram.getLong(state + 8);

@@ -47,8 +47,7 @@ class SmpSwitchTest {
 
     /** The guest-physical address of the guest's shared state, from its first line, or -1 before it. */
     private static long state(ByteArrayOutputStream console) {
-        String line = Guests.line(console.toString(), "running state=");
-        return line.isEmpty() || !console.toString().contains(line + "\n") ? -1 : Long.decode(line.replaceAll(".*state=", ""));
+        return Guests.smpState(console.toString());
     }
 
     /**
