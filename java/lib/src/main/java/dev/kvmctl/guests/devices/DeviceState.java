@@ -7,7 +7,7 @@ package dev.kvmctl.guests.devices;
  * with the version they were saved at; what they mean is the device's.
  *
  * <pre>{@code
- * final class Uart implements DeviceState {
+ * DeviceState uart = new DeviceState() {
  *     private byte scratch;
  *     public String name() { return "uart0"; }
  *     public int version() { return 1; }
@@ -18,7 +18,8 @@ package dev.kvmctl.guests.devices;
  *         }
  *         scratch = state[0];
  *     }
- * }
+ * };
+ * machine.registerDeviceState(uart);   // or pass it to VmContext.capture/restore, Snapshot.write/restoreInto
  * }</pre>
  *
  * <p>Called on the thread that captures or restores the context, while no vCPU of the VM runs.
