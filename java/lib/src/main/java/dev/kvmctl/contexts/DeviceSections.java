@@ -39,7 +39,11 @@ final class DeviceSections {
         Map<String, Saved> now = new LinkedHashMap<>();
         for (DeviceState d : devices) {
             String name = checkName(d.name());
-            if (now.put(name, new Saved(d.version(), d.save().clone())) != null) {
+            byte[] state = d.save();
+            if (state == null) {
+                throw new IllegalArgumentException("device \"" + name + "\" saved null; a device with no state saves an empty array");
+            }
+            if (now.put(name, new Saved(d.version(), state.clone())) != null) {
                 throw new IllegalArgumentException("two devices are named \"" + name + "\"; a device state needs a unique name");
             }
         }

@@ -2,6 +2,7 @@ package dev.kvmctl.contexts;
 
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.Kvm;
+import dev.kvmctl.MemorySlot;
 import dev.kvmctl.Vm;
 import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
@@ -150,11 +151,12 @@ public final class Snapshot {
      * @param file where to write the snapshot
      * @param progress called with the RAM bytes written so far, every 64 MiB and at the end
      * @return the file's length in bytes
-     * @throws IllegalArgumentException if {@code file} cannot be a snapshot, the VM has no vCPU,
-     *     or two devices have one name
+     * @throws IllegalArgumentException if {@code file} cannot be a snapshot, the VM does not map
+     *     {@code ram} whole at guest-physical 0, has no vCPU, or two devices have one name
      * @throws UncheckedIOException if writing fails; the previous file, if any, is unchanged
      */
     public static long write(Vm vm, GuestMemory ram, List<? extends DeviceState> devices, Path file, LongConsumer progress) {
+        requireRamAtZero(vm, ram);
         Path target = checkDestination(file);
         VmContext ctx = new VmContext(vm);
         ctx.capture(vm, devices);
@@ -311,10 +313,12 @@ public final class Snapshot {
      * @param file the snapshot
      * @throws ContextFormatException if the file is not an intact snapshot, or does not fit the
      *     VM, its RAM or its devices
-     * @throws IllegalArgumentException if the VM has another number of vCPUs than the snapshot
+     * @throws IllegalArgumentException if the VM has another number of vCPUs than the snapshot, or
+     *     does not map {@code ram} whole at guest-physical 0
      * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
      */
     public static void restoreInto(Vm vm, GuestMemory ram, List<? extends DeviceState> devices, Path file) {
+        requireRamAtZero(vm, ram);
         try (FileChannel ch = open(file)) {
             SnapshotReader.Metadata m = SnapshotReader.readMetadata(ch, file);
             Info info = m.info();
@@ -331,6 +335,17 @@ public final class Snapshot {
         } catch (IOException e) {
             throw readError(file, e);
         }
+    }
+
+    /** Refuses RAM that {@code vm} does not map, whole, at guest-physical 0: a snapshot's RAM is that memory. */
+    private static void requireRamAtZero(Vm vm, GuestMemory ram) {
+        for (MemorySlot slot : vm.memorySlots()) {
+            if (slot.guestAddress() == 0 && slot.memory() == ram && slot.memoryOffset() == 0 && slot.size() == ram.size()) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("the VM does not map this RAM whole at guest-physical 0; a snapshot holds the memory "
+                + "there: map it with vm.mapMemory(0, ram) first");
     }
 
     /**

@@ -33,8 +33,8 @@ import java.util.List;
  *
  * <p>On hardware KVM an I/O exit is finished only by the next {@code KVM_RUN}: before capturing a
  * vCPU that stopped on one, run it once more with {@link Vcpu#immediateExit(boolean)} set
- * ({@code Machine.completePendingIo()} does this for a machine). A context allocates nothing to
- * capture or restore once made; it is not thread-safe.
+ * ({@code Machine.completePendingIo()} does this for a machine). Once made, a context allocates
+ * only the VM's list of vCPUs ({@link Vm#vcpus()}) to capture or restore; it is not thread-safe.
  */
 public final class VmContext {
     private final Kvm kvm;

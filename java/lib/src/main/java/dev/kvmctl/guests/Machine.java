@@ -13,9 +13,11 @@ import dev.kvmctl.GuestMemory;
 import dev.kvmctl.state.MpState;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.Consumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -78,6 +80,8 @@ public final class Machine implements Switchable, AutoCloseable {
     private volatile int current;
     private final List<Consumer<Vm>> vmSetup = new ArrayList<>();
     private final List<DeviceState> deviceStates = new ArrayList<>();
+    /** What {@link #deviceStates()} returns: a view, so a switch allocates nothing for it. */
+    private final List<DeviceState> deviceStatesView = Collections.unmodifiableList(deviceStates);
     private volatile boolean stopRequested;
     private long runNanos;
     /** When the slice now running began ({@link System#nanoTime()}), or 0 between slices: only slices count as run time. */
@@ -255,6 +259,7 @@ public final class Machine implements Switchable, AutoCloseable {
      * @throws IllegalArgumentException if a device of that name is registered already
      */
     public void registerDeviceState(DeviceState state) {
+        Objects.requireNonNull(state, "state");
         for (DeviceState d : deviceStates) {
             if (d.name().equals(state.name())) {
                 throw new IllegalArgumentException(config.name() + " has a device state named \"" + state.name() + "\" already");
@@ -263,10 +268,10 @@ public final class Machine implements Switchable, AutoCloseable {
         deviceStates.add(state);
     }
 
-    /** {@return the device states registered ({@link #registerDeviceState}), in order; an unmodifiable copy} */
+    /** {@return the device states registered ({@link #registerDeviceState}), in order; an unmodifiable view} */
     @Override
     public List<DeviceState> deviceStates() {
-        return List.copyOf(deviceStates);
+        return deviceStatesView;
     }
 
     /** Creates the VM and its vCPUs over this machine's RAM and shared regions. */

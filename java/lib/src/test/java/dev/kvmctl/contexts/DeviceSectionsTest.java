@@ -28,7 +28,7 @@ class DeviceSectionsTest {
 
         @Override public String name() { return name; }
         @Override public int version() { return version; }
-        @Override public byte[] save() { return state.clone(); }
+        @Override public byte[] save() { return state == null ? null : state.clone(); }
 
         @Override
         public void restore(int savedVersion, byte[] saved) {
@@ -84,6 +84,9 @@ class DeviceSectionsTest {
         assertThrows(IllegalArgumentException.class, () -> s.capture(List.of(new Register("a", 1), new Register("a", 1))));
         assertThrows(IllegalArgumentException.class, () -> s.capture(List.of(new Register("", 1))));
         assertThrows(IllegalArgumentException.class, () -> s.capture(List.of(new Register("x".repeat(257), 1))));
+        Register nothing = new Register("null", 1);
+        nothing.state = null;
+        assertThrows(IllegalArgumentException.class, () -> s.capture(List.of(nothing)));
         assertTrue(s.isEmpty(), "a refused capture keeps nothing");
     }
 

@@ -93,7 +93,10 @@ class OwnVmSnapshotTest {
                 try (Vm one = build(kvm, ram, 1)) {
                     assertThrows(IllegalArgumentException.class, () -> Snapshot.restoreInto(one, ram, List.of(fresh), file));
                 }
-                try (Vm two = build(kvm, ram, CPUS)) {
+                try (Vm two = build(kvm, ram, CPUS); GuestMemory stray = GuestMemory.anonymous(RAM)) {
+                    IllegalArgumentException unmapped = assertThrows(IllegalArgumentException.class,
+                            () -> Snapshot.restoreInto(two, stray, List.of(fresh), file));
+                    assertTrue(unmapped.getMessage().contains("guest-physical 0"), unmapped.getMessage());
                     ContextFormatException e = assertThrows(ContextFormatException.class,
                             () -> Snapshot.restoreInto(two, ram, List.of(), file));
                     assertTrue(e.getMessage().contains("\"scratch\""), e.getMessage());
