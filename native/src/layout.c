@@ -4,7 +4,13 @@
  * entries up by name once at class initialisation, so a layout is written
  * down exactly once, here, by offsetof and sizeof.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 
 #include "shim.h"
 
@@ -16,6 +22,9 @@ struct kvmctl_layout_entry {
 #define SIZE(type) { "sizeof " #type, (int64_t)sizeof(struct type) }
 #define FIELD(type, field) { #type "." #field, (int64_t)offsetof(struct type, field) }
 #define CONSTANT(name) { #name, (int64_t)(name) }
+/* The size of one member (of one element, for an array member). */
+#define MEMBER_SIZE(type, member) \
+    { "sizeof " #type "." #member, (int64_t)sizeof(((struct type *)0)->member) }
 
 static const struct kvmctl_layout_entry kvmctl_layout[] = {
     /* struct kvm_run: the page shared with the kernel for every exit. */
@@ -86,6 +95,8 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     FIELD(kvm_fpu, fpr), FIELD(kvm_fpu, fcw), FIELD(kvm_fpu, fsw), FIELD(kvm_fpu, ftwx),
     FIELD(kvm_fpu, last_opcode), FIELD(kvm_fpu, last_ip), FIELD(kvm_fpu, last_dp),
     FIELD(kvm_fpu, xmm), FIELD(kvm_fpu, mxcsr),
+    MEMBER_SIZE(kvm_fpu, fpr), MEMBER_SIZE(kvm_fpu, fpr[0]),
+    MEMBER_SIZE(kvm_fpu, xmm), MEMBER_SIZE(kvm_fpu, xmm[0]),
     SIZE(kvm_xsave),
     SIZE(kvm_xcrs),
     FIELD(kvm_xcrs, nr_xcrs), FIELD(kvm_xcrs, flags), FIELD(kvm_xcrs, xcrs),
@@ -98,7 +109,7 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     SIZE(kvm_msr_entry),
     FIELD(kvm_msr_entry, index), FIELD(kvm_msr_entry, data),
     SIZE(kvm_msr_list),
-    FIELD(kvm_msr_list, nmsrs), FIELD(kvm_msr_list, indices),
+    FIELD(kvm_msr_list, nmsrs), FIELD(kvm_msr_list, indices), MEMBER_SIZE(kvm_msr_list, indices[0]),
 
     /* CPUID. */
     SIZE(kvm_cpuid2),
@@ -110,16 +121,29 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
 
     /* The rest of a vCPU's state, kept as opaque blobs plus the fields Java reads. */
     SIZE(kvm_lapic_state),
+    CONSTANT(KVM_APIC_REG_SIZE),
     SIZE(kvm_mp_state),
     FIELD(kvm_mp_state, mp_state),
     SIZE(kvm_vcpu_events),
     FIELD(kvm_vcpu_events, exception.injected), FIELD(kvm_vcpu_events, exception.nr),
+    FIELD(kvm_vcpu_events, exception.has_error_code), FIELD(kvm_vcpu_events, exception.pending),
+    FIELD(kvm_vcpu_events, exception.error_code),
     FIELD(kvm_vcpu_events, interrupt.injected), FIELD(kvm_vcpu_events, interrupt.nr),
+    FIELD(kvm_vcpu_events, interrupt.soft), FIELD(kvm_vcpu_events, interrupt.shadow),
     FIELD(kvm_vcpu_events, nmi.injected), FIELD(kvm_vcpu_events, nmi.pending),
-    FIELD(kvm_vcpu_events, flags),
+    FIELD(kvm_vcpu_events, nmi.masked),
+    FIELD(kvm_vcpu_events, sipi_vector), FIELD(kvm_vcpu_events, flags),
+    FIELD(kvm_vcpu_events, smi.smm), FIELD(kvm_vcpu_events, smi.pending),
+    FIELD(kvm_vcpu_events, smi.smm_inside_nmi), FIELD(kvm_vcpu_events, smi.latched_init),
+    FIELD(kvm_vcpu_events, triple_fault.pending),
+    FIELD(kvm_vcpu_events, exception_has_payload), FIELD(kvm_vcpu_events, exception_payload),
+    CONSTANT(KVM_VCPUEVENT_VALID_NMI_PENDING), CONSTANT(KVM_VCPUEVENT_VALID_SIPI_VECTOR),
+    CONSTANT(KVM_VCPUEVENT_VALID_SHADOW), CONSTANT(KVM_VCPUEVENT_VALID_SMM),
+    CONSTANT(KVM_VCPUEVENT_VALID_PAYLOAD), CONSTANT(KVM_VCPUEVENT_VALID_TRIPLE_FAULT),
+    CONSTANT(KVM_X86_SHADOW_INT_MOV_SS), CONSTANT(KVM_X86_SHADOW_INT_STI),
     SIZE(kvm_debugregs),
     FIELD(kvm_debugregs, db), FIELD(kvm_debugregs, dr6), FIELD(kvm_debugregs, dr7),
-    FIELD(kvm_debugregs, flags),
+    FIELD(kvm_debugregs, flags), MEMBER_SIZE(kvm_debugregs, db),
     SIZE(kvm_guest_debug),
     FIELD(kvm_guest_debug, control), FIELD(kvm_guest_debug, arch.debugreg),
     SIZE(kvm_translation),
@@ -132,8 +156,34 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     FIELD(kvm_clock_data, clock), FIELD(kvm_clock_data, flags),
     SIZE(kvm_irqchip),
     FIELD(kvm_irqchip, chip_id), FIELD(kvm_irqchip, chip),
+    FIELD(kvm_pic_state, last_irr), FIELD(kvm_pic_state, irr), FIELD(kvm_pic_state, imr),
+    FIELD(kvm_pic_state, isr), FIELD(kvm_pic_state, priority_add),
+    FIELD(kvm_pic_state, irq_base), FIELD(kvm_pic_state, read_reg_select),
+    FIELD(kvm_pic_state, poll), FIELD(kvm_pic_state, special_mask),
+    FIELD(kvm_pic_state, init_state), FIELD(kvm_pic_state, auto_eoi),
+    FIELD(kvm_pic_state, rotate_on_auto_eoi), FIELD(kvm_pic_state, special_fully_nested_mode),
+    FIELD(kvm_pic_state, init4), FIELD(kvm_pic_state, elcr), FIELD(kvm_pic_state, elcr_mask),
+    FIELD(kvm_ioapic_state, base_address), FIELD(kvm_ioapic_state, ioregsel),
+    FIELD(kvm_ioapic_state, id), FIELD(kvm_ioapic_state, irr),
+    FIELD(kvm_ioapic_state, redirtbl), MEMBER_SIZE(kvm_ioapic_state, redirtbl[0]),
+    CONSTANT(KVM_IOAPIC_NUM_PINS),
     SIZE(kvm_pit_state2),
-    FIELD(kvm_pit_state2, flags),
+    FIELD(kvm_pit_state2, channels), MEMBER_SIZE(kvm_pit_state2, channels), FIELD(kvm_pit_state2, flags),
+    SIZE(kvm_pit_channel_state),
+    FIELD(kvm_pit_channel_state, count), MEMBER_SIZE(kvm_pit_channel_state, count),
+    FIELD(kvm_pit_channel_state, latched_count), MEMBER_SIZE(kvm_pit_channel_state, latched_count),
+    FIELD(kvm_pit_channel_state, count_latched), MEMBER_SIZE(kvm_pit_channel_state, count_latched),
+    FIELD(kvm_pit_channel_state, status_latched), MEMBER_SIZE(kvm_pit_channel_state, status_latched),
+    FIELD(kvm_pit_channel_state, status), MEMBER_SIZE(kvm_pit_channel_state, status),
+    FIELD(kvm_pit_channel_state, read_state), MEMBER_SIZE(kvm_pit_channel_state, read_state),
+    FIELD(kvm_pit_channel_state, write_state), MEMBER_SIZE(kvm_pit_channel_state, write_state),
+    FIELD(kvm_pit_channel_state, write_latch), MEMBER_SIZE(kvm_pit_channel_state, write_latch),
+    FIELD(kvm_pit_channel_state, rw_mode), MEMBER_SIZE(kvm_pit_channel_state, rw_mode),
+    FIELD(kvm_pit_channel_state, mode), MEMBER_SIZE(kvm_pit_channel_state, mode),
+    FIELD(kvm_pit_channel_state, bcd), MEMBER_SIZE(kvm_pit_channel_state, bcd),
+    FIELD(kvm_pit_channel_state, gate), MEMBER_SIZE(kvm_pit_channel_state, gate),
+    FIELD(kvm_pit_channel_state, count_load_time), MEMBER_SIZE(kvm_pit_channel_state, count_load_time),
+    CONSTANT(KVM_PIT_FLAGS_HPET_LEGACY), CONSTANT(KVM_PIT_FLAGS_SPEAKER_DATA_ON),
 
     /* Exit reasons. */
     CONSTANT(KVM_EXIT_UNKNOWN), CONSTANT(KVM_EXIT_EXCEPTION), CONSTANT(KVM_EXIT_IO),
@@ -163,6 +213,25 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(KVM_PIT_SPEAKER_DUMMY),
     CONSTANT(KVM_CLOCK_TSC_STABLE),
 
+    /* errno values (their names and descriptions come from jnr-constants, cross-checked by a test). */
+    CONSTANT(EPERM), CONSTANT(ENOENT), CONSTANT(EINTR), CONSTANT(EIO), CONSTANT(ENXIO),
+    CONSTANT(E2BIG), CONSTANT(EBADF), CONSTANT(EAGAIN), CONSTANT(ENOMEM), CONSTANT(EACCES),
+    CONSTANT(EFAULT), CONSTANT(EBUSY), CONSTANT(EEXIST), CONSTANT(ENODEV), CONSTANT(EINVAL),
+    CONSTANT(ENFILE), CONSTANT(EMFILE), CONSTANT(ENOTTY), CONSTANT(ENOSPC), CONSTANT(ERANGE),
+    CONSTANT(ENOSYS), CONSTANT(EOPNOTSUPP),
+
+    /* libc flags kvmctl passes through JNR-FFI (internal/bridge/LibC). */
+    CONSTANT(O_RDONLY), CONSTANT(O_RDWR), CONSTANT(O_CLOEXEC), CONSTANT(O_NONBLOCK),
+    CONSTANT(O_NOCTTY),
+    CONSTANT(MFD_CLOEXEC),
+    CONSTANT(PROT_READ), CONSTANT(PROT_WRITE),
+    CONSTANT(MAP_SHARED), CONSTANT(MAP_PRIVATE), CONSTANT(MAP_ANONYMOUS), CONSTANT(MAP_NORESERVE),
+    CONSTANT(MAP_FIXED),
+    CONSTANT(EFD_CLOEXEC), CONSTANT(EFD_NONBLOCK),
+    CONSTANT(MADV_DONTNEED), CONSTANT(MADV_REMOVE), CONSTANT(MADV_POPULATE_WRITE),
+    CONSTANT(POLLIN),
+    SIZE(pollfd), FIELD(pollfd, fd), FIELD(pollfd, events), FIELD(pollfd, revents),
+
     /* Request numbers, only for the benchmark that calls ioctl(2) directly through JNR-FFI. */
     CONSTANT(KVM_RUN), CONSTANT(KVM_GET_REGS), CONSTANT(KVM_SET_REGS),
 
@@ -185,17 +254,67 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(KVM_CAP_COALESCED_MMIO), CONSTANT(KVM_CAP_SYNC_REGS),
 };
 
+/*
+ * Bit fields have no offsetof: the IOAPIC redirection entry's are exported as masks over its
+ * 64-bit "bits", found by setting the field to all ones in a zeroed entry.
+ */
+#define REDIRECTION_MASK(field)                                      \
+    static int64_t redirection_##field(void)                          \
+    {                                                                 \
+        struct kvm_ioapic_state s;                                    \
+        memset(&s, 0, sizeof s);                                      \
+        s.redirtbl[0].fields.field--;                                 \
+        return (int64_t)s.redirtbl[0].bits;                           \
+    }
+REDIRECTION_MASK(vector)
+REDIRECTION_MASK(delivery_mode)
+REDIRECTION_MASK(dest_mode)
+REDIRECTION_MASK(delivery_status)
+REDIRECTION_MASK(polarity)
+REDIRECTION_MASK(remote_irr)
+REDIRECTION_MASK(trig_mode)
+REDIRECTION_MASK(mask)
+REDIRECTION_MASK(dest_id)
+
+struct kvmctl_computed_entry {
+    const char *name;
+    int64_t (*value)(void);
+};
+
+#define REDIRECTION(field) { "kvm_ioapic_state.redirtbl.fields." #field " mask", redirection_##field }
+
+static const struct kvmctl_computed_entry kvmctl_computed[] = {
+    REDIRECTION(vector), REDIRECTION(delivery_mode), REDIRECTION(dest_mode),
+    REDIRECTION(delivery_status), REDIRECTION(polarity), REDIRECTION(remote_irr),
+    REDIRECTION(trig_mode), REDIRECTION(mask), REDIRECTION(dest_id),
+};
+
+#define STATIC_COUNT ((int)(sizeof kvmctl_layout / sizeof kvmctl_layout[0]))
+#define COMPUTED_COUNT ((int)(sizeof kvmctl_computed / sizeof kvmctl_computed[0]))
+
 int kvmctl_layout_count(void)
 {
-    return (int)(sizeof kvmctl_layout / sizeof kvmctl_layout[0]);
+    return STATIC_COUNT + COMPUTED_COUNT;
 }
 
 const char *kvmctl_layout_name(int index)
 {
-    return index >= 0 && index < kvmctl_layout_count() ? kvmctl_layout[index].name : NULL;
+    if (index >= 0 && index < STATIC_COUNT) {
+        return kvmctl_layout[index].name;
+    }
+    if (index >= STATIC_COUNT && index < kvmctl_layout_count()) {
+        return kvmctl_computed[index - STATIC_COUNT].name;
+    }
+    return NULL;
 }
 
 int64_t kvmctl_layout_value(int index)
 {
-    return index >= 0 && index < kvmctl_layout_count() ? kvmctl_layout[index].value : -1;
+    if (index >= 0 && index < STATIC_COUNT) {
+        return kvmctl_layout[index].value;
+    }
+    if (index >= STATIC_COUNT && index < kvmctl_layout_count()) {
+        return kvmctl_computed[index - STATIC_COUNT].value();
+    }
+    return -1;
 }

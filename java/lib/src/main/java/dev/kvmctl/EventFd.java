@@ -1,6 +1,7 @@
 package dev.kvmctl;
 
 import dev.kvmctl.internal.OwnedFd;
+import dev.kvmctl.internal.bridge.Layout;
 import dev.kvmctl.internal.bridge.LibC;
 
 /**
@@ -21,6 +22,10 @@ import dev.kvmctl.internal.bridge.LibC;
 public final class EventFd implements AutoCloseable {
     /** What {@link #transfer} returns when the whole counter moved: no errno is negative. */
     private static final int MOVED = -1;
+    private static final int POLLFD_SIZE = Layout.sizeOf("pollfd");
+    private static final int POLLFD_FD = Layout.offsetOf("pollfd", "fd");
+    private static final int POLLFD_EVENTS = Layout.offsetOf("pollfd", "events");
+    private static final int POLLFD_REVENTS = Layout.offsetOf("pollfd", "revents");
 
     private final OwnedFd fd;
     private final byte[] readBuffer = new byte[8];
@@ -98,14 +103,16 @@ public final class EventFd implements AutoCloseable {
      * @throws IllegalStateException if any of {@code events} is closed
      */
     public static boolean awaitAny(java.util.List<EventFd> events, int timeoutMillis) {
-        java.nio.ByteBuffer fds = dev.kvmctl.internal.bridge.Memory.allocate(8 * Math.max(1, events.size()));
+        java.nio.ByteBuffer fds = dev.kvmctl.internal.bridge.Memory.allocate(POLLFD_SIZE * Math.max(1, events.size()));
         for (int i = 0; i < events.size(); i++) {
-            fds.putInt(8 * i, events.get(i).fd()).putShort(8 * i + 4, LibC.POLLIN).putShort(8 * i + 6, (short) 0);
+            int at = POLLFD_SIZE * i;
+            fds.putInt(at + POLLFD_FD, events.get(i).fd()).putShort(at + POLLFD_EVENTS, LibC.POLLIN)
+                    .putShort(at + POLLFD_REVENTS, (short) 0);
         }
         int rc = LibC.INSTANCE.poll(dev.kvmctl.internal.bridge.Memory.addressOf(fds), events.size(), timeoutMillis);
         if (rc < 0) {
             int errno = LibC.errno();
-            if (errno == 4) { // EINTR: a kick or another signal; the caller looks again
+            if (errno == LibC.EINTR) { // a kick or another signal; the caller looks again
                 return false;
             }
             throw new KvmException("poll", errno);
@@ -135,7 +142,7 @@ public final class EventFd implements AutoCloseable {
         synchronized (readBuffer) {
             int errno = transfer(readBuffer, false);
             if (errno != MOVED) {
-                if (errno == 11) { // EAGAIN: nothing signalled on a non-blocking eventfd
+                if (errno == LibC.EAGAIN) { // nothing signalled on a non-blocking eventfd
                     return 0;
                 }
                 throw new KvmException("read(eventfd)", errno);

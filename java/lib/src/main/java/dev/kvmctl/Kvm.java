@@ -41,7 +41,7 @@ public final class Kvm implements AutoCloseable {
      */
     public static final int API_VERSION = Layout.intValue("KVM_API_VERSION");
 
-    private static final int ENOENT = 2, ENXIO = 6, EACCES = 13, ENODEV = 19, EPERM = 1;
+    private static final int MSR_INDEX_SIZE = Layout.intValue("sizeof kvm_msr_list.indices[0]");
 
     private final OwnedFd fd;
     private final Path device;
@@ -102,22 +102,18 @@ public final class Kvm implements AutoCloseable {
     }
 
     private static String openHint(Path device, int errno) {
-        switch (errno) {
-            case ENOENT:
-                return device + " does not exist: this kernel has no KVM or its module is not loaded "
-                        + "(modprobe kvm_intel or kvm_amd; in a VM, enable nested virtualization), "
-                        + "or this container was started without --device " + device;
-            case EACCES:
-            case EPERM:
-                return "no permission to open " + device + ": run as a member of its group (ls -l "
-                        + device + "; usermod -aG kvm $USER, then log in again) or grant access with a udev rule";
-            case ENXIO:
-            case ENODEV:
-                return device + " exists but no KVM driver answers it: load kvm_intel or kvm_amd, and "
-                        + "check that virtualization is enabled in the firmware";
-            default:
-                return Files.exists(device) ? "could not open " + device : device + " does not exist";
+        if (errno == LibC.ENOENT) {
+            return device + " does not exist: this kernel has no KVM or its module is not loaded "
+                    + "(modprobe kvm_intel or kvm_amd; in a VM, enable nested virtualization), "
+                    + "or this container was started without --device " + device;
+        } else if (errno == LibC.EACCES || errno == LibC.EPERM) {
+            return "no permission to open " + device + ": run as a member of its group (ls -l "
+                    + device + "; usermod -aG kvm $USER, then log in again) or grant access with a udev rule";
+        } else if (errno == LibC.ENXIO || errno == LibC.ENODEV) {
+            return device + " exists but no KVM driver answers it: load kvm_intel or kvm_amd, and "
+                    + "check that virtualization is enabled in the firmware";
         }
+        return Files.exists(device) ? "could not open " + device : device + " does not exist";
     }
 
     private static int apiVersion(int kvm, long unused) {
@@ -312,12 +308,12 @@ public final class Kvm implements AutoCloseable {
         String op = features ? "KVM_GET_MSR_FEATURE_INDEX_LIST" : "KVM_GET_MSR_INDEX_LIST";
         int capacity = 256;
         while (true) {
-            ByteBuffer list = Memory.allocate(header + 4 * capacity);
+            ByteBuffer list = Memory.allocate(header + MSR_INDEX_SIZE * capacity);
             list.putInt(nmsrs, capacity);
             long address = Memory.addressOf(list);
             int rc = fd.call(features ? Shim::getMsrFeatureIndexList : Shim::getMsrIndexList, address);
             int n = list.getInt(nmsrs);
-            if (rc == -7 /* E2BIG: the kernel wrote the count it needs */ && n > capacity) {
+            if (rc == -LibC.E2BIG /* the kernel wrote the count it needs */ && n > capacity) {
                 capacity = n;
                 continue;
             }
@@ -355,7 +351,7 @@ public final class Kvm implements AutoCloseable {
     public Vm createVm() {
         int vm = fd.call(Shim::createVm, 0);
         if (vm < 0) {
-            throw new KvmException("KVM_CREATE_VM", -vm, -vm == 12 || -vm == 24
+            throw new KvmException("KVM_CREATE_VM", -vm, -vm == LibC.ENOMEM || -vm == LibC.EMFILE || -vm == LibC.ENFILE
                     ? "the host is out of memory or file descriptors; close unused VMs" : null);
         }
         return new Vm(this, new OwnedFd(vm, "VM"));

@@ -13,13 +13,38 @@ import jnr.constants.platform.Errno;
  * } catch (KvmException e) {
  *     // prints: KVM_CREATE_VCPU failed: EEXIST (File exists). vCPU id 0 already exists in this VM
  *     System.err.println(e.getMessage());
- *     assert e.errno() == 17;
+ *     assert e.errnoName().equals("EEXIST");
  * }
  * }</pre>
  *
- * <p>Mistakes Java can see before asking the kernel (overlapping slots, out-of-range addresses,
- * closed objects) are refused with {@link IllegalArgumentException} or
- * {@link IllegalStateException} instead.
+ * <h2 id="error-rule">The error rule</h2>
+ *
+ * <p>Every failure kvmctl reports is one of four unchecked exceptions, chosen by who has to act;
+ * every message says what went wrong and what to do.
+ * <ol>
+ *   <li><b>{@code KvmException}</b>: the operating system refused a call kvmctl made for a kernel
+ *       object: an ioctl on {@code /dev/kvm}, a VM or a vCPU, or one of the libc calls behind them
+ *       ({@code open} of the device, {@code mmap}, {@code memfd_create}, {@code eventfd},
+ *       {@code madvise}, {@code poll}; {@link GuestMemory#mapFile} opens its file this way too).
+ *       {@link #operation()} names the call, {@link #errno()} and {@link #errnoName()} the errno.
+ *       A capability the host lacks is one too, with {@link #NO_ERRNO}.</li>
+ *   <li><b>{@link IllegalArgumentException}</b>: the caller's input is wrong, found before any
+ *       kernel call: a value out of range, arguments that contradict each other or the object's
+ *       configuration (overlapping memory slots, a struct too small), an input file that does not
+ *       exist, is not a regular file or is malformed. Its subclasses say which input:
+ *       {@link dev.kvmctl.guests.GuestImageException} (a guest image),
+ *       {@link dev.kvmctl.contexts.ContextFormatException} (a snapshot or saved context). An index
+ *       or offset outside what it indexes (register n of a struct, IOAPIC pin n, an offset into
+ *       {@link GuestMemory}) is Java's {@link IndexOutOfBoundsException}, as for arrays.</li>
+ *   <li><b>{@link IllegalStateException}</b>: the object cannot do this now: it is closed (a
+ *       {@link Kvm}, {@link Vm}, {@link Vcpu}, {@link GuestMemory}, {@link EventFd}, or a
+ *       {@link VmExit} of a closed vCPU), was closed while the call ran, or holds other state (an
+ *       {@link dev.kvmctl.state.Irqchip} of the IOAPIC asked for a PIC register).</li>
+ *   <li><b>{@link java.io.UncheckedIOException}</b>: reading or writing a file failed once it was
+ *       accepted (a disk full, an I/O error, a console stream that failed); the message names the
+ *       file where there is one.</li>
+ * </ol>
+ * Nothing else is thrown on purpose: any other exception is a bug in kvmctl.
  */
 public final class KvmException extends RuntimeException {
     private static final long serialVersionUID = 1L;

@@ -25,9 +25,28 @@ import java.nio.ByteBuffer;
  * A virtual CPU: runs guest code with {@link #run()} and exposes every part of its architectural
  * state. Its {@code kvm_run} page is mapped once; exits and their data are read from it in place.
  *
- * <p>Hot calls allocate nothing: {@link #run()} returns a per-vCPU exit object, and
- * {@link #getRegs()}/{@link #getSregs()} refresh a per-vCPU struct that {@link #setRegs(Regs)}
- * writes straight back. The {@code get*(X into)} forms fill a struct the caller owns.
+ * <h2 id="shared-or-copy">Shared objects and copies: one naming rule</h2>
+ *
+ * <p>Only two kinds of call return an object that kvmctl <em>shares and reuses</em>: methods named
+ * {@code xView()} ({@link #regsView()}, {@link #sregsView()}) and {@link #run()} (its
+ * {@link VmExit}). Each call refreshes the object this vCPU owns and returns it; the next call of
+ * the same kind overwrites it (an exit is valid until the next {@code run()}). They allocate
+ * nothing: they are the zero-allocation hot path. Two views taken before and after a change are
+ * the same object, so compare copies instead.
+ *
+ * <p>Every other call returns an object no later call changes:
+ * <ul>
+ *   <li>{@code getX()}, with no argument, returns a <em>new</em> object the caller owns
+ *       ({@link #getRegs()}, {@link #getSregs()}, {@link Kvm#supportedCpuid()}; so do
+ *       {@link #translate(long)} and {@link Vm#read(long, int)}). It allocates.</li>
+ *   <li>{@code getX(X into)} fills the caller's object and returns it, allocating nothing
+ *       ({@link #getRegs(Regs)}, {@link #getFpu(Fpu)}, {@link Vm#getIrqchip(dev.kvmctl.state.Irqchip)}
+ *       and the get of every struct of {@link dev.kvmctl.state}).</li>
+ * </ul>
+ * {@link #setRegs(Regs)} and the other setters accept any of them. Buffers over memory the guest
+ * or kernel writes ({@link #runPage()}, {@link GuestMemory#slice(long, int)},
+ * {@link VmExit.Io#data()}) are live windows on that memory, not state copies: they show its
+ * current contents.
  *
  * <p>Run a vCPU from one thread at a time; {@link #kick()} is the one call meant for other threads.
  *
@@ -49,7 +68,7 @@ import java.nio.ByteBuffer;
  *
  * <pre>{@code
  * Vcpu vcpu = vm.createVcpu(0);
- * vcpu.setRegs(vcpu.getRegs().rip(0x1000).rflags(2));
+ * vcpu.setRegs(vcpu.regsView().rip(0x1000).rflags(2));
  * VmExit exit = vcpu.run();
  * if (exit instanceof VmExit.IoOut out) {
  *     System.out.printf("port %x <- %x%n", out.port(), out.value());
@@ -57,9 +76,6 @@ import java.nio.ByteBuffer;
  * }</pre>
  */
 public final class Vcpu implements AutoCloseable {
-    private static final int EINTR = 4;
-    private static final int EAGAIN = 11;
-
     private final Vm vm;
     private final int id;
     private final OwnedFd fd;
@@ -176,11 +192,11 @@ public final class Vcpu implements AutoCloseable {
                 throw new IllegalStateException("vCPU " + id + " was closed while it ran");
             }
             if (rc < 0) {
-                if (rc == -EINTR || rc == -EAGAIN) {
+                if (rc == -LibC.EINTR || rc == -LibC.EAGAIN) {
                     run.put(RunPage.IMMEDIATE_EXIT, (byte) 0);
                     return interrupted;
                 }
-                throw new KvmException("KVM_RUN", -rc, -rc == 14
+                throw new KvmException("KVM_RUN", -rc, -rc == LibC.EFAULT
                         ? "guest memory behind a slot is no longer mapped, or a slot points outside it" : null);
             }
             return decode(run.exitReason());
@@ -305,16 +321,30 @@ public final class Vcpu implements AutoCloseable {
         return run.readOnlyView();
     }
 
-    // ---- registers: per-vCPU structs for the hot path ----
+    // ---- registers: fresh copies, caller's structs, and the per-vCPU views of the hot path ----
 
     /**
-     * Reads the general-purpose registers into this vCPU's own {@link Regs}. Issues
-     * {@code KVM_GET_REGS}; allocates nothing after the first call.
+     * Reads the general-purpose registers into a new {@link Regs} the caller owns. Issues
+     * {@code KVM_GET_REGS}; allocates one struct (the hot path uses {@link #regsView()} or
+     * {@link #getRegs(Regs)}).
      *
-     * @return this vCPU's own struct, refreshed; the next call overwrites it
+     * @return a new struct, which no later call changes
      * @throws IllegalStateException if this vCPU is closed
      */
     public Regs getRegs() {
+        return getRegs(new Regs());
+    }
+
+    /**
+     * Reads the general-purpose registers into this vCPU's own {@link Regs} and returns it: a
+     * <em>shared</em> struct (see the class comment). Issues {@code KVM_GET_REGS}; allocates
+     * nothing after the first call.
+     *
+     * @return this vCPU's own struct, refreshed; the next {@code regsView()} overwrites it, so
+     *     copy what must outlive that ({@link #getRegs()})
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Regs regsView() {
         if (regs == null) {
             regs = new Regs();
         }
@@ -337,7 +367,8 @@ public final class Vcpu implements AutoCloseable {
      * Writes the general-purpose registers, straight from {@code from}'s buffer. Issues
      * {@code KVM_SET_REGS}; this discards an exception KVM had pending for the guest.
      *
-     * @param from the registers, such as {@link #getRegs()} returned and the caller changed
+     * @param from the registers, such as {@link #regsView()} or {@link #getRegs()} returned and
+     *     the caller changed
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setRegs(Regs from) {
@@ -345,13 +376,26 @@ public final class Vcpu implements AutoCloseable {
     }
 
     /**
-     * Reads the special registers into this vCPU's own {@link SRegs}. Issues
-     * {@code KVM_GET_SREGS}; allocates nothing after the first call.
+     * Reads the special registers into a new {@link SRegs} the caller owns. Issues
+     * {@code KVM_GET_SREGS}; allocates one struct (the hot path uses {@link #sregsView()} or
+     * {@link #getSregs(SRegs)}).
      *
-     * @return this vCPU's own struct, refreshed; the next call overwrites it
+     * @return a new struct, which no later call changes
      * @throws IllegalStateException if this vCPU is closed
      */
     public SRegs getSregs() {
+        return getSregs(new SRegs());
+    }
+
+    /**
+     * Reads the special registers into this vCPU's own {@link SRegs} and returns it: a
+     * <em>shared</em> struct (see the class comment). Issues {@code KVM_GET_SREGS}; allocates
+     * nothing after the first call.
+     *
+     * @return this vCPU's own struct, refreshed; the next {@code sregsView()} overwrites it
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public SRegs sregsView() {
         if (sregs == null) {
             sregs = new SRegs();
         }
@@ -374,7 +418,8 @@ public final class Vcpu implements AutoCloseable {
     /**
      * Writes the special registers. Issues {@code KVM_SET_SREGS}.
      *
-     * @param from the registers, such as {@link #getSregs()} returned and the caller changed
+     * @param from the registers, such as {@link #sregsView()} or {@link #getSregs()} returned and
+     *     the caller changed
      * @throws KvmException {@code EINVAL} for a state the CPU cannot hold (for example paging
      *     without protected mode, or long-mode paging without PAE)
      * @throws IllegalStateException if this vCPU is closed

@@ -5,6 +5,7 @@ import com.google.common.collect.RangeMap;
 import com.google.common.collect.TreeRangeMap;
 import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.Layout;
+import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.internal.bridge.Memory;
 import dev.kvmctl.internal.bridge.Shim;
 import dev.kvmctl.state.ClockData;
@@ -140,8 +141,8 @@ public final class Vm implements AutoCloseable {
     public synchronized Vcpu createVcpu(int id) {
         int raw = fd.call(Shim::createVcpu, id);
         if (raw < 0) {
-            throw new KvmException("KVM_CREATE_VCPU", -raw, -raw == 17 ? "vCPU id " + id + " already exists in this VM"
-                    : -raw == 22 ? "vCPU id " + id + " is out of range" + maxVcpusHint() : null);
+            throw new KvmException("KVM_CREATE_VCPU", -raw, -raw == LibC.EEXIST ? "vCPU id " + id + " already exists in this VM"
+                    : -raw == LibC.EINVAL ? "vCPU id " + id + " is out of range" + maxVcpusHint() : null);
         }
         Vcpu vcpu = new Vcpu(this, id, new OwnedFd(raw, "vCPU " + id), vcpuMmapSize, xsaveSize);
         vcpus.add(vcpu);

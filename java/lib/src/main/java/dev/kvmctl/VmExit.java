@@ -8,7 +8,9 @@ import java.nio.ByteBuffer;
  *
  * <p>Each vCPU owns one instance of each type and {@code run()} returns the one that matches, so a
  * run allocates nothing. An exit is therefore valid only until the next {@code run()} on the same
- * vCPU: read what you need, answer I/O-in and MMIO-read exits, then run again.
+ * vCPU: read what you need, answer I/O-in and MMIO-read exits, then run again. Exits are, with
+ * the {@code xView()} methods, the shared objects of kvmctl's naming rule (see
+ * <a href="Vcpu.html#shared-or-copy">Vcpu</a>): copy out what must outlive the next run.
  *
  * <p>After the vCPU is closed (by {@link Vcpu#close()} or by closing its {@link Vm}), every method
  * that reads or writes what the exit reported throws {@link IllegalStateException}, whichever

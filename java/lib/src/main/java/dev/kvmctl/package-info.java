@@ -6,9 +6,25 @@
  * address space in {@link dev.kvmctl.MemorySlot}s, wires {@link dev.kvmctl.EventFd}s to guest
  * writes and interrupts, and creates {@link dev.kvmctl.Vcpu}s. A vCPU's {@code run()} enters the
  * guest and returns a {@link dev.kvmctl.VmExit} saying why it came back; its registers and other
- * state are the structs of {@link dev.kvmctl.state}. A failed kernel call throws
- * {@link dev.kvmctl.KvmException}, naming the ioctl and the errno; what Java can refuse before
- * asking the kernel is an {@link IllegalArgumentException} or {@link IllegalStateException}.
+ * state are the structs of {@link dev.kvmctl.state}.
+ *
+ * <h2 id="shared-or-copy">Shared objects and copies</h2>
+ *
+ * <p>Only {@code xView()} methods ({@link dev.kvmctl.Vcpu#regsView()},
+ * {@link dev.kvmctl.Vcpu#sregsView()}) and {@link dev.kvmctl.Vcpu#run()} (its
+ * {@link dev.kvmctl.VmExit}) return objects kvmctl shares and reuses: the zero-allocation hot path,
+ * each overwritten by the next call of its kind. A {@code getX()} with no argument returns a new
+ * object the caller owns; {@code getX(X into)} fills the caller's and returns it. The full rule is
+ * in {@link dev.kvmctl.Vcpu}'s class comment.
+ *
+ * <h2 id="errors">Errors</h2>
+ *
+ * <p>A call the kernel refuses throws {@link dev.kvmctl.KvmException}, naming the ioctl (or libc
+ * call) and the errno; bad input found before asking the kernel is an
+ * {@link IllegalArgumentException} (an index out of range an {@link IndexOutOfBoundsException}); a
+ * closed object or one in the wrong state an {@link IllegalStateException}; failed file I/O an
+ * {@link java.io.UncheckedIOException}. The rule, with its cases, is in
+ * {@link dev.kvmctl.KvmException}'s class comment.
  *
  * <p>Above this binding, {@link dev.kvmctl.guests} boots guest images and runs their exit loop with
  * device models ({@link dev.kvmctl.guests.Machine}); {@link dev.kvmctl.contexts} captures,
@@ -66,8 +82,8 @@
  * <li>{@code GuestImage image}: a guest image</li>
  * <li>{@code Path path}: a file</li>
  * <li>{@code Console console}: where guest output goes</li>
- * <li>{@code Regs regs}: {@code vcpu}'s general registers, as {@code vcpu.getRegs()} returns them</li>
- * <li>{@code SRegs sregs}: {@code vcpu}'s special registers, as {@code vcpu.getSregs()} returns them</li>
+ * <li>{@code Regs regs}: {@code vcpu}'s general registers, a copy as {@code vcpu.getRegs()} returns it</li>
+ * <li>{@code SRegs sregs}: {@code vcpu}'s special registers, a copy as {@code vcpu.getSregs()} returns it</li>
  * <li>{@code BlockAllocator allocator}: an allocator of blocks of a shared region</li>
  * <li>{@code Vm vmA}: a VM that shares memory with {@code vmB}</li>
  * <li>{@code Vm vmB}: a VM that shares memory with {@code vmA}</li>

@@ -15,8 +15,6 @@ import org.junit.jupiter.api.Test;
 
 /** Every failure is an exception that names the operation; none crashes the JVM. */
 class ErrorPathTest {
-    private static final int ENOTTY = 25;
-
     @BeforeAll
     static void kvm() {
         KvmAvailable.assumeKvm();
@@ -25,7 +23,7 @@ class ErrorPathTest {
     @Test
     void missingDeviceSaysWhatToDo() {
         KvmException e = assertThrows(KvmException.class, () -> Kvm.open(Path.of("/nonexistent/kvm")));
-        assertEquals(2, e.errno());
+        assertEquals(LibC.ENOENT, e.errno());
         assertEquals("ENOENT", e.errnoName());
         assertTrue(e.getMessage().startsWith("open(/nonexistent/kvm) failed: ENOENT"), e.getMessage());
         assertTrue(e.getMessage().contains("--device"), "mentions the container case: " + e.getMessage());
@@ -35,7 +33,7 @@ class ErrorPathTest {
     void aDeviceThatIsNotKvm() {
         KvmException e = assertThrows(KvmException.class, () -> Kvm.open(Path.of("/dev/null")));
         assertEquals("KVM_GET_API_VERSION", e.operation());
-        assertEquals(ENOTTY, e.errno());
+        assertEquals(LibC.ENOTTY, e.errno());
     }
 
     @Test
@@ -76,7 +74,7 @@ class ErrorPathTest {
         try (Kvm kvm = Kvm.open()) {
             Vm bogus = new Vm(kvm, new OwnedFd(devNull, "not a VM"));
             KvmException e = assertThrows(KvmException.class, () -> bogus.createVcpu(0));
-            assertEquals(ENOTTY, e.errno());
+            assertEquals(LibC.ENOTTY, e.errno());
             assertThrows(KvmException.class, bogus::createIrqchip);
             try (GuestMemory m = GuestMemory.anonymous(4096)) {
                 assertThrows(KvmException.class, () -> bogus.mapMemory(0, m));

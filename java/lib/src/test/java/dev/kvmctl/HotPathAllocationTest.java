@@ -48,7 +48,7 @@ class HotPathAllocationTest {
         if (!(exit instanceof VmExit.IoOut out)) {
             throw new AssertionError("unexpected " + exit);
         }
-        Regs regs = vcpu.getRegs();
+        Regs regs = vcpu.regsView();
         regs.rax(regs.rax() + 1);
         vcpu.setRegs(regs);
         return out.port() + regs.rip();

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.guests.BootInfo;
@@ -67,7 +69,15 @@ class RegisterRoundTripTest {
         Regs back = vcpu.getRegs(new Regs());
         assertEquals(regs, back, () -> "set:\n" + regs + "got:\n" + back);
         assertEquals(0x5555_5555_5555_5555L, back.rsi());
-        assertEquals(back, vcpu.getRegs(), "the per-vCPU buffer reads the same");
+        assertEquals(back, vcpu.regsView(), "the per-vCPU view reads the same");
+        assertEquals(back, vcpu.getRegs(), "and so does a fresh copy");
+        assertSame(vcpu.regsView(), vcpu.regsView(), "a view is the vCPU's own struct, reused");
+        assertSame(vcpu.sregsView(), vcpu.sregsView(), "so is the special registers' view");
+        Regs before = vcpu.getRegs();
+        vcpu.setRegs(vcpu.getRegs().rax(before.rax() + 1));
+        Regs after = vcpu.getRegs();
+        assertNotSame(before, after, "getRegs() returns a new copy each time");
+        assertEquals(before.rax() + 1, after.rax(), "so a before/after comparison sees the change");
     }
 
     @Test

@@ -346,6 +346,11 @@ public final class UseAfterCloseProbe {
         views.add(new GuestDebug());
         views.add(vcpu.translate(0x1000));
         views.add(vm.getIrqchip(new Irqchip(Irqchip.PIC_MASTER)));
+        views.add(vm.getIrqchip(new Irqchip(Irqchip.IOAPIC)));
+        views.add(Irqchip.Redirection.of(0));
+        views.add(Irqchip.PicField.IMR);
+        views.add(PitState.ChannelField.MODE);
+        views.add(Lapic.Register.TPR);
         views.add(vm.getPit(new PitState()));
         views.add(vm.getClock(new ClockData()));
         return views;
@@ -508,6 +513,11 @@ public final class UseAfterCloseProbe {
             if (t == Cpuid.class) return new Cpuid(1);
             if (t == Msrs.class) return new Msrs(1);
             if (t == Irqchip.class) return new Irqchip(Irqchip.PIC_MASTER);
+            if (t == Irqchip.PicField.class) return Irqchip.PicField.IMR;
+            if (t == Irqchip.Redirection.class) return Irqchip.Redirection.of(0);
+            if (t == PitState.ChannelField.class) return PitState.ChannelField.MODE;
+            if (t == Lapic.Register.class) return Lapic.Register.TPR;
+            if (t == Enum.class) return Lapic.Register.TPR; // compareTo of each state enum: another type's constant throws, harmlessly
             if (t == KvmStruct.class) return new Regs();
             if (KvmStruct.class.isAssignableFrom(t)) {
                 try {

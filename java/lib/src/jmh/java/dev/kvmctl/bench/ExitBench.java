@@ -87,10 +87,10 @@ public class ExitBench {
         return ((VmExit.IoOut) exit).port();
     }
 
-    /** KVM_GET_REGS and KVM_SET_REGS through the per-vCPU Regs buffer. */
+    /** KVM_GET_REGS and KVM_SET_REGS through the per-vCPU Regs view. */
     @Benchmark
     public long kvmctlRegsGetSet() {
-        Regs r = vcpu.getRegs();
+        Regs r = vcpu.regsView();
         vcpu.setRegs(r);
         return r.rip();
     }

@@ -78,7 +78,7 @@ public class ResetBench {
         if (dirtyPages > 0 && ram.getInt(DIRTY_BASE) != 0) {
             throw new IllegalStateException("a reset did not give back the checkpoint's memory");
         }
-        if (vcpu.getRegs().rip() != CODE) {
+        if (vcpu.regsView().rip() != CODE) {
             throw new IllegalStateException("a reset did not give back the checkpoint's registers");
         }
     }

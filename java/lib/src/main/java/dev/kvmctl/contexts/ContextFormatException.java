@@ -1,7 +1,7 @@
 package dev.kvmctl.contexts;
 
 /**
- * A context or snapshot that cannot be used: truncated, corrupted, of another format version, or
+ * A context or snapshot that cannot be used: no such file, truncated, corrupted, of another format version, or
  * taken from a machine that does not match. Thrown before anything is restored.
  */
 public final class ContextFormatException extends IllegalArgumentException {

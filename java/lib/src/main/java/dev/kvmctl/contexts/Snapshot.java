@@ -14,7 +14,6 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
@@ -183,8 +182,8 @@ public final class Snapshot {
      *
      * @param file the snapshot
      * @return what its header and metadata say
-     * @throws ContextFormatException if the file is not an intact snapshot
-     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     * @throws ContextFormatException if there is no such file, or it is not an intact snapshot
+     * @throws UncheckedIOException if reading fails; the message names the file
      */
     public static Info inspect(Path file) {
         try (FileChannel ch = open(file)) {
@@ -204,8 +203,9 @@ public final class Snapshot {
      * @param file the snapshot
      * @param console where the guest's serial and debug-port output goes
      * @return the restored machine, not yet running, which the caller closes (it owns its RAM)
-     * @throws ContextFormatException if the file is not an intact snapshot this host can restore
-     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     * @throws ContextFormatException if there is no such file, or it is not an intact snapshot this
+     *     host can restore
+     * @throws UncheckedIOException if reading fails; the message names the file
      */
     public static Machine restore(Kvm kvm, Path file, OutputStream console) {
         try (FileChannel ch = open(file)) {
@@ -272,9 +272,9 @@ public final class Snapshot {
      * @param machine the machine: not running, with RAM of the snapshot's size, the same
      *     in-kernel irqchip (or none) and the same number of vCPUs
      * @param file the snapshot
-     * @throws ContextFormatException if the file is not an intact snapshot, or does not fit
+     * @throws ContextFormatException if there is no such file, or it is not an intact snapshot, or does not fit
      *     {@code machine}
-     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     * @throws UncheckedIOException if reading fails; the message names the file
      */
     public static void restoreInto(Machine machine, Path file) {
         try (FileChannel ch = open(file)) {
@@ -365,10 +365,13 @@ public final class Snapshot {
         return ctx;
     }
 
-    /** Opens {@code file} once for reading; a directory, device or FIFO is refused before it is opened. */
+    /**
+     * Opens {@code file} once for reading. A missing file, a directory, device or FIFO is the
+     * caller's input to fix (see KvmException's error rule), refused before it is opened.
+     */
     private static FileChannel open(Path file) throws IOException {
         if (!Files.exists(file)) {
-            throw new NoSuchFileException(file.toString());
+            throw new ContextFormatException("no snapshot file " + file + "; give the file a snapshot was written to");
         }
         if (!Files.isRegularFile(file)) {
             throw new ContextFormatException(file + " is not a regular file (a directory, device or FIFO); a snapshot is a regular file");

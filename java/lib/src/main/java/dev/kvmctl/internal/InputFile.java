@@ -25,8 +25,6 @@ import jnr.constants.platform.Errno;
  * }</pre>
  */
 public final class InputFile implements AutoCloseable {
-    private static final int O_NOCTTY = 0400;
-    private static final int EINTR = 4;
     private static final int CHUNK = 1 << 20;
 
     /** What the descriptor refers to (the {@code S_IFMT} bits of its mode). */
@@ -88,7 +86,7 @@ public final class InputFile implements AutoCloseable {
      * other failure a plain {@link FileSystemException}.
      */
     public static InputFile open(Path path) throws IOException {
-        int raw = LibC.INSTANCE.open(path.toString(), LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC | O_NOCTTY);
+        int raw = LibC.INSTANCE.open(path.toString(), LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC | LibC.O_NOCTTY);
         if (raw < 0) {
             throw openFailure(path, LibC.errno());
         }
@@ -155,7 +153,7 @@ public final class InputFile implements AutoCloseable {
             long n = LibC.INSTANCE.read(fd.get(), chunk, want);
             if (n < 0) {
                 int errno = LibC.errno();
-                if (errno == EINTR) {
+                if (errno == LibC.EINTR) {
                     continue;
                 }
                 throw new FileSystemException(path.toString(), null, "read failed: " + describe(errno));

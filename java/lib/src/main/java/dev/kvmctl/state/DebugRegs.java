@@ -14,6 +14,9 @@ public final class DebugRegs extends KvmStruct {
     private static final int DB = Layout.offsetOf("kvm_debugregs", "db");
     private static final int DR6 = Layout.offsetOf("kvm_debugregs", "dr6");
     private static final int DR7 = Layout.offsetOf("kvm_debugregs", "dr7");
+    private static final int FLAGS = Layout.offsetOf("kvm_debugregs", "flags");
+    /** How many breakpoint address registers the struct holds (4: DR0-DR3). */
+    public static final int DB_COUNT = Layout.intValue("sizeof kvm_debugregs.db") / Long.BYTES;
 
     /**
      * A zeroed {@code struct kvm_debugregs}, to fill with
@@ -57,9 +60,18 @@ public final class DebugRegs extends KvmStruct {
      * @return this struct
      */
     public DebugRegs dr7(long v) { buffer.putLong(DR7, v); return this; }
+    /** {@return the {@code flags} field (no flag is defined; KVM leaves it 0)} */
+    public long flags() { return buffer.getLong(FLAGS); }
+    /**
+     * Sets the {@code flags} field.
+     *
+     * @param v the flags; 0, as KVM_SET_DEBUGREGS refuses any other with {@code EINVAL}
+     * @return this struct
+     */
+    public DebugRegs flags(long v) { buffer.putLong(FLAGS, v); return this; }
 
     private static int checkIndex(int n) {
-        if (n < 0 || n > 3) {
+        if (n < 0 || n >= DB_COUNT) {
             throw new IndexOutOfBoundsException("DR" + n + " is not one of DR0..DR3");
         }
         return n;

@@ -7,6 +7,7 @@ package dev.kvmctl.state;
  * <pre>{@code
  * SRegs s = vcpu.getSregs();
  * s.cs(Segment.code64(0x08, 0));  // a flat 64-bit ring-0 code segment
+ * s.ss(s.ss().withDpl(0).withSelector(0x10));
  * vcpu.setSregs(s);
  * }</pre>
  *
@@ -70,6 +71,114 @@ public record Segment(long base, int limit, int selector, int type, boolean pres
      */
     public static Segment tss64(int selector, long base, int limit) {
         return new Segment(base, limit, selector, 0xb, true, 0, false, false, false, false, false, false);
+    }
+
+    /**
+     * {@return this segment with {@code base} replaced}
+     *
+     * @param value the base address
+     */
+    public Segment withBase(long value) {
+        return new Segment(value, limit, selector, type, present, dpl, db, s, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code limit} replaced}
+     *
+     * @param value the limit: the offset of the last byte
+     */
+    public Segment withLimit(int value) {
+        return new Segment(base, value, selector, type, present, dpl, db, s, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code selector} replaced}
+     *
+     * @param value the selector
+     */
+    public Segment withSelector(int value) {
+        return new Segment(base, limit, value, type, present, dpl, db, s, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code type} replaced}
+     *
+     * @param value the 4-bit type
+     */
+    public Segment withType(int value) {
+        return new Segment(base, limit, selector, value, present, dpl, db, s, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code present} replaced}
+     *
+     * @param value whether the segment is present
+     */
+    public Segment withPresent(boolean value) {
+        return new Segment(base, limit, selector, type, value, dpl, db, s, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code dpl} replaced}
+     *
+     * @param value the descriptor privilege level
+     */
+    public Segment withDpl(int value) {
+        return new Segment(base, limit, selector, type, present, value, db, s, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code db} replaced}
+     *
+     * @param value the default operation size bit
+     */
+    public Segment withDb(boolean value) {
+        return new Segment(base, limit, selector, type, present, dpl, value, s, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code s} replaced}
+     *
+     * @param value the code-or-data bit
+     */
+    public Segment withS(boolean value) {
+        return new Segment(base, limit, selector, type, present, dpl, db, value, l, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code l} replaced}
+     *
+     * @param value the 64-bit code bit
+     */
+    public Segment withL(boolean value) {
+        return new Segment(base, limit, selector, type, present, dpl, db, s, value, g, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code g} replaced}
+     *
+     * @param value the granularity bit
+     */
+    public Segment withG(boolean value) {
+        return new Segment(base, limit, selector, type, present, dpl, db, s, l, value, avl, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code avl} replaced}
+     *
+     * @param value the available bit
+     */
+    public Segment withAvl(boolean value) {
+        return new Segment(base, limit, selector, type, present, dpl, db, s, l, g, value, unusable);
+    }
+
+    /**
+     * {@return this segment with {@code unusable} replaced}
+     *
+     * @param value whether the segment is unusable
+     */
+    public Segment withUnusable(boolean value) {
+        return new Segment(base, limit, selector, type, present, dpl, db, s, l, g, avl, value);
     }
 
     @Override

@@ -41,9 +41,9 @@ public abstract class Given {
     protected Path path;
     /** Where guest output goes. */
     protected Console console;
-    /** {@link #vcpu}'s general registers, as {@code vcpu.getRegs()} returns them. */
+    /** {@link #vcpu}'s general registers, a copy as {@code vcpu.getRegs()} returns it. */
     protected Regs regs;
-    /** {@link #vcpu}'s special registers, as {@code vcpu.getSregs()} returns them. */
+    /** {@link #vcpu}'s special registers, a copy as {@code vcpu.getSregs()} returns it. */
     protected SRegs sregs;
     /** An allocator of blocks of a shared region. */
     protected BlockAllocator allocator;

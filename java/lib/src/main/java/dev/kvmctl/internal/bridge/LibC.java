@@ -14,26 +14,79 @@ import jnr.ffi.types.ssize_t;
  * memfds, mappings, eventfds. Errors come back as -1 with {@link #errno()}.
  */
 public interface LibC {
-    int O_RDONLY = 0;
-    int O_RDWR = 02;
-    int O_CLOEXEC = 02000000;
-    int O_NONBLOCK = 04000;
-    int MFD_CLOEXEC = 1;
-    int PROT_READ = 1;
-    int PROT_WRITE = 2;
-    int MAP_SHARED = 1;
-    int MAP_PRIVATE = 2;
-    int MAP_ANONYMOUS = 0x20;
-    int MAP_NORESERVE = 0x4000;
-    int MAP_FIXED = 0x10;
+    // Flags and errno values come from the native library's layout table (native/src/layout.c),
+    // where the C compiler takes them from libc's headers: none is typed here.
+    /** {@code open(2)}: read only. */
+    int O_RDONLY = Layout.intValue("O_RDONLY");
+    /** {@code open(2)}: read and write. */
+    int O_RDWR = Layout.intValue("O_RDWR");
+    /** {@code open(2)}: close on exec. */
+    int O_CLOEXEC = Layout.intValue("O_CLOEXEC");
+    /** {@code open(2)}: non-blocking. */
+    int O_NONBLOCK = Layout.intValue("O_NONBLOCK");
+    /** {@code open(2)}: a terminal opened does not become the controlling one. */
+    int O_NOCTTY = Layout.intValue("O_NOCTTY");
+    /** {@code memfd_create(2)}: close on exec. */
+    int MFD_CLOEXEC = Layout.intValue("MFD_CLOEXEC");
+    /** {@code mmap(2)}: readable. */
+    int PROT_READ = Layout.intValue("PROT_READ");
+    /** {@code mmap(2)}: writable. */
+    int PROT_WRITE = Layout.intValue("PROT_WRITE");
+    /** {@code mmap(2)}: shared mapping. */
+    int MAP_SHARED = Layout.intValue("MAP_SHARED");
+    /** {@code mmap(2)}: private mapping. */
+    int MAP_PRIVATE = Layout.intValue("MAP_PRIVATE");
+    /** {@code mmap(2)}: no file behind it. */
+    int MAP_ANONYMOUS = Layout.intValue("MAP_ANONYMOUS");
+    /** {@code mmap(2)}: reserve no swap. */
+    int MAP_NORESERVE = Layout.intValue("MAP_NORESERVE");
+    /** {@code mmap(2)}: at exactly this address, replacing what was there. */
+    int MAP_FIXED = Layout.intValue("MAP_FIXED");
+    /** What {@link #map} returns on failure ({@code (void *) -1}). */
     long MAP_FAILED = -1L;
-    int EFD_CLOEXEC = O_CLOEXEC;
-    int EFD_NONBLOCK = O_NONBLOCK;
-    int MADV_DONTNEED = 4;
-    int MADV_REMOVE = 9;
+    /** {@code eventfd(2)}: close on exec. */
+    int EFD_CLOEXEC = Layout.intValue("EFD_CLOEXEC");
+    /** {@code eventfd(2)}: non-blocking. */
+    int EFD_NONBLOCK = Layout.intValue("EFD_NONBLOCK");
+    /** {@code madvise(2)}: drop the pages (private mappings read zeros again). */
+    int MADV_DONTNEED = Layout.intValue("MADV_DONTNEED");
+    /** {@code madvise(2)}: free the range and its backing store (shared mappings). */
+    int MADV_REMOVE = Layout.intValue("MADV_REMOVE");
     /** Linux 5.14+: allocate a range's pages now, as writes would (EINVAL on older kernels). */
-    int MADV_POPULATE_WRITE = 23;
-    int EINVAL = 22;
+    int MADV_POPULATE_WRITE = Layout.intValue("MADV_POPULATE_WRITE");
+    /** {@code poll(2)}: readable. */
+    short POLLIN = (short) Layout.intValue("POLLIN");
+
+    /** errno: operation not permitted. */
+    int EPERM = Layout.intValue("EPERM");
+    /** errno: no such file or directory. */
+    int ENOENT = Layout.intValue("ENOENT");
+    /** errno: interrupted system call. */
+    int EINTR = Layout.intValue("EINTR");
+    /** errno: no such device or address. */
+    int ENXIO = Layout.intValue("ENXIO");
+    /** errno: argument list too long. */
+    int E2BIG = Layout.intValue("E2BIG");
+    /** errno: try again. */
+    int EAGAIN = Layout.intValue("EAGAIN");
+    /** errno: out of memory. */
+    int ENOMEM = Layout.intValue("ENOMEM");
+    /** errno: permission denied. */
+    int EACCES = Layout.intValue("EACCES");
+    /** errno: bad address. */
+    int EFAULT = Layout.intValue("EFAULT");
+    /** errno: file exists. */
+    int EEXIST = Layout.intValue("EEXIST");
+    /** errno: no such device. */
+    int ENODEV = Layout.intValue("ENODEV");
+    /** errno: invalid argument. */
+    int EINVAL = Layout.intValue("EINVAL");
+    /** errno: too many open files in the system. */
+    int ENFILE = Layout.intValue("ENFILE");
+    /** errno: too many open files in the process. */
+    int EMFILE = Layout.intValue("EMFILE");
+    /** errno: not a terminal (an ioctl the file does not know). */
+    int ENOTTY = Layout.intValue("ENOTTY");
 
     int open(String path, int flags);
 
@@ -56,9 +109,7 @@ public interface LibC {
 
     @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
 
-    short POLLIN = 1;
-
-    /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s (8 bytes each: int fd, short events, short revents) at {@code fds}. */
+    /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s at {@code fds} (layout: the table's {@code pollfd} entries). */
     int poll(@size_t long fds, @size_t long nfds, int timeoutMillis);
 
     int dup(int fd);
