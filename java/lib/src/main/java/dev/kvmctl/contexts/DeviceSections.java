@@ -36,6 +36,10 @@ final class DeviceSections {
 
     /** Saves every device's state, replacing what was saved; refuses two devices of one name. */
     void capture(List<? extends DeviceState> devices) {
+        if (devices.isEmpty()) { // the usual case at a switch: allocate nothing
+            saved.clear();
+            return;
+        }
         Map<String, Saved> now = new LinkedHashMap<>();
         for (DeviceState d : devices) {
             String name = checkName(d.name());
@@ -56,6 +60,9 @@ final class DeviceSections {
      * at a version newer than the device's; nothing is restored.
      */
     void checkFits(List<? extends DeviceState> devices) {
+        if (devices.isEmpty() && saved.isEmpty()) {
+            return;
+        }
         Set<String> names = new HashSet<>();
         for (DeviceState d : devices) {
             String name = d.name();
