@@ -58,7 +58,10 @@
 /* Fixed addresses of the long-mode boot area. */
 #define KVMCTL_BOOT_INFO_ADDR   0x1000
 #define KVMCTL_BOOT_INFO_MAGIC  0x4b564d43u     /* "KVMC" as a little-endian u32 */
-#define KVMCTL_BOOT_INFO_VERSION 1
+#define KVMCTL_BOOT_INFO_VERSION 2      /* 2 added cpu_index and cpu_count */
+#define KVMCTL_BOOT_INFO_STRIDE 128     /* vCPU i's copy is at KVMCTL_BOOT_INFO_ADDR + i * this */
+#define KVMCTL_MAX_CPUS         32      /* the copies fill one page */
+#define KVMCTL_STACK_PER_CPU    0x10000 /* vCPU i's stack starts i * this below the top of RAM */
 #define KVMCTL_IMAGE_BASE       0x100000        /* default load address, long mode */
 #define KVMCTL_REAL_MODE_BASE   0x7c00          /* default load address, real mode */
 
@@ -68,9 +71,12 @@
 #include <stdint.h>
 
 /*
- * The boot-info page, at guest-physical (= virtual) 0x1000 in long mode; _start
- * passes its address, as given in RDI, to main(). Layout and meaning exactly as
- * in docs/guest-contract.md. Check magic (and version) before trusting it.
+ * The boot info, at guest-physical (= virtual) 0x1000 in long mode for vCPU 0,
+ * and KVMCTL_BOOT_INFO_STRIDE bytes further for each next vCPU of an SMP guest:
+ * every vCPU enters _start with its own copy's address in RDI (and its own
+ * stack), and _start passes it to main(). Layout and meaning exactly as in
+ * docs/guest-contract.md. Check magic (and version) before trusting it; the
+ * cpu fields are there from version 2.
  */
 struct kvmctl_boot_info {
     uint32_t magic;         /*  0: KVMCTL_BOOT_INFO_MAGIC */
@@ -81,9 +87,12 @@ struct kvmctl_boot_info {
     uint32_t vm_index;      /* 32: this VM's index among those kvmctl started */
     uint32_t vm_count;      /* 36: number of VMs */
     uint64_t arg[4];        /* 40: launch --arg values, in order (0 if not given) */
+    uint32_t cpu_index;     /* 72: this vCPU's index, from 0 (version 2) */
+    uint32_t cpu_count;     /* 76: the VM's vCPUs, launch --cpus (version 2) */
 };
 
-_Static_assert(sizeof(struct kvmctl_boot_info) == 72, "boot info layout");
+_Static_assert(sizeof(struct kvmctl_boot_info) == 80, "boot info layout");
+_Static_assert(offsetof(struct kvmctl_boot_info, cpu_index) == 72, "boot info layout");
 _Static_assert(offsetof(struct kvmctl_boot_info, ram_size) == 8, "boot info layout");
 _Static_assert(offsetof(struct kvmctl_boot_info, vm_index) == 32, "boot info layout");
 _Static_assert(offsetof(struct kvmctl_boot_info, arg) == 40, "boot info layout");
@@ -95,6 +104,17 @@ static inline int kvmctl_boot_info_valid(const struct kvmctl_boot_info *info)
 {
     return info != NULL && info->magic == KVMCTL_BOOT_INFO_MAGIC &&
            info->version >= KVMCTL_BOOT_INFO_VERSION;
+}
+
+/*
+ * Spins without exiting to the host (pause, not hlt: hlt faults at ring 3): what
+ * an SMP guest's vCPU does when its work is done and another vCPU will end the
+ * VM through the exit port.
+ */
+__attribute__((noreturn)) static inline void kvmctl_park(void)
+{
+    for (;;)
+        __asm__ volatile("pause" ::: "memory");
 }
 
 /*

@@ -17,7 +17,7 @@ import picocli.CommandLine.ParseResult;
  */
 final class LaunchChecks {
     /** Options that only --image guests take. */
-    private static final List<String> IMAGE_ONLY = List.of("--mode", "--ring", "--load-addr", "--entry", "--arg", "--irqchip");
+    private static final List<String> IMAGE_ONLY = List.of("--mode", "--ring", "--load-addr", "--entry", "--arg", "--irqchip", "--cpus");
     /** Options that only the demo takes. */
     private static final List<String> DEMO_ONLY = List.of("--messages", "--seed", "--max-message", "--fixed-size", "--poll");
     /** Options that only a shared region takes (the demo's, or an --image launch's with --shared-size). */
@@ -95,6 +95,13 @@ final class LaunchChecks {
         }
         if (c.args.size() > BootInfo.ARGS) {
             throw new IllegalArgumentException("--arg given " + c.args.size() + " times; a guest takes at most " + BootInfo.ARGS);
+        }
+        if (c.cpus < 1 || c.cpus > BootInfo.MAX_CPUS) {
+            throw new IllegalArgumentException("--cpus must be 1 to " + BootInfo.MAX_CPUS + ", not " + c.cpus);
+        }
+        if (c.cpus * BootSetup.STACK_PER_CPU >= ram - BootSetup.BOOT_AREA_END) {
+            throw new IllegalArgumentException("--cpus " + c.cpus + " needs more than " + Sizes.formatSize(ram)
+                    + " of RAM for its vCPUs' stacks; give a larger --mem");
         }
         if (c.ring != null && c.ring != 0 && c.ring != 3) {
             throw new IllegalArgumentException("--ring must be 0 or 3, not " + c.ring);

@@ -3,6 +3,7 @@ package dev.kvmctl.cli;
 import dev.kvmctl.Kvm;
 import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.contexts.SwitchMode;
+import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BuiltinImages;
 import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
@@ -142,6 +143,11 @@ final class LaunchCommand implements Callable<Integer> {
     @Option(names = "--irqchip", description = "Give each VM an in-kernel irqchip and PIT (their state joins the contexts).")
     boolean irqchip;
 
+    @Option(names = "--cpus", paramLabel = "N", description = "vCPUs per VM, 1 to " + BootInfo.MAX_CPUS + " (default: "
+            + "${DEFAULT-VALUE}): each enters the image with its own stack and its index in its boot info; long mode only. "
+            + "They take turns on the VM's host thread.")
+    int cpus = 1;
+
     @Mixin
     CommonOptions common;
 
@@ -217,6 +223,10 @@ final class LaunchCommand implements Callable<Integer> {
         if (cpuMode == CpuMode.REAL && cpuRing != 0) {
             throw new IllegalArgumentException("--ring applies to long mode only");
         }
+        if (cpuMode == CpuMode.REAL && cpus > 1) {
+            throw new IllegalArgumentException("--cpus " + cpus + ": SMP guests boot in long mode only; " + image
+                    + " runs in real mode, with one vCPU");
+        }
         long load = loadAddress != null ? loadAddress : cpuMode.defaultLoadAddress();
         long start = entry != null ? entry : load;
         GuestImage guest = builtin != null
@@ -229,7 +239,7 @@ final class LaunchCommand implements Callable<Integer> {
         if (memory != null) {
             b.memorySize(memory);
         }
-        return b.irqchip(irqchip);
+        return b.irqchip(irqchip).cpus(cpus);
     }
 
     static CpuMode parseMode(String text) {

@@ -112,6 +112,17 @@ class CliInputTest {
         assertTrue(refused(launch("--quota-bytes", "64K")).err().contains("add --shared-size or remove --quota-bytes"));
     }
 
+    @Test
+    void badVcpuCountsAreRefusedWithWhatToDo() {
+        for (String n : new String[] {"0", "-1", "33", "two", ""}) {
+            refused(launch("--cpus", n));
+        }
+        assertTrue(refused(launch("--cpus", "33")).err().contains("--cpus must be 1 to 32, not 33"));
+        assertTrue(refused("launch", "--image", "hello-real", "--cpus", "2").err().contains("SMP guests boot in long mode only"));
+        assertTrue(refused(launch("--cpus", "32", "--mem", "2M")).err().contains("give a larger --mem"));
+        assertTrue(refused("launch", "--cpus", "2").err().contains("applies to --image guests"));
+    }
+
     /**
      * A guest that maps a shared region cannot be saved: refused up front, not after --snapshot-after.
      * No KVM device at the given path, so a check made after the guest had started would end in

@@ -1,14 +1,18 @@
 package dev.kvmctl.contexts;
 
 import dev.kvmctl.guests.Machine;
+import dev.kvmctl.guests.Switchable;
 import dev.kvmctl.guests.VmPool;
 import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
- * The built-in switch hook: stores the outgoing machine's context (hypervisor level, then vCPU)
- * and loads the incoming one's, warm (same VM) or cold (a brand-new VM). Measures capture and
- * restore time for the switcher's statistics.
+ * The built-in switch hook: stores the outgoing guest's {@link VmContext} (hypervisor level with
+ * its device states, then every vCPU) and loads the incoming one's, warm (same VM) or cold (a
+ * brand-new VM). Works with any {@link Switchable}: it completes the guest's pending I/O, then
+ * captures from its VM and devices ({@link Switchable#requireVm()},
+ * {@link Switchable#deviceStates()}); cold, it discards the VM and has the guest rebuild it.
+ * Measures capture and restore time for the switcher's statistics.
  *
  * <pre>{@code
  * try (ContextSwitchHook contexts = new ContextSwitchHook(SwitchMode.COLD)) {
@@ -18,14 +22,15 @@ import java.util.Map;
  * }
  * }</pre>
  *
- * <p>Keeps one {@link MachineContext} per machine, reused at every switch. Cold, the new VMs come
- * from a {@link VmPool} (made ahead of time on another thread; retired ones closed there too),
- * started at the first cold switch-out: {@link #close()} the hook after the run to close it. Used
- * by one switcher's thread; not for sharing between switchers.
+ * <p>Keeps one {@link VmContext} per guest, reused at every switch. Cold, a {@link Machine}'s new
+ * VMs come from a {@link VmPool} (made ahead of time on another thread; retired ones closed there
+ * too), started at the first cold switch-out: {@link #close()} the hook after the run to close it.
+ * Other guests discard and rebuild their VM themselves ({@link Switchable#discardVm()},
+ * {@link Switchable#rebuildVm()}). Used by one switcher's thread; not for sharing between switchers.
  */
 public final class ContextSwitchHook implements SwitchHook, AutoCloseable {
     private final SwitchMode mode;
-    private final Map<Machine, MachineContext> contexts = new IdentityHashMap<>();
+    private final Map<Switchable, VmContext> contexts = new IdentityHashMap<>();
     private final LatencyRecorder capture = new LatencyRecorder();
     private final LatencyRecorder restore = new LatencyRecorder();
     /** Cold only: made at the first switch-out. */
@@ -47,32 +52,46 @@ public final class ContextSwitchHook implements SwitchHook, AutoCloseable {
 
     @Override
     public void beforeSwitchOut(SwitchEvent event) {
-        Machine m = event.machine();
+        Switchable m = event.guest();
         if (m.finished()) {
             return;
         }
         long t0 = System.nanoTime();
-        contexts.computeIfAbsent(m, MachineContext::new).capture(m);
+        m.completePendingIo();
+        contexts.computeIfAbsent(m, g -> new VmContext(g.requireVm())).capture(m.requireVm(), m.deviceStates());
         if (mode == SwitchMode.COLD) {
-            if (pool == null) {
-                pool = new VmPool();
+            if (m instanceof Machine machine) {
+                if (pool == null) {
+                    pool = new VmPool();
+                }
+                // Closed in the background; the next VM is being made meanwhile. Its CPUID is set
+                // ahead for one vCPU; with several, each has its own table and the restore sets them.
+                VmContext ctx = contexts.get(m);
+                pool.retire(machine, ctx.vcpuCount() == 1 ? ctx.vcpu(0).cpuid() : null);
+            } else {
+                m.discardVm();
             }
-            // closed in the background; the next VM is being made meanwhile, its CPUID set ahead
-            pool.retire(m, contexts.get(m).vcpu().cpuid());
         }
         capture.record(System.nanoTime() - t0);
     }
 
     @Override
     public void afterSwitchIn(SwitchEvent event) {
-        Machine m = event.machine();
-        MachineContext ctx = contexts.get(m);
+        Switchable m = event.guest();
+        VmContext ctx = contexts.get(m);
         if (ctx == null) {
             return; // first run: the vCPU is still in its boot state
         }
         long t0 = System.nanoTime();
-        boolean cpuidSet = mode == SwitchMode.COLD && pool.install(m);
-        ctx.restore(m, !cpuidSet);
+        boolean cpuidSet = false;
+        if (mode == SwitchMode.COLD) {
+            if (m instanceof Machine machine) {
+                cpuidSet = pool.install(machine);
+            } else {
+                m.rebuildVm();
+            }
+        }
+        ctx.restore(m.requireVm(), m.deviceStates(), !cpuidSet);
         restore.record(System.nanoTime() - t0);
     }
 
@@ -87,13 +106,13 @@ public final class ContextSwitchHook implements SwitchHook, AutoCloseable {
     }
 
     /**
-     * Looks up what the hook keeps for a machine.
+     * Looks up what the hook keeps for a guest.
      *
-     * @param machine one of the switcher's machines
+     * @param guest one of the switcher's guests
      * @return the context last captured from it, or null if it has not been switched out yet
      */
-    public MachineContext contextOf(Machine machine) {
-        return contexts.get(machine);
+    public VmContext contextOf(Switchable guest) {
+        return contexts.get(guest);
     }
 
     /** {@return the pool of prepared VMs of a cold hook; null before its first switch-out, and always when warm} */

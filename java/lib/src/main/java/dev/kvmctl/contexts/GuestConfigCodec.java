@@ -13,10 +13,11 @@ import java.io.UncheckedIOException;
 
 /**
  * The byte format of a machine's {@link GuestConfig} in a snapshot (its {@code MACHINE_CONFIG}
- * section), in {@link DataOutputStream}'s big-endian encoding: a version (4 bytes, 1), the name
+ * section), in {@link DataOutputStream}'s big-endian encoding: a version (4 bytes, 2), the name
  * and the CPU mode (modified UTF-8), the ring (4), the memory size (8), the number of guest
- * arguments (4) and each argument (8), and whether the VM has an in-kernel irqchip (1). Decoding
- * bounds the argument count before it allocates and refuses stray bytes at the end.
+ * arguments (4) and each argument (8), whether the VM has an in-kernel irqchip (1), and the number
+ * of vCPUs (4; version 1, which had one vCPU, ends before it). Decoding bounds the argument count
+ * before it allocates and refuses stray bytes at the end.
  *
  * <pre>{@code
  * byte[] bytes = GuestConfigCodec.encode(machine.config());
@@ -24,7 +25,7 @@ import java.io.UncheckedIOException;
  * }</pre>
  */
 final class GuestConfigCodec {
-    private static final int VERSION = 1;
+    private static final int VERSION = 2;
 
     private GuestConfigCodec() {}
 
@@ -43,6 +44,7 @@ final class GuestConfigCodec {
                 out.writeLong(a);
             }
             out.writeBoolean(c.irqchip());
+            out.writeInt(c.cpus());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -52,8 +54,9 @@ final class GuestConfigCodec {
     /** The machine configuration; {@code console} may be null when only the fields are wanted. */
     static GuestConfig decode(byte[] bytes, Console console) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
-            if (in.readInt() != VERSION) {
-                throw new ContextFormatException("unknown machine configuration version in snapshot");
+            int version = in.readInt();
+            if (version != 1 && version != VERSION) {
+                throw new ContextFormatException("unknown machine configuration version " + version + " in snapshot");
             }
             GuestConfig.Builder b = GuestConfig.withoutImage(in.readUTF()).mode(CpuMode.valueOf(in.readUTF())).ring(in.readInt())
                     .memorySize(in.readLong());
@@ -67,6 +70,7 @@ final class GuestConfigCodec {
                 args[i] = in.readLong();
             }
             b.args(args).irqchip(in.readBoolean());
+            b.cpus(version == 1 ? 1 : in.readInt());
             if (in.available() > 0) {
                 throw new ContextFormatException("the snapshot's machine configuration has " + in.available() + " stray bytes at its end");
             }

@@ -3,14 +3,21 @@ package dev.kvmctl.contexts;
 import dev.kvmctl.Vm;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.MachineCounters;
+import dev.kvmctl.guests.devices.DeviceState;
 import dev.kvmctl.state.ClockData;
 import dev.kvmctl.state.Irqchip;
 import dev.kvmctl.state.PitState;
+import java.util.List;
 
 /**
  * What belongs to a VM and its VMM rather than to a vCPU: the in-kernel interrupt controllers
- * (both PICs and the IOAPIC) and PIT when the VM has them, the KVM clock, and the state of
- * kvmctl's own device models. A switch stores this level first, then the vCPU's.
+ * (both PICs and the IOAPIC) and PIT when the VM has them, the KVM clock, the state of the device
+ * models the VMM registers ({@link DeviceState} sections), and, for a {@link Machine}, kvmctl's
+ * own accounting. A switch stores this level first, then the vCPUs'.
+ *
+ * <p>A VMM with its own {@link Vm} uses {@link #capture(Vm, List)} and {@link #restore(Vm, List)}
+ * (or {@link VmContext}, which adds every vCPU); a {@link Machine} is captured with
+ * {@link #capture(Machine)}.
  *
  * <pre>{@code
  * try (Machine machine = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long")).build())) {
@@ -33,16 +40,32 @@ public final class HypervisorContext {
     private boolean hasIrqchip;
     private boolean hasPit;
     private MachineCounters devices = MachineCounters.zero();
+    private DeviceSections deviceStates = new DeviceSections();
 
     /**
      * Reads the VM's and the device models' state: {@code KVM_GET_IRQCHIP} (three times) and
-     * {@code KVM_GET_PIT2} when the VM has them, then {@code KVM_GET_CLOCK}.
+     * {@code KVM_GET_PIT2} when the VM has them, {@code KVM_GET_CLOCK}, the machine's registered
+     * {@link DeviceState}s ({@link Machine#deviceStates()}) and its accounting.
      *
      * @param machine the machine: not running, and with a VM (not between
      *     {@code Machine.discardVm()} and {@code Machine.rebuildVm()})
      */
     public void capture(Machine machine) {
-        Vm vm = machine.requireVm();
+        capture(machine.requireVm(), machine.deviceStates());
+        devices = machine.counters();
+    }
+
+    /**
+     * Reads a VM's state and its device models': {@code KVM_GET_IRQCHIP} (three times) and
+     * {@code KVM_GET_PIT2} when the VM has them, {@code KVM_GET_CLOCK}, then each device's
+     * {@link DeviceState#save()}, in the order given.
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}
+     * @param devices the VMM's device models whose state goes with the VM's (empty for none)
+     * @throws IllegalArgumentException if two devices have one name, or a name is empty
+     * @throws IllegalStateException if {@code vm} is closed
+     */
+    public void capture(Vm vm, List<? extends DeviceState> devices) {
         hasIrqchip = vm.hasIrqchip();
         hasPit = vm.hasPit();
         if (hasIrqchip) {
@@ -54,24 +77,38 @@ public final class HypervisorContext {
             vm.getPit(pit);
         }
         vm.getClock(clock);
-        devices = machine.counters();
+        deviceStates.capture(devices);
     }
 
     /**
-     * Writes the state into the machine's (possibly brand-new) VM. The VM must have been created
-     * with the same devices: an irqchip context goes only into a VM with an irqchip.
+     * Writes the state into the machine's (possibly brand-new) VM and its device models. The VM
+     * must have been created with the same devices: an irqchip context goes only into a VM with
+     * an irqchip, and the machine must have registered the same {@link DeviceState}s.
      *
      * @param machine the machine: not running, and with a VM
-     * @throws ContextFormatException if the VM's in-kernel devices differ from the captured ones;
-     *     nothing is written then (device-model state from another kvmctl version was refused
-     *     already, when the context was decoded)
+     * @throws ContextFormatException if the VM's in-kernel devices or registered device states
+     *     differ from the captured ones; nothing is written then (device-model state from another
+     *     kvmctl version was refused already, when the context was decoded)
      */
     public void restore(Machine machine) {
-        Vm vm = machine.requireVm();
-        if (vm.hasIrqchip() != hasIrqchip || vm.hasPit() != hasPit) {
-            throw new ContextFormatException("the context was captured from a VM " + (hasIrqchip ? "with" : "without")
-                    + " an in-kernel irqchip, the target VM is " + (vm.hasIrqchip() ? "with" : "without") + " one");
-        }
+        restore(machine.requireVm(), machine.deviceStates());
+        machine.restoreCounters(devices);
+    }
+
+    /**
+     * Writes the state into a (possibly brand-new) VM, then hands each device its saved state.
+     * The VM must have been created with the same in-kernel devices, and {@code devices} must be
+     * exactly the devices captured (by name); both are checked before anything is written.
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}
+     * @param devices the VMM's device models, the same names as at capture
+     * @throws ContextFormatException if the VM's in-kernel devices or the device models differ
+     *     from the captured ones, a device's state is newer than it reads, or a device refuses
+     *     its state
+     * @throws IllegalStateException if {@code vm} is closed
+     */
+    public void restore(Vm vm, List<? extends DeviceState> devices) {
+        checkFits(vm, devices);
         if (hasIrqchip) {
             vm.setIrqchip(picMaster);
             vm.setIrqchip(picSlave);
@@ -84,7 +121,26 @@ public final class HypervisorContext {
         int flags = clock.flags();
         vm.setClock(clock.flags(0));
         clock.flags(flags);
-        machine.restoreCounters(devices);
+        deviceStates.restore(devices);
+    }
+
+    /** Refuses a VM or device list this context cannot go into, before anything is written. */
+    void checkFits(Vm vm, List<? extends DeviceState> devices) {
+        if (vm.hasIrqchip() != hasIrqchip || vm.hasPit() != hasPit) {
+            throw new ContextFormatException("the context was captured from a VM " + (hasIrqchip ? "with" : "without")
+                    + " an in-kernel irqchip, the target VM is " + (vm.hasIrqchip() ? "with" : "without") + " one");
+        }
+        deviceStates.checkFits(devices);
+    }
+
+    /** Refuses a device list this context's device states do not pair up with. */
+    void checkDevices(List<? extends DeviceState> devices) {
+        deviceStates.checkFits(devices);
+    }
+
+    /** {@return the names of the device states captured, in the order the devices were given; a copy} */
+    public List<String> deviceNames() {
+        return deviceStates.names();
     }
 
     /** {@return the guest-visible kvmclock time at capture, in nanoseconds} */
@@ -108,6 +164,9 @@ public final class HypervisorContext {
         if (hasPit) {
             s.put(Sections.PIT, pit);
         }
+        if (!deviceStates.isEmpty()) {
+            s.put(Sections.DEVICE_STATES, deviceStates.encode());
+        }
         return s;
     }
 
@@ -126,6 +185,7 @@ public final class HypervisorContext {
         ClockData c = new ClockData();
         s.get(Sections.CLOCK, c);
         MachineCounters d = DeviceStateCodec.decode(s.get(Sections.DEVICES));
+        DeviceSections ds = s.has(Sections.DEVICE_STATES) ? DeviceSections.decode(s.get(Sections.DEVICE_STATES)) : new DeviceSections();
         boolean irq = s.has(Sections.PIC_MASTER);
         boolean p = s.has(Sections.PIT);
         Irqchip m = new Irqchip(Irqchip.PIC_MASTER), sl = new Irqchip(Irqchip.PIC_SLAVE), io = new Irqchip(Irqchip.IOAPIC);
@@ -140,6 +200,7 @@ public final class HypervisorContext {
         }
         clock.copyFrom(c);
         devices = d;
+        deviceStates = ds;
         hasIrqchip = irq;
         hasPit = p;
         picMaster.copyFrom(m);

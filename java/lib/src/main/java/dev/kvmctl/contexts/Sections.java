@@ -67,6 +67,8 @@ public final class Sections {
     public static final int CLOCK = 24;
     /** Tag of the state of kvmctl's device models (a machine's {@code MachineCounters}), as {@code DeviceStateCodec} encodes it. */
     public static final int DEVICES = 25;
+    /** Tag of the saved {@link dev.kvmctl.guests.devices.DeviceState}s of a VMM's device models, by name and version. */
+    public static final int DEVICE_STATES = 26;
     // whole machines and snapshots
     /** Tag of a snapshot's machine configuration (name, mode, ring, RAM size, arguments, irqchip). */
     public static final int MACHINE_CONFIG = 30;
@@ -74,6 +76,11 @@ public final class Sections {
     public static final int VCPU_CONTEXT = 31;
     /** Tag of an encoded {@link HypervisorContext}, itself a container. */
     public static final int HYPERVISOR_CONTEXT = 32;
+    /**
+     * Tag of the encoded {@link VcpuContext}s of vCPUs 1 and up of a {@link VmContext}: a
+     * container whose tag {@code i} holds vCPU {@code i}'s (vCPU 0's is under {@link #VCPU_CONTEXT}).
+     */
+    public static final int VCPU_CONTEXTS = 33;
 
     private static final int HEADER = 8 + 4 + 4 + 4;
 

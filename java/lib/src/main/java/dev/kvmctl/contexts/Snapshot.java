@@ -2,10 +2,13 @@ package dev.kvmctl.contexts;
 
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.Kvm;
+import dev.kvmctl.MemorySlot;
+import dev.kvmctl.Vm;
 import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.devices.Console;
+import dev.kvmctl.guests.devices.DeviceState;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -13,12 +16,14 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
 
 /**
- * A stopped machine on disk: its configuration, both context levels and its RAM, in one
- * versioned, checksummed file that a new process restores.
+ * A stopped machine, or a stopped VM a VMM built itself, on disk: its configuration (a machine's),
+ * its {@link VmContext} (hypervisor level with the registered device states, every vCPU) and its
+ * RAM, in one versioned, checksummed file that a new process restores.
  *
  * <p>Layout ({@code SnapshotFormat}): a 64-byte header; the metadata (a {@link Sections}
  * container); then the RAM image at a page-aligned offset. Only non-zero pages are written, so
@@ -51,6 +56,13 @@ import java.util.function.LongConsumer;
  *     again.run(Duration.ofSeconds(10));          // the guest goes on where it stopped
  * }
  * }</pre>
+ *
+ * <p>A VMM with its own VM snapshots it with {@link #write(Vm, GuestMemory, List, Path, LongConsumer)}
+ * (the RAM at guest-physical 0 and its devices' {@link DeviceState}s) and restores it into a VM
+ * it built the same way with {@link #restoreInto(Vm, GuestMemory, List, Path)}.
+ *
+ * <p>Version 2 files carry any number of vCPUs and device states, and snapshots of VMMs' own VMs;
+ * version 1 files (one vCPU, a machine's) are read as they are.
  */
 public final class Snapshot {
     /**
@@ -58,24 +70,31 @@ public final class Snapshot {
      * little-endian long.
      */
     public static final long MAGIC = 0x50414e53434d564bL;
-    /** The file format version this kvmctl writes and reads. */
-    public static final int VERSION = 1;
+    /** The file format version this kvmctl writes; it reads this one and every earlier one. */
+    public static final int VERSION = 2;
 
     /**
      * What the header and metadata of a snapshot file say.
      *
      * @param file the file it was read from
-     * @param name the guest's name
-     * @param mode the mode the guest was booted in
-     * @param ring the privilege level the guest was booted at, 0 or 3
+     * @param name the guest's name; null for a snapshot of a VMM's own VM
+     * @param mode the mode the guest was booted in; null for a snapshot of a VMM's own VM
+     * @param ring the privilege level the guest was booted at, 0 or 3 (0 for a VMM's own VM)
      * @param memorySize the guest's RAM in bytes, a multiple of 4 KiB
-     * @param args the guest arguments it was booted with
+     * @param args the guest arguments it was booted with (none for a VMM's own VM)
      * @param irqchip whether its VM had an in-kernel irqchip (a restore needs the same)
+     * @param cpus how many vCPUs it has (a restore needs as many)
+     * @param devices the names of the device states it holds, in order (a restore needs the same devices)
      * @param memoryOffset where in the file the RAM image starts, page-aligned
      * @param storedBytes the file's length in bytes (zero pages are holes, so it may take less disk)
      */
     public record Info(Path file, String name, CpuMode mode, int ring, long memorySize, long[] args, boolean irqchip,
-                       long memoryOffset, long storedBytes) {}
+                       int cpus, List<String> devices, long memoryOffset, long storedBytes) {
+        /** {@return whether it was taken from a kvmctl {@link Machine} (else from a VMM's own VM)} */
+        public boolean isMachine() {
+            return name != null;
+        }
+    }
 
     private Snapshot() {}
 
@@ -118,22 +137,54 @@ public final class Snapshot {
                     + "would leave the others inconsistent, so kvmctl does not take one");
         }
         Path target = checkDestination(file);
-        boolean replacing = Files.exists(target);
         MachineContext ctx = new MachineContext(machine);
         ctx.capture(machine);
-        MemoryIndex index = MemoryIndex.of(machine.ram());
+        Sections sections = ctx.vmContext().putInto(new Sections().put(Sections.MACHINE_CONFIG,
+                GuestConfigCodec.encode(machine.config())));
+        return writeFile(target, file, sections, machine.ram(), diff, progress);
+    }
+
+    /**
+     * Captures a VM a VMM built itself ({@link VmContext#capture}: the hypervisor level, the
+     * devices' states, every vCPU) and writes it with its RAM to {@code file}, replacing any
+     * previous file there atomically. The RAM is the memory mapped at guest-physical 0; memory
+     * mapped elsewhere is not saved.
+     *
+     * @param vm the VM: none of its vCPUs inside {@code KVM_RUN} or with an unfinished I/O exit
+     * @param ram its RAM, mapped at guest-physical 0
+     * @param devices the VMM's device models whose state goes with it (empty for none)
+     * @param file where to write the snapshot
+     * @param progress called with the RAM bytes written so far, every 64 MiB and at the end
+     * @return the file's length in bytes
+     * @throws IllegalArgumentException if {@code file} cannot be a snapshot, the VM does not map
+     *     {@code ram} whole at guest-physical 0, has no vCPU, or two devices have one name
+     * @throws UncheckedIOException if writing fails; the previous file, if any, is unchanged
+     */
+    public static long write(Vm vm, GuestMemory ram, List<? extends DeviceState> devices, Path file, LongConsumer progress) {
+        requireRamAtZero(vm, ram);
+        Path target = checkDestination(file);
+        VmContext ctx = new VmContext(vm);
+        ctx.capture(vm, devices);
+        return writeFile(target, file, ctx.sections(), ram, index -> null, progress);
+    }
+
+    /**
+     * Writes the metadata {@code sections}, with the RAM's memory index (and, for a diff, its
+     * link to the base), and the RAM (for a diff, only the chunks the link stores).
+     */
+    private static long writeFile(Path target, Path file, Sections sections, GuestMemory ram,
+                                  Function<MemoryIndex, DiffSnapshot.Link> diff, LongConsumer progress) {
+        MemoryIndex index = MemoryIndex.of(ram);
         DiffSnapshot.Link link = diff.apply(index);
-        Sections sections = new Sections().put(Sections.MACHINE_CONFIG, GuestConfigCodec.encode(machine.config()))
-                .put(Sections.HYPERVISOR_CONTEXT, ctx.hypervisor().encode())
-                .put(Sections.VCPU_CONTEXT, ctx.vcpu().encode())
-                .put(MemoryIndex.SECTION, index.encode());
+        sections.put(MemoryIndex.SECTION, index.encode());
         if (link != null) {
             sections.put(DiffSnapshot.SECTION, link.encode());
         }
         byte[] metadata = sections.encode();
+        boolean replacing = Files.exists(target);
         boolean committed = false;
         try (AtomicFile out = AtomicFile.create(target)) {
-            long length = SnapshotWriter.write(out.channel(), metadata, machine.ram(), index,
+            long length = SnapshotWriter.write(out.channel(), metadata, ram, index,
                     link == null ? chunk -> true : chunk -> link.stored()[chunk], progress);
             out.commit();
             committed = true;
@@ -199,6 +250,10 @@ public final class Snapshot {
     public static Machine restore(Kvm kvm, FileChannel channel, Path file, OutputStream console) {
         try {
             SnapshotReader.Metadata m = SnapshotReader.readMetadata(channel, file);
+            if (m.config() == null) {
+                throw new ContextFormatException(file + " was taken from a VMM's own VM, not a kvmctl machine: restore it into a VM "
+                        + "built like it with Snapshot.restoreInto(Vm, GuestMemory, List, Path)");
+            }
             GuestConfig config = GuestConfigCodec.decode(m.config(), new Console(console, null));
             GuestMemory ram = GuestMemory.memfd(memfdName(config.name()), m.info().memorySize());
             try {
@@ -228,11 +283,13 @@ public final class Snapshot {
 
     /**
      * Restores the snapshot into an existing machine, whose RAM must be the snapshot's size and
-     * whose VM must have the same devices. The file is read and checked whole before the
-     * machine's memory is touched, so a bad file changes nothing. The machine gets a brand-new VM.
+     * whose VM must have the same devices and number of vCPUs. The file is read and checked whole
+     * before the machine's memory is touched, so a bad file changes nothing. The machine gets a
+     * brand-new VM. A snapshot with device states needs a machine that registered the same devices
+     * ({@link Machine#registerDeviceState}).
      *
-     * @param machine the machine: not running, with RAM of the snapshot's size and the same
-     *     in-kernel irqchip (or none)
+     * @param machine the machine: not running, with RAM of the snapshot's size, the same
+     *     in-kernel irqchip (or none) and the same number of vCPUs
      * @param file the snapshot
      * @throws ContextFormatException if there is no such file, or it is not an intact snapshot, or does not fit
      *     {@code machine}
@@ -251,10 +308,8 @@ public final class Snapshot {
                         + " an in-kernel irqchip; " + machine.name() + " differs");
             }
             MachineContext ctx = loadContext(machine, m); // parsed and checked before memory is touched
-            try (GuestMemory image = GuestMemory.anonymous(info.memorySize())) {
-                SnapshotReader.readMemory(ch, file, m, image);
-                machine.ram().copyFrom(image, 0, 0, image.size());
-            }
+            ctx.vmContext().hypervisor().checkDevices(machine.deviceStates());
+            readMemoryInto(ch, file, m, machine.ram());
             machine.rebuildVm();
             ctx.restore(machine);
         } catch (IOException e) {
@@ -262,10 +317,70 @@ public final class Snapshot {
         }
     }
 
+    /**
+     * Restores a snapshot into a VM a VMM built itself, over {@code ram} mapped at its
+     * guest-physical 0: the RAM's contents, then the {@link VmContext} (hypervisor level, the
+     * devices' states, every vCPU). The VM needs the snapshot's in-kernel irqchip (or none) and
+     * as many vCPUs, created and not running; {@code devices} the same names. The file is read
+     * and checked whole, and the VM and devices checked, before {@code ram} is touched, so a bad
+     * file or a VM that does not fit changes nothing. Either kind of snapshot goes in, a
+     * machine's too.
+     *
+     * @param vm the target VM, its vCPUs created (a brand-new one, or the one snapshotted)
+     * @param ram its RAM, the snapshot's size, mapped at guest-physical 0
+     * @param devices the VMM's device models, the same names as at the snapshot
+     * @param file the snapshot
+     * @throws ContextFormatException if the file is not an intact snapshot, or does not fit the
+     *     VM, its RAM or its devices
+     * @throws IllegalArgumentException if the VM has another number of vCPUs than the snapshot, or
+     *     does not map {@code ram} whole at guest-physical 0
+     * @throws UncheckedIOException if reading fails (a missing file too); the message names the file
+     */
+    public static void restoreInto(Vm vm, GuestMemory ram, List<? extends DeviceState> devices, Path file) {
+        requireRamAtZero(vm, ram);
+        try (FileChannel ch = open(file)) {
+            SnapshotReader.Metadata m = SnapshotReader.readMetadata(ch, file);
+            Info info = m.info();
+            if (ram.size() != info.memorySize()) {
+                throw new ContextFormatException(String.format("%s holds %d bytes of RAM, but the target has %d: refusing to restore",
+                        file, info.memorySize(), ram.size()));
+            }
+            VmContext ctx = new VmContext(vm.kvm(), info.irqchip(), info.cpus());
+            ctx.load(m.context());
+            ctx.checkVcpus(vm);
+            ctx.hypervisor().checkFits(vm, devices);
+            readMemoryInto(ch, file, m, ram);
+            ctx.restore(vm, devices);
+        } catch (IOException e) {
+            throw readError(file, e);
+        }
+    }
+
+    /** Refuses RAM that {@code vm} does not map, whole, at guest-physical 0: a snapshot's RAM is that memory. */
+    private static void requireRamAtZero(Vm vm, GuestMemory ram) {
+        for (MemorySlot slot : vm.memorySlots()) {
+            if (slot.guestAddress() == 0 && slot.memory() == ram && slot.memoryOffset() == 0 && slot.size() == ram.size()) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("the VM does not map this RAM whole at guest-physical 0; a snapshot holds the memory "
+                + "there: map it with vm.mapMemory(0, ram) first");
+    }
+
+    /**
+     * The one place a snapshot's memory is restored into existing RAM: read and checked whole
+     * into a scratch image first, so a bad file leaves {@code ram} as it was.
+     */
+    private static void readMemoryInto(FileChannel ch, Path file, SnapshotReader.Metadata m, GuestMemory ram) throws IOException {
+        try (GuestMemory image = GuestMemory.anonymous(m.info().memorySize())) {
+            SnapshotReader.readMemory(ch, file, m, image);
+            ram.copyFrom(image, 0, 0, image.size());
+        }
+    }
+
     static MachineContext loadContext(Machine machine, SnapshotReader.Metadata m) {
         MachineContext ctx = new MachineContext(machine);
-        ctx.hypervisor().load(m.hypervisor());
-        ctx.vcpu().load(m.vcpu());
+        ctx.vmContext().load(m.context());
         return ctx;
     }
 

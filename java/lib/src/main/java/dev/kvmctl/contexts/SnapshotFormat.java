@@ -44,8 +44,9 @@ final class SnapshotFormat {
             throw new ContextFormatException(file + " is not a kvmctl snapshot (wrong magic number)");
         }
         int version = h.getInt(8);
-        if (version != Snapshot.VERSION) {
-            throw new ContextFormatException(file + " is a version " + version + " snapshot; this kvmctl reads version " + Snapshot.VERSION);
+        if (version < 1 || version > Snapshot.VERSION) {
+            throw new ContextFormatException(file + " is a version " + version + " snapshot; this kvmctl reads versions 1 to "
+                    + Snapshot.VERSION + (version > Snapshot.VERSION ? ": restore it with the newer kvmctl that wrote it" : ""));
         }
         if (h.getInt(56) != crc(h.array(), 56)) {
             throw new ContextFormatException(file + " is corrupted: its header checksum does not match");

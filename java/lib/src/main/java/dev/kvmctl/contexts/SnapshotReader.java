@@ -3,6 +3,7 @@ package dev.kvmctl.contexts;
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.guests.GuestConfig;
 import java.io.IOException;
+import java.util.List;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -28,8 +29,12 @@ import java.util.zip.CRC32C;
  * }</pre>
  */
 final class SnapshotReader {
-    /** The checked header and metadata of a snapshot; {@code index} is null in a file written without one. */
-    record Metadata(Snapshot.Info info, byte[] config, Sections hypervisor, Sections vcpu, int memoryCrc, MemoryIndex index,
+    /**
+     * The checked header and metadata of a snapshot: {@code config} is null for a snapshot of a
+     * VMM's own VM; {@code context} is what {@link VmContext#load} takes; {@code index} is null in
+     * a file written without one; {@code diff} is null but in a diff snapshot.
+     */
+    record Metadata(Snapshot.Info info, byte[] config, Sections context, int memoryCrc, MemoryIndex index,
                     DiffSnapshot.Link diff) {}
 
     private SnapshotReader() {}
@@ -59,22 +64,34 @@ final class SnapshotReader {
             throw new ContextFormatException(file + " is corrupted: its metadata checksum does not match");
         }
         Sections s = Sections.decode(meta.array());
-        byte[] config = s.get(Sections.MACHINE_CONFIG);
+        byte[] config = s.has(Sections.MACHINE_CONFIG) ? s.get(Sections.MACHINE_CONFIG) : null;
         Sections hv = Sections.decode(s.get(Sections.HYPERVISOR_CONTEXT));
-        Sections vcpu = Sections.decode(s.get(Sections.VCPU_CONTEXT));
-        GuestConfig c = GuestConfigCodec.decode(config, null);
-        if (c.memorySize() != h.memorySize()) {
-            // Before any pass over the memory: a bogus size costs nothing to refuse.
-            throw new ContextFormatException(String.format("%s is corrupted: its configuration says %d bytes of RAM, its header %d",
-                    file, c.memorySize(), h.memorySize()));
+        Sections.decode(s.get(Sections.VCPU_CONTEXT));
+        int cpus = VmContext.vcpusIn(s);
+        List<String> devices = hv.has(Sections.DEVICE_STATES) ? DeviceSections.decode(hv.get(Sections.DEVICE_STATES)).names() : List.of();
+        Snapshot.Info info;
+        if (config == null) { // a VMM's own VM: no machine configuration
+            info = new Snapshot.Info(file, null, null, 0, h.memorySize(), new long[0], hv.has(Sections.PIC_MASTER), cpus, devices,
+                    h.memoryOffset(), fileSize);
+        } else {
+            GuestConfig c = GuestConfigCodec.decode(config, null);
+            if (c.memorySize() != h.memorySize()) {
+                // Before any pass over the memory: a bogus size costs nothing to refuse.
+                throw new ContextFormatException(String.format("%s is corrupted: its configuration says %d bytes of RAM, its header %d",
+                        file, c.memorySize(), h.memorySize()));
+            }
+            if (c.cpus() != cpus) {
+                throw new ContextFormatException(String.format("%s is corrupted: its configuration says %d vCPUs, it holds %d vCPU contexts",
+                        file, c.cpus(), cpus));
+            }
+            info = new Snapshot.Info(file, c.name(), c.mode(), c.ring(), h.memorySize(), c.args(), c.irqchip(), cpus, devices,
+                    h.memoryOffset(), fileSize);
         }
-        Snapshot.Info info = new Snapshot.Info(file, c.name(), c.mode(), c.ring(), h.memorySize(), c.args(), c.irqchip(),
-                h.memoryOffset(), fileSize);
         // Files written before the index existed have none: they restore by copying.
         MemoryIndex index = s.has(MemoryIndex.SECTION) ? MemoryIndex.decode(s.get(MemoryIndex.SECTION), h.memorySize(), file) : null;
         DiffSnapshot.Link diff = s.has(DiffSnapshot.SECTION)
                 ? DiffSnapshot.Link.decode(s.get(DiffSnapshot.SECTION), index, file) : null;
-        return new Metadata(info, config, hv, vcpu, h.memoryCrc(), index, diff);
+        return new Metadata(info, config, s, h.memoryCrc(), index, diff);
     }
 
     /**

@@ -10,7 +10,7 @@ package dev.kvmctl.contexts;
  * Switcher switcher = new Switcher(List.of(machine), Duration.ofMillis(1));
  * switcher.addHook(new SwitchHook() {
  *     public void afterSwitchIn(SwitchEvent e) {
- *         System.err.println("running " + e.machine().name() + " after switch " + e.number());
+ *         System.err.println("running " + e.guest().name() + " after switch " + e.number());
  *     }
  * });
  * }</pre>

@@ -1,9 +1,9 @@
 package dev.kvmctl.contexts;
 
-import dev.kvmctl.Vcpu;
 import dev.kvmctl.guests.CallDevice;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.RunResult;
+import dev.kvmctl.guests.Switchable;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,15 +12,17 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * Runs the vCPUs of several machines on one host thread (the thread that calls {@link #run}).
- * A machine whose slice or switch throws anything ({@link Error}s included) ends as
- * {@link dev.kvmctl.guests.Outcome#FAILED}, releasing what its call device holds; the others run on.
- * A machine runs until its time quantum ends (a timer kicks its vCPU out of KVM_RUN), it yields,
- * or it waits for another VM; then the switcher switches: hooks see the outgoing machine, then the
- * next runnable one, round robin. With {@link ContextSwitchHook} each switch stores the outgoing
- * context and loads the incoming one.
+ * Runs several guests on one host thread (the thread that calls {@link #run}): anything
+ * {@link Switchable}, kvmctl's {@link Machine}s or a VMM's own. A guest whose slice or switch
+ * throws anything ({@link Error}s included) ends as {@link dev.kvmctl.guests.Outcome#FAILED}
+ * (a machine releases what its call device holds); the others run on. A guest runs until its time
+ * quantum ends (a timer kicks it out of KVM_RUN), it yields, or it waits for another VM; then the
+ * switcher switches: hooks see the outgoing guest, then the next runnable one, round robin. With
+ * {@link ContextSwitchHook} each switch stores the outgoing context and loads the incoming one.
+ * An SMP machine runs one vCPU per slice, the next one at its next turn.
  *
  * <pre>{@code
  * try (Machine a = Machine.boot(kvm, GuestConfig.builder(BuiltinImages.load("hello-long")).name("a").ring(3).build());
@@ -41,7 +43,7 @@ public final class Switcher {
         return t;
     });
 
-    private final List<Machine> machines;
+    private final List<Switchable> machines;
     private final Duration quantum;
     private final List<SwitchHook> hooks = new ArrayList<>();
     private final LatencyRecorder switchLatency = new LatencyRecorder();
@@ -52,8 +54,8 @@ public final class Switcher {
     private long yields;
     private long blocks;
     private long idleWaits;
-    /** The vCPU the armed quantum may kick; null while switching, so a late tick never lands. */
-    private Vcpu armed;
+    /** The guest the armed quantum may kick; null while switching, so a late tick never lands. */
+    private Switchable armed;
     /** Whether the quantum ended the last slice (otherwise the guest yielded). */
     private volatile boolean lastSliceKicked;
     private ScheduledFuture<?> tick;
@@ -65,11 +67,11 @@ public final class Switcher {
      * A switcher over {@code machines} with time slices of {@code quantum}. Without a hook it
      * only time-slices: add a {@link ContextSwitchHook} to switch contexts.
      *
-     * @param machines the machines, booted and not running elsewhere; copied
-     * @param quantum the longest slice a machine runs before the next one's turn
-     * @throws IllegalArgumentException for no machines or a quantum that is not positive
+     * @param machines the guests ({@link Machine}s or a VMM's own), ready and not running elsewhere; copied
+     * @param quantum the longest slice a guest runs before the next one's turn
+     * @throws IllegalArgumentException for no guests or a quantum that is not positive
      */
-    public Switcher(List<Machine> machines, Duration quantum) {
+    public Switcher(List<? extends Switchable> machines, Duration quantum) {
         if (machines.isEmpty()) {
             throw new IllegalArgumentException("nothing to run");
         }
@@ -136,7 +138,7 @@ public final class Switcher {
             if (pastDeadline()) {
                 break;
             }
-            Machine m = machines.get(next);
+            Switchable m = machines.get(next);
             SwitchEvent in = new SwitchEvent(m, ++switches, started[next] ? reason : SwitchEvent.Reason.START);
             if (!switchIn(m, in)) {
                 continue;
@@ -180,14 +182,14 @@ public final class Switcher {
             }
         }
         List<RunResult> results = new ArrayList<>();
-        for (Machine m : machines) {
+        for (Switchable m : machines) {
             results.add(m.finished() ? m.result() : m.timeOut("no result within the time limit; stopped"));
         }
         return results;
     }
 
     /** Runs the switch-in hooks; a machine they fail for (its context cannot be loaded) ends as failed. */
-    private boolean switchIn(Machine m, SwitchEvent in) {
+    private boolean switchIn(Switchable m, SwitchEvent in) {
         try {
             for (SwitchHook h : hooks) {
                 h.afterSwitchIn(in);
@@ -208,7 +210,7 @@ public final class Switcher {
         return limited ? Math.max(0, deadline - System.nanoTime()) : Long.MAX_VALUE;
     }
 
-    private void arm(Machine m) {
+    private void arm(Switchable m) {
         long q = quantum.toNanos();
         if (jitter != null) {
             q = q / 2 + (long) (jitter.nextDouble() * q);
@@ -216,7 +218,7 @@ public final class Switcher {
         // The timer that ends the quantum also enforces the time limit: a slice never outlasts it.
         q = Math.min(q, untilDeadline());
         synchronized (timerLock) {
-            armed = m.vcpu();
+            armed = m;
             lastSliceKicked = false;
         }
         tick = TIMER.schedule(this::fire, q, TimeUnit.NANOSECONDS);
@@ -231,30 +233,25 @@ public final class Switcher {
         }
     }
 
-    private void disarm(Machine m) {
+    private void disarm(Switchable m) {
         tick.cancel(false);
         synchronized (timerLock) {
             armed = null;
         }
         // A tick that landed after the slice ended left immediate_exit set; it has done its job.
-        if (m.vcpu() != null && !m.finished()) {
-            m.vcpu().immediateExit(false);
-        }
+        m.clearKick();
     }
 
     private int pickNext(int current, boolean[] blocked) {
         int n = machines.size();
         for (int k = 1; k <= n; k++) {
             int i = (current + k) % n;
-            Machine m = machines.get(i);
+            Switchable m = machines.get(i);
             if (m.finished()) {
                 continue;
             }
-            if (blocked[i]) {
-                CallDevice device = m.callDevice();
-                if (device == null || !device.ready(m)) {
-                    continue;
-                }
+            if (blocked[i] && !m.ready()) {
+                continue;
             }
             return i;
         }
@@ -262,7 +259,7 @@ public final class Switcher {
     }
 
     private boolean allFinished() {
-        for (Machine m : machines) {
+        for (Switchable m : machines) {
             if (!m.finished()) {
                 return false;
             }
@@ -275,14 +272,17 @@ public final class Switcher {
         List<Machine> waiting = new ArrayList<>();
         CallDevice device = null;
         for (int i = 0; i < machines.size(); i++) {
-            Machine m = machines.get(i);
-            if (!m.finished() && blocked[i] && m.callDevice() != null) {
+            if (!machines.get(i).finished() && blocked[i] && machines.get(i) instanceof Machine m && m.callDevice() != null) {
                 waiting.add(m);
                 device = m.callDevice();
             }
         }
+        long waitMillis = Math.max(1, Math.min(10, untilDeadline() / 1_000_000));
         if (device != null) {
-            device.awaitAny(waiting, (int) Math.max(1, Math.min(10, untilDeadline() / 1_000_000)));
+            device.awaitAny(waiting, (int) waitMillis);
+        } else {
+            // Guests of a VMM's own whose waits the switcher cannot see: look again shortly.
+            LockSupport.parkNanos(waitMillis * 1_000_000);
         }
     }
 

@@ -23,8 +23,13 @@ import dev.kvmctl.state.Xcrs;
  * [{@link #BOOT_AREA_START}, {@link #BOOT_AREA_END}), which a long-mode image must leave alone.
  */
 public final class BootSetup {
-    /** Where the {@link BootInfo} page goes; a long-mode guest finds this address in RDI. */
+    /**
+     * Where the {@link BootInfo} page goes: vCPU 0's copy, then the others' every
+     * {@link BootInfo#STRIDE} bytes; each vCPU finds its own copy's address in RDI.
+     */
     public static final long BOOT_INFO = 0x1000;
+    /** The stack each vCPU gets: vCPU {@code i}'s starts {@code i} times this below the top of RAM. */
+    public static final long STACK_PER_CPU = 64 << 10;
     /** The GDT: null, kernel code and data, user code and data, then the TSS descriptor. */
     public static final long GDT = 0x2000;
     /** The 64-bit TSS and its I/O permission bitmap, which allows every port (three pages). */
@@ -97,7 +102,10 @@ public final class BootSetup {
     /**
      * Long mode at {@code entry} with identity paging of {@code [0, mapTop)} (rounded up to 1 GiB),
      * CPUID from {@code cpuid}, SSE and (where present) XSAVE/AVX and FSGSBASE enabled, and the boot
-     * info written at {@link #BOOT_INFO}. RSP is the top of RAM, RDI the boot info's address.
+     * info written at its vCPU's {@link BootInfo#address()}. RSP is the top of RAM less
+     * {@link #STACK_PER_CPU} per vCPU index, RDI the boot info's address. Every vCPU of an SMP
+     * guest is set up this way, with its own {@code info} ({@link BootInfo#forCpu}): the tables
+     * are the same for all, and the application processors start at {@code entry} like vCPU 0.
      *
      * @param vcpu the vCPU to set up, not running
      * @param ram the guest's RAM, mapped at guest-physical 0: its boot area is overwritten
@@ -105,20 +113,22 @@ public final class BootSetup {
      * @param ring 0 or 3 (3 also sets IOPL 3 so the guest may do port I/O)
      * @param entry the guest-virtual (and, identity-mapped, physical) address of the first instruction
      * @param mapTop the end of the guest-physical space to identity-map: RAM and any shared slots
-     * @param info what the guest finds in its boot info page
+     * @param info what the guest finds in its boot info, for this vCPU
      * @throws IllegalArgumentException for a ring other than 0 or 3, RAM smaller than the boot
-     *     area, or more than {@link #MAX_MAPPED_GIB} GiB to map
+     *     area and the vCPUs' stacks, or more than {@link #MAX_MAPPED_GIB} GiB to map
      */
     public static void longMode(Vcpu vcpu, GuestMemory ram, Cpuid cpuid, int ring, long entry, long mapTop, BootInfo info) {
         if (ring != 0 && ring != 3) {
             throw new IllegalArgumentException("ring must be 0 or 3, got " + ring);
         }
-        if (ram.size() < BOOT_AREA_END) {
-            throw new IllegalArgumentException("long mode needs at least " + BOOT_AREA_END + " bytes of RAM for kvmctl's boot area");
+        long stackTop = (ram.size() - info.cpuIndex() * STACK_PER_CPU) & ~15L;
+        if (ram.size() < BOOT_AREA_END || stackTop <= BOOT_AREA_END) {
+            throw new IllegalArgumentException("long mode needs at least " + (BOOT_AREA_END + info.cpuCount() * STACK_PER_CPU)
+                    + " bytes of RAM for kvmctl's boot area and " + info.cpuCount() + " vCPU stacks");
         }
         writePageTables(ram, mapTop);
         writeGdtAndTss(ram);
-        info.writeTo(ram, BOOT_INFO);
+        info.writeTo(ram, info.address());
 
         // CPUID first: KVM checks CR4.OSXSAVE and XCR0 against the CPUID the vCPU was given.
         vcpu.setCpuid(cpuid);
@@ -145,7 +155,7 @@ public final class BootSetup {
 
         Regs r = vcpu.getRegs();
         r.clear();
-        vcpu.setRegs(r.rip(entry).rsp(ram.size() & ~15L).rdi(BOOT_INFO)
+        vcpu.setRegs(r.rip(entry).rsp(stackTop).rdi(info.address())
                 .rflags(RFLAGS_RESERVED | (ring == 3 ? RFLAGS_IOPL3 : 0)));
     }
 

@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Everything needed to boot one guest: its image, CPU mode and ring, RAM size, boot arguments,
- * console, and any shared regions to map.
+ * Everything needed to boot one guest: its image, CPU mode and ring, RAM size, number of vCPUs,
+ * boot arguments, console, and any shared regions to map.
  *
  * <pre>{@code
  * GuestConfig config = GuestConfig.builder(GuestImage.read(path, 0x100000, 0x100000))
@@ -43,6 +43,7 @@ public final class GuestConfig {
     private final int vmIndex;
     private final int vmCount;
     private final boolean irqchip;
+    private final int cpus;
 
     private GuestConfig(Builder b) {
         this.name = b.name != null ? b.name : b.image.name();
@@ -56,6 +57,7 @@ public final class GuestConfig {
         this.vmIndex = b.vmIndex;
         this.vmCount = b.vmCount;
         this.irqchip = b.irqchip;
+        this.cpus = b.cpus;
     }
 
     /**
@@ -102,6 +104,8 @@ public final class GuestConfig {
     public int vmCount() { return vmCount; }
     /** {@return whether the VM gets an in-kernel irqchip and PIT} */
     public boolean irqchip() { return irqchip; }
+    /** {@return how many vCPUs the VM has, 1 to {@link BootInfo#MAX_CPUS}} */
+    public int cpus() { return cpus; }
 
     /** Builds a {@link GuestConfig}; every setting but the image has a default. */
     public static final class Builder {
@@ -116,6 +120,7 @@ public final class GuestConfig {
         private int vmIndex = 0;
         private int vmCount = 1;
         private boolean irqchip;
+        private int cpus = 1;
 
         private Builder(GuestImage image) {
             this.image = image;
@@ -230,8 +235,32 @@ public final class GuestConfig {
          */
         public Builder irqchip(boolean v) { this.irqchip = v; return this; }
 
-        /** {@return the configuration as set so far; the builder may go on to make others} */
+        /**
+         * Gives the VM {@code v} vCPUs (default 1). Each enters the image at its entry point with
+         * its own stack and its index in its boot info (see {@link BootSetup#longMode}); SMP
+         * guests boot in long mode only.
+         *
+         * @param v 1 to {@link BootInfo#MAX_CPUS}
+         * @return this builder
+         * @throws IllegalArgumentException for any other count
+         */
+        public Builder cpus(int v) {
+            if (v < 1 || v > BootInfo.MAX_CPUS) {
+                throw new IllegalArgumentException("a guest has 1 to " + BootInfo.MAX_CPUS + " vCPUs, got " + v);
+            }
+            this.cpus = v;
+            return this;
+        }
+
+        /**
+         * {@return the configuration as set so far; the builder may go on to make others}
+         *
+         * @throws IllegalArgumentException for more than one vCPU in real mode
+         */
         public GuestConfig build() {
+            if (cpus > 1 && mode == CpuMode.REAL) {
+                throw new IllegalArgumentException("SMP guests boot in long mode only; a real-mode guest has one vCPU, not " + cpus);
+            }
             return new GuestConfig(this);
         }
     }

@@ -5,14 +5,19 @@ import dev.kvmctl.Vcpu;
 import dev.kvmctl.Vm;
 import dev.kvmctl.VmExit;
 import dev.kvmctl.guests.devices.DebugPort;
+import dev.kvmctl.guests.devices.DeviceState;
 import dev.kvmctl.guests.devices.MmioBus;
 import dev.kvmctl.guests.devices.PortBus;
 import dev.kvmctl.guests.devices.Serial8250;
 import dev.kvmctl.GuestMemory;
+import dev.kvmctl.state.MpState;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.concurrent.Executors;
@@ -22,9 +27,14 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One booted guest: a VM with its RAM (a memfd, so it can be shared, snapshotted or re-mapped into
- * a rebuilt VM), one vCPU set up as {@code docs/guest-contract.md} says, and the device models of
- * the contract (serial console, debug port, exit port). {@link #run(Duration)} drives the exit
- * loop until the guest ends.
+ * a rebuilt VM), its vCPUs ({@link GuestConfig#cpus()}, one by default) set up as
+ * {@code docs/guest-contract.md} says, and the device models of the contract (serial console,
+ * debug port, exit port). {@link #run(Duration)} drives the exit loop until the guest ends.
+ *
+ * <p>The vCPUs of an SMP machine take turns on the thread that drives it: a slice
+ * ({@link #runSlice()}) runs one vCPU until it is kicked, and the next slice runs the next vCPU;
+ * {@link #run(Duration)} kicks the running vCPU every {@link #SMP_QUANTUM}, a {@code Switcher}
+ * at the end of each of its quanta. A guest's exit-port write, from any vCPU, ends the machine.
  *
  * <pre>{@code
  * try (Kvm kvm = Kvm.open();
@@ -34,15 +44,18 @@ import java.util.concurrent.TimeUnit;
  * }
  * }</pre>
  *
- * <p>Devices of your own go on its buses before it runs: {@link #ports()} and {@link #mmio()}.
+ * <p>Devices of your own go on its buses before it runs: {@link #ports()} and {@link #mmio()};
+ * their state goes into contexts and snapshots once registered ({@link #registerDeviceState}).
  * A machine owns its VM and its RAM and closes both (the VM first); memory shared through
  * {@link GuestConfig.Builder#share} stays the caller's, to close after the machine (see the
  * close order in the {@link dev.kvmctl} package overview). Drive it from one thread at a time;
  * {@link #requestStop()} and {@link #wake()} are for other threads.
  */
-public final class Machine implements AutoCloseable {
+public final class Machine implements Switchable, AutoCloseable {
     /** The port a guest writes its exit status to. */
     public static final int EXIT_PORT = 0xf4;
+    /** How long each vCPU of an SMP machine runs before the next one's turn under {@link #run(Duration)}. */
+    public static final Duration SMP_QUANTUM = Duration.ofMillis(1);
 
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "kvmctl-watchdog");
@@ -62,9 +75,15 @@ public final class Machine implements AutoCloseable {
     private Vm vm;
     /** Set by {@link #close()}: the VM and RAM are gone, and no call may reach them. */
     private boolean closed;
-    private Vcpu vcpu;
+    /** The current VM's vCPUs, by index; null between {@link #discardVm()} and {@link #createVm()}. */
+    private volatile Vcpu[] vcpus;
+    /** The index of the vCPU the current or next slice runs. */
+    private volatile int current;
     /** Copy-on-write: a {@link VmPool}'s thread reads it while this machine's thread may add to it. */
     private final List<Consumer<Vm>> vmSetup = new CopyOnWriteArrayList<>();
+    private final List<DeviceState> deviceStates = new ArrayList<>();
+    /** What {@link #deviceStates()} returns: a view, so a switch allocates nothing for it. */
+    private final List<DeviceState> deviceStatesView = Collections.unmodifiableList(deviceStates);
     private volatile boolean stopRequested;
     /** Why {@link #stopCorrupted} stopped the guest; null unless it did. */
     private volatile String corruption;
@@ -132,7 +151,7 @@ public final class Machine implements AutoCloseable {
         try {
             image.loadInto(ram);
             m.createVm();
-            m.setUpVcpu();
+            m.setUpVcpus();
             return m;
         } catch (RuntimeException e) {
             m.close();
@@ -165,10 +184,11 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Replaces the VM with a brand-new KVM VM over the same RAM and shared regions, with a fresh
-     * vCPU in its reset state; per-VM wiring ({@link #onVmCreated}) is redone. Guest memory is
-     * untouched: restore a context into {@link #vcpu()} before running it.
+     * Replaces the VM with a brand-new KVM VM over the same RAM and shared regions, with fresh
+     * vCPUs in their reset state; per-VM wiring ({@link #onVmCreated}) is redone. Guest memory is
+     * untouched: restore a context into the vCPUs before running it.
      */
+    @Override
     public void rebuildVm() {
         if (closed) {
             throw new IllegalStateException(config.name() + ": the machine is closed; it cannot get a new VM");
@@ -177,12 +197,13 @@ public final class Machine implements AutoCloseable {
         createVm();
     }
 
-    /** Closes the VM and its vCPU, keeping RAM: between a cold switch-out and the next {@link #rebuildVm()}. */
+    /** Closes the VM and its vCPUs, keeping RAM: between a cold switch-out and the next {@link #rebuildVm()}. */
+    @Override
     public void discardVm() {
         if (vm != null) {
+            vcpus = null;
             vm.close();
             vm = null;
-            vcpu = null;
         }
     }
 
@@ -191,10 +212,13 @@ public final class Machine implements AutoCloseable {
      * an {@code out} is not finished until the next KVM_RUN. Enters KVM_RUN with
      * {@code immediate_exit} set, which completes the instruction and returns at once.
      */
+    @Override
     public void completePendingIo() {
-        if (!pendingIo || vcpu == null) {
+        Vcpu[] all = vcpus;
+        if (!pendingIo || all == null) {
             return;
         }
+        Vcpu vcpu = all[current];
         vcpu.immediateExit(true);
         VmExit exit = vcpu.run();
         if (!(exit instanceof VmExit.Interrupted)) {
@@ -231,7 +255,7 @@ public final class Machine implements AutoCloseable {
     }
 
     /**
-     * Takes the VM and its vCPU out of this machine without closing them, keeping RAM, as
+     * Takes the VM and its vCPUs out of this machine without closing them, keeping RAM, as
      * {@link #discardVm()} does: for a caller that closes the VM elsewhere ({@link VmPool}'s closer).
      *
      * @return the VM, now the caller's to close; null if the machine had none
@@ -239,13 +263,13 @@ public final class Machine implements AutoCloseable {
     public Vm detachVm() {
         Vm old = vm;
         vm = null;
-        vcpu = null;
+        vcpus = null;
         return old;
     }
 
     /**
      * Makes a VM as {@link #rebuildVm()} would, without installing it: the VM, its irqchip if the
-     * configuration has one, the RAM and shared-region slots, the vCPU and the per-VM wiring of
+     * configuration has one, the RAM and shared-region slots, the vCPUs and the per-VM wiring of
      * {@link #onVmCreated}. Touches only what does not change while the machine runs, so it may
      * run on another thread while this machine's thread runs the guest ({@link VmPool} does).
      *
@@ -278,18 +302,42 @@ public final class Machine implements AutoCloseable {
             next.vm().close();
             throw new IllegalStateException(config.name() + (closed ? ": the machine is closed" : ": it still has a VM; detach it first"));
         }
-        vcpu = next.vcpu();
+        vcpus = next.vcpus();
         vm = next.vm();
     }
 
-    /** Creates the VM and its vCPU over this machine's RAM and shared regions. */
+    /**
+     * Registers a device model's state, which contexts, switches and snapshots of this machine
+     * carry from now on (see {@link DeviceState}). Register the same devices, by name, on a
+     * machine a context or snapshot is restored into.
+     *
+     * @param state the device's state section
+     * @throws IllegalArgumentException if a device of that name is registered already
+     */
+    public void registerDeviceState(DeviceState state) {
+        Objects.requireNonNull(state, "state");
+        for (DeviceState d : deviceStates) {
+            if (d.name().equals(state.name())) {
+                throw new IllegalArgumentException(config.name() + " has a device state named \"" + state.name() + "\" already");
+            }
+        }
+        deviceStates.add(state);
+    }
+
+    /** {@return the device states registered ({@link #registerDeviceState}), in order; an unmodifiable view} */
+    @Override
+    public List<DeviceState> deviceStates() {
+        return deviceStatesView;
+    }
+
+    /** Creates the VM and its vCPUs over this machine's RAM and shared regions. */
     void createVm() {
         PreparedVm next = buildVm();
-        vcpu = next.vcpu();
+        vcpus = next.vcpus();
         vm = next.vm();
     }
 
-    /** A new VM with its slots, vCPU 0 and per-VM wiring; closed again if a step fails. */
+    /** A new VM with its slots, its vCPUs and per-VM wiring; closed again if a step fails. */
     private PreparedVm buildVm() {
         Vm newVm = kvm.createVm();
         try {
@@ -305,20 +353,24 @@ public final class Machine implements AutoCloseable {
                 }
                 newVm.mapMemory(s.guestAddress(), s.memory());
             }
-            Vcpu newVcpu = newVm.createVcpu(0);
+            Vcpu[] created = new Vcpu[config.cpus()];
+            for (int i = 0; i < created.length; i++) {
+                created[i] = newVm.createVcpu(i);
+            }
             for (Consumer<Vm> setup : vmSetup) {
                 setup.accept(newVm);
             }
-            return new PreparedVm(this, newVm, newVcpu);
+            return new PreparedVm(this, newVm, created);
         } catch (RuntimeException e) {
             newVm.close();
             throw e;
         }
     }
 
-    private void setUpVcpu() {
+    private void setUpVcpus() {
+        Vcpu[] all = vcpus;
         if (config.mode() == CpuMode.REAL) {
-            BootSetup.realMode(vcpu, config.image().entry());
+            BootSetup.realMode(all[0], config.image().entry()); // GuestConfig allows one vCPU in real mode
             return;
         }
         long mapTop = ram.size();
@@ -331,12 +383,21 @@ public final class Machine implements AutoCloseable {
             sharedSize = config.shared().get(0).memory().size();
         }
         BootInfo info = new BootInfo(ram.size(), sharedBase, sharedSize, config.vmIndex(), config.vmCount(), config.args());
-        BootSetup.longMode(vcpu, ram, kvm.supportedCpuid(), config.ring(), config.image().entry(), mapTop, info);
+        for (int i = 0; i < all.length; i++) {
+            BootSetup.longMode(all[i], ram, kvm.supportedCpuid(), config.ring(), config.image().entry(), mapTop,
+                    info.forCpu(i, all.length));
+            if (i > 0 && config.irqchip()) {
+                // With an in-kernel LAPIC an application processor waits for INIT/SIPI; ours start
+                // at the entry point directly, like vCPU 0.
+                all[i].setMpState(new MpState().state(MpState.RUNNABLE));
+            }
+        }
     }
 
     /** {@return the configuration the machine was booted or adopted with} */
     public GuestConfig config() { return config; }
     /** {@return the guest's name, from its configuration} */
+    @Override
     public String name() { return config.name(); }
     /**
      * {@return the current VM; null between {@link #discardVm()} and {@link #rebuildVm()}} A
@@ -352,6 +413,7 @@ public final class Machine implements AutoCloseable {
      * @throws IllegalStateException if the machine is closed, or its VM was discarded
      *     ({@link #discardVm()}) and not yet rebuilt
      */
+    @Override
     public Vm requireVm() {
         if (closed) {
             throw new IllegalStateException(config.name() + ": the machine is closed");
@@ -361,8 +423,23 @@ public final class Machine implements AutoCloseable {
         }
         return vm;
     }
-    /** {@return the current VM's vCPU; replaced, like the VM, by {@link #rebuildVm()}, null between} */
-    public Vcpu vcpu() { return vcpu; }
+    /** {@return the current VM's vCPU 0; replaced, like the VM, by {@link #rebuildVm()}, null between} */
+    public Vcpu vcpu() {
+        Vcpu[] all = vcpus;
+        return all == null ? null : all[0];
+    }
+
+    /**
+     * {@return the current VM's vCPU {@code index}; replaced, like the VM, by {@link #rebuildVm()}}
+     *
+     * @param index from 0 to {@link GuestConfig#cpus()}, exclusive
+     * @throws IllegalStateException if the machine is closed or its VM was discarded
+     * @throws IndexOutOfBoundsException if there is no such vCPU
+     */
+    public Vcpu vcpu(int index) {
+        requireVm();
+        return vcpus[index];
+    }
     /** {@return the guest's RAM, mapped at guest-physical 0 of every VM the machine creates; the machine closes it} */
     public GuestMemory ram() { return ram; }
     /**
@@ -421,15 +498,46 @@ public final class Machine implements AutoCloseable {
         requestStop();
     }
 
-    /** Interrupts KVM_RUN and a blocked call, so the driver regains control soon; safe from any thread. */
+    /** Interrupts KVM_RUN (of every vCPU) and a blocked call, so the driver regains control soon; safe from any thread. */
     public void wake() {
-        Vcpu v = vcpu;
-        if (v != null) {
-            v.kick();
+        Vcpu[] all = vcpus;
+        if (all != null) {
+            for (Vcpu v : all) {
+                v.kick();
+            }
         }
         if (callDevice != null) {
             callDevice.wake(this);
         }
+    }
+
+    /**
+     * Makes the slice now running, or the next one, end soon as {@link Preempted}: kicks the vCPU
+     * it runs. Safe from any thread.
+     */
+    @Override
+    public void kick() {
+        Vcpu[] all = vcpus;
+        if (all != null) {
+            all[current].kick();
+        }
+    }
+
+    /** Clears {@code immediate_exit} on every vCPU, dropping a kick that came after its slice ended. */
+    @Override
+    public void clearKick() {
+        Vcpu[] all = vcpus;
+        if (all != null && !finished()) {
+            for (Vcpu v : all) {
+                v.immediateExit(false);
+            }
+        }
+    }
+
+    /** {@return whether a call that blocked can go on: its call device says so} */
+    @Override
+    public boolean ready() {
+        return callDevice != null && callDevice.ready(this);
     }
 
     /**
@@ -439,6 +547,7 @@ public final class Machine implements AutoCloseable {
      * @param detail why, for the result
      * @return the result; the earlier one if the guest had already ended
      */
+    @Override
     public RunResult timeOut(String detail) {
         return result != null ? result : finish(Outcome.TIMED_OUT, Outcome.TIMEOUT_STATUS, detail, "");
     }
@@ -452,6 +561,7 @@ public final class Machine implements AutoCloseable {
      * @param cause what went wrong, named in the result's detail
      * @return the result; the earlier one if the guest had already ended
      */
+    @Override
     public RunResult fail(Throwable cause) {
         if (result != null) {
             return result;
@@ -476,11 +586,13 @@ public final class Machine implements AutoCloseable {
     }
 
     /** {@return the result once the guest has ended, or null until then} */
+    @Override
     public RunResult result() {
         return result;
     }
 
     /** {@return whether the guest has ended; a machine that has cannot run again} */
+    @Override
     public boolean finished() {
         return result != null;
     }
@@ -498,6 +610,8 @@ public final class Machine implements AutoCloseable {
         long deadline = timeout.isZero() || timeout.isNegative() ? Long.MAX_VALUE : start + timeout.toNanos();
         ScheduledFuture<?> watchdog = deadline == Long.MAX_VALUE ? null
                 : WATCHDOG.schedule(this::wake, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        long q = SMP_QUANTUM.toNanos();
+        ScheduledFuture<?> turns = config.cpus() == 1 ? null : WATCHDOG.scheduleAtFixedRate(this::kick, q, q, TimeUnit.NANOSECONDS);
         try {
             while (true) {
                 Slice slice = runSlice();
@@ -516,17 +630,22 @@ public final class Machine implements AutoCloseable {
             if (watchdog != null) {
                 watchdog.cancel(false);
             }
+            if (turns != null) {
+                turns.cancel(false);
+            }
             config.console().finish();
         }
     }
 
     /**
-     * Runs the vCPU until the guest ends ({@link Finished}), KVM_RUN is interrupted by a kick
+     * Runs a vCPU until the guest ends ({@link Finished}), KVM_RUN is interrupted by a kick
      * ({@link Preempted}) or a call must wait ({@link Blocked}), handling device exits in between.
-     * The switcher calls this once per time slice.
+     * The switcher calls this once per time slice. An SMP machine runs one vCPU per slice, the
+     * next one after each kick; a blocked or yielding vCPU goes on in the next slice.
      *
      * @return how the slice ended
      */
+    @Override
     public Slice runSlice() {
         if (result != null) {
             return new Finished(result);
@@ -547,6 +666,7 @@ public final class Machine implements AutoCloseable {
         }
         requireVm();
         pendingIo = false;
+        Vcpu vcpu = vcpus[current];
         while (true) {
             VmExit exit = vcpu.run();
             exitCounts[exit.kind().ordinal()]++; // a constant's ordinal: no allocation on the exit path
@@ -580,6 +700,7 @@ public final class Machine implements AutoCloseable {
                 if (stopRequested) {
                     return new Finished(stopped());
                 }
+                current = (current + 1) % vcpus.length; // the next vCPU's turn
                 return endSlice(PREEMPTED);
             } else if (exit instanceof VmExit.Hlt) {
                 return new Finished(finish(Outcome.HALTED, 0, "guest halted", ""));

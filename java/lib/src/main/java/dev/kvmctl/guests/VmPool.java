@@ -34,7 +34,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * itself: it never waits on anything that may not come.
  *
  * <p><b>CPUID.</b> Given the context's CPUID ({@link #retire(Machine, Cpuid)}), the preparer sets
- * it on the new vCPU too, the most costly step of a restore into a new VM.
+ * it on the new vCPU too, the most costly step of a restore into a new VM (machines with one vCPU;
+ * with several, each vCPU has its own table, and {@link #install} returns false).
  *
  * <p><b>Errors.</b> A VM that the preparer failed to make fails the machine's next
  * {@link #install} with an {@link IllegalStateException} naming the cause (the switcher ends the
@@ -333,7 +334,8 @@ public final class VmPool implements AutoCloseable {
             Throwable failure = null;
             try {
                 p = e.machine.prepareVm();
-                if (generation != 0) {
+                if (generation != 0 && p.vcpus().length == 1) {
+                    // One table for one vCPU: several vCPUs each have their own (APIC ids), set at restore.
                     p.vcpu().setCpuid(preparerCpuid);
                     p.cpuidGeneration = generation;
                 }

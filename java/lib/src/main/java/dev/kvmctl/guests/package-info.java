@@ -1,8 +1,10 @@
 /**
  * Guests on top of the kernel objects: images (ELF or flat), the boot set-up of
  * {@code docs/guest-contract.md}, and {@link dev.kvmctl.guests.Machine}, which owns a VM, its RAM
- * and one vCPU and runs the exit loop, handing port and MMIO exits to device models
- * ({@link dev.kvmctl.guests.devices}).
+ * and its vCPUs (one, or several for an SMP guest) and runs the exit loop, handing port and MMIO
+ * exits to device models ({@link dev.kvmctl.guests.devices}), whose state a
+ * {@link dev.kvmctl.guests.devices.DeviceState} carries into contexts and snapshots. A
+ * {@link dev.kvmctl.guests.Switchable} is what a switcher runs: a machine, or a VMM's own guest.
  *
  * <pre>{@code
  * try (Kvm kvm = Kvm.open();

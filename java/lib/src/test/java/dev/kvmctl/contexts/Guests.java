@@ -115,6 +115,15 @@ final class Guests {
         return out.toString();
     }
 
+    /**
+     * The guest-physical address of {@code smp-counter.elf}'s shared state, from its first line
+     * once that line is complete, or -1 before.
+     */
+    static long smpState(String console) {
+        String line = line(console, "running state=");
+        return line.isEmpty() || !console.contains(line + "\n") ? -1 : Long.decode(line.replaceAll(".*state=", ""));
+    }
+
     /** The line of {@code text} that starts with {@code prefix}, or "" if none. */
     static String line(String text, String prefix) {
         for (String l : text.split("\n")) {

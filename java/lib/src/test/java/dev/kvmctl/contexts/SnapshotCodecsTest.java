@@ -49,7 +49,7 @@ class SnapshotCodecsTest {
 
     static ByteBuffer good(long metaLength, long memorySize) {
         long memoryOffset = (64 + metaLength + PAGE - 1) / PAGE * PAGE;
-        return header(Snapshot.MAGIC, 1, 64, 64, metaLength, memoryOffset, memorySize, 0x1234, 0x5678);
+        return header(Snapshot.MAGIC, Snapshot.VERSION, 64, 64, metaLength, memoryOffset, memorySize, 0x1234, 0x5678);
     }
 
     static void refused(ByteBuffer h, long fileSize, String message) {
@@ -68,6 +68,12 @@ class SnapshotCodecsTest {
     }
 
     @Test
+    void aVersion1HeaderIsStillRead() {
+        ByteBuffer v1 = header(Snapshot.MAGIC, 1, 64, 64, 100, PAGE, 16 * PAGE, 0x1234, 0x5678);
+        assertEquals(new SnapshotFormat.Header(100, PAGE, 16 * PAGE, 0x1234, 0x5678), SnapshotFormat.decodeHeader(v1, 17 * PAGE, FILE));
+    }
+
+    @Test
     void aHeaderThatFitsItsFileExactlyIsRead() {
         SnapshotFormat.Header h = SnapshotFormat.decodeHeader(good(100, 16 * PAGE), PAGE + 16 * PAGE, FILE);
         assertEquals(new SnapshotFormat.Header(100, PAGE, 16 * PAGE, 0x1234, 0x5678), h);
@@ -82,7 +88,9 @@ class SnapshotCodecsTest {
     @Test
     void aHeaderThatDoesNotDescribeItsFileIsRefusedSayingWhy() {
         refused(header(Snapshot.MAGIC + 1, 1, 64, 64, 100, PAGE, PAGE, 0, 0), 2 * PAGE, " is not a kvmctl snapshot (wrong magic number)");
-        refused(header(Snapshot.MAGIC, 2, 64, 64, 100, PAGE, PAGE, 0, 0), 2 * PAGE, " is a version 2 snapshot; this kvmctl reads version 1");
+        refused(header(Snapshot.MAGIC, 3, 64, 64, 100, PAGE, PAGE, 0, 0), 2 * PAGE,
+                " is a version 3 snapshot; this kvmctl reads versions 1 to 2: restore it with the newer kvmctl that wrote it");
+        refused(header(Snapshot.MAGIC, 0, 64, 64, 100, PAGE, PAGE, 0, 0), 2 * PAGE, " is a version 0 snapshot; this kvmctl reads versions 1 to 2");
         ByteBuffer flipped = good(100, PAGE);
         flipped.put(20, (byte) (flipped.get(20) ^ 1));
         refused(flipped, 2 * PAGE, " is corrupted: its header checksum does not match");
@@ -157,9 +165,15 @@ class SnapshotCodecsTest {
 
     // ---- the machine configuration ----
 
-    /** The configuration's bytes as documented: DataOutputStream's big-endian encoding. */
+    /** The configuration's bytes as documented: DataOutputStream's big-endian encoding; one vCPU from version 2. */
     static byte[] config(int version, String name, String mode, int ring, long memory, long[] args, int count, boolean irqchip,
                          int extra) throws IOException {
+        return config(version, name, mode, ring, memory, args, count, irqchip, 1, extra);
+    }
+
+    /** As above, with {@code cpus} vCPUs (written from version 2 on). */
+    static byte[] config(int version, String name, String mode, int ring, long memory, long[] args, int count, boolean irqchip,
+                         int cpus, int extra) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeInt(version);
@@ -172,6 +186,9 @@ class SnapshotCodecsTest {
                 out.writeLong(a);
             }
             out.writeBoolean(irqchip);
+            if (version >= 2) {
+                out.writeInt(cpus);
+            }
             out.write(new byte[extra]);
         }
         return bytes.toByteArray();
@@ -181,9 +198,9 @@ class SnapshotCodecsTest {
     void theConfigurationIsWrittenAsDocumentedAndReadBack() throws IOException {
         long[] args = {1, -2, 3, Long.MAX_VALUE};
         GuestConfig c = GuestConfig.withoutImage("hello-long.elf").mode(CpuMode.LONG).ring(3).memorySize(32L << 20).args(args)
-                .irqchip(true).build();
+                .irqchip(true).cpus(3).build();
         byte[] bytes = GuestConfigCodec.encode(c);
-        assertArrayEquals(config(1, "hello-long.elf", "LONG", 3, 32L << 20, args, 4, true, 0), bytes);
+        assertArrayEquals(config(2, "hello-long.elf", "LONG", 3, 32L << 20, args, 4, true, 3, 0), bytes);
         GuestConfig back = GuestConfigCodec.decode(bytes, null);
         assertEquals("hello-long.elf", back.name());
         assertEquals(CpuMode.LONG, back.mode());
@@ -191,6 +208,7 @@ class SnapshotCodecsTest {
         assertEquals(32L << 20, back.memorySize());
         assertArrayEquals(args, back.args());
         assertTrue(back.irqchip());
+        assertEquals(3, back.cpus());
         Console console = new Console(java.io.OutputStream.nullOutputStream(), "restored");
         assertSame(console, GuestConfigCodec.decode(bytes, console).console(), "the console given, not saved in the file");
         assertNotSame(console, back.console());
@@ -198,13 +216,18 @@ class SnapshotCodecsTest {
         assertEquals(CpuMode.REAL, real.mode());
         assertEquals(0, real.args().length);
         assertFalse(real.irqchip());
+        assertEquals(1, real.cpus(), "a version 1 configuration has one vCPU");
     }
 
     @Test
     void aDamagedConfigurationIsRefusedSayingWhy() throws IOException {
         String prefix = "the snapshot's machine configuration ";
         Object[][] cases = {
-            {config(2, "g", "LONG", 0, PAGE, new long[0], 0, false, 0), "unknown machine configuration version in snapshot"},
+            {config(3, "g", "LONG", 0, PAGE, new long[0], 0, false, 0), "unknown machine configuration version 3 in snapshot"},
+            {config(2, "g", "LONG", 0, PAGE, new long[0], 0, false, 0, 0), prefix + "is unreadable: a guest has 1 to 32 vCPUs, got 0"},
+            {config(2, "g", "REAL", 0, PAGE, new long[0], 0, false, 2, 0),
+                prefix + "is unreadable: SMP guests boot in long mode only; a real-mode guest has one vCPU, not 2"},
+            {config(2, "g", "LONG", 0, PAGE, new long[0], 0, false, 1, 2), prefix + "has 2 stray bytes at its end"},
             {config(1, "g", "LONG", 0, PAGE, new long[5], 5, false, 0), prefix + "lists 5 guest arguments; a guest has at most 4"},
             {config(1, "g", "LONG", 0, PAGE, new long[0], -1, false, 0), prefix + "lists -1 guest arguments; a guest has at most 4"},
             {config(1, "g", "LONG", 0, PAGE, new long[0], Integer.MAX_VALUE, false, 0),

@@ -87,7 +87,7 @@ class SwitcherTest {
                     @Override
                     public void afterSwitchIn(SwitchEvent e) {
                         if (trace.size() < 10) {
-                            trace.add(e.machine().name() + ":" + e.reason());
+                            trace.add(e.guest().name() + ":" + e.reason());
                         }
                     }
                 });
