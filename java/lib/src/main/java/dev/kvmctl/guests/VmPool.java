@@ -18,6 +18,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * with an in-kernel irqchip) is on the switching thread's path.
  *
  * <pre>{@code
+ * MachineContext context = new MachineContext(machine);
  * try (VmPool pool = new VmPool()) {
  *     context.capture(machine);
  *     pool.retire(machine);     // the machine has no VM now; the old one closes in the background

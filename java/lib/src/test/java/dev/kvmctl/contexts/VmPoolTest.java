@@ -207,7 +207,7 @@ class VmPoolTest {
                 assertEquals(reference.vm().vcpus().get(0).getCpuid(new Cpuid(Cpuid.MAX_ENTRIES)), pooled,
                         "the same table as a restore sets");
             }
-            ctx.restore(a, false);
+            ctx.vmContext().restore(a.requireVm(), a.deviceStates(), false);
             pool.retire(a);
             while (pool.ready(a) == 0) {
                 Thread.onSpinWait();
