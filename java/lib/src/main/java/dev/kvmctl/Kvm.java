@@ -101,6 +101,26 @@ public final class Kvm implements AutoCloseable {
         return new Kvm(new OwnedFd(raw, device.toString()), device);
     }
 
+    /**
+     * Takes ownership of a {@code /dev/kvm} descriptor opened elsewhere (inherited, or passed over
+     * a socket), as kvm-ioctls' {@code Kvm::from_raw_fd} does: checks its API version and reads
+     * the limits as {@link #open(Path)} does. The returned object closes it.
+     *
+     * @param rawFd an open descriptor of {@code /dev/kvm}, which the caller must not use or close
+     *     afterwards
+     * @return the adopted device, which the caller closes
+     * @throws IllegalArgumentException if {@code rawFd} is negative
+     * @throws KvmException a failed {@code KVM_GET_API_VERSION} when {@code rawFd} is not a KVM
+     *     descriptor (it is closed then)
+     */
+    public static Kvm adopt(int rawFd) {
+        NativeLibrary.ensureLoaded();
+        if (rawFd < 0) {
+            throw new IllegalArgumentException("not a file descriptor: " + rawFd);
+        }
+        return new Kvm(new OwnedFd(rawFd, "/dev/kvm (fd " + rawFd + ")"), Paths.get("/proc/self/fd/" + rawFd));
+    }
+
     private static String openHint(Path device, int errno) {
         switch (errno) {
             case ENOENT:
@@ -139,6 +159,17 @@ public final class Kvm implements AutoCloseable {
     }
 
     /**
+     * The {@code /dev/kvm} descriptor, for callers that issue their own ioctls. The number is the
+     * caller's to guard: after {@link #close()} it may name another file.
+     *
+     * @return the descriptor, owned by this {@code Kvm} (do not close it)
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public int fd() {
+        return fd.get();
+    }
+
+    /**
      * Asks the kernel again for its API version. Issues {@code KVM_GET_API_VERSION}.
      *
      * @return {@link #API_VERSION}, 12, on any kernel kvmctl accepts
@@ -160,6 +191,19 @@ public final class Kvm implements AutoCloseable {
      */
     public int checkExtension(Capability cap) {
         return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
+    }
+
+    /**
+     * As {@link #checkExtension(Capability)}, for a capability by its raw {@code KVM_CAP_*} number,
+     * including those the {@link Capability} enum does not list. Issues {@code KVM_CHECK_EXTENSION}.
+     *
+     * @param cap the capability number, from the kernel headers
+     * @return 0 when absent (also for numbers this kernel does not know); otherwise 1, or a
+     *     capability-specific number
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public int checkExtension(int cap) {
+        return KvmException.check(fd.call(Shim::checkExtension, cap), "KVM_CHECK_EXTENSION(" + cap + ")");
     }
 
     /**
@@ -353,7 +397,21 @@ public final class Kvm implements AutoCloseable {
      * @throws IllegalStateException if this {@code Kvm} is closed
      */
     public Vm createVm() {
-        int vm = fd.call(Shim::createVm, 0);
+        return createVm(0);
+    }
+
+    /**
+     * Creates a VM of a machine type. Issues {@code KVM_CREATE_VM} with {@code type}.
+     *
+     * @param type the machine type: 0 for the default; on x86 the bits {@code KVM_CAP_VM_TYPES}
+     *     answers ({@code KVM_X86_DEFAULT_VM} 0, {@code KVM_X86_SW_PROTECTED_VM} 1, ...)
+     * @return the new VM, which the caller closes; it keeps working after this {@code Kvm} is closed
+     * @throws KvmException {@code EINVAL} for a type this kernel does not offer; {@code ENOMEM} or
+     *     {@code EMFILE} when the host is out of memory or file descriptors
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public Vm createVm(long type) {
+        int vm = fd.call(Shim::createVm, type);
         if (vm < 0) {
             throw new KvmException("KVM_CREATE_VM", -vm, -vm == 12 || -vm == 24
                     ? "the host is out of memory or file descriptors; close unused VMs" : null);

@@ -56,6 +56,9 @@ public interface LibC {
 
     @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
 
+    /** {@code pread(2)}: for KVM's binary statistics file, read at offsets its header gives. */
+    @ssize_t long pread(int fd, @Out byte[] buf, @size_t long count, @off_t long offset);
+
     short POLLIN = 1;
 
     /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s (8 bytes each: int fd, short events, short revents) at {@code fds}. */
