@@ -419,6 +419,30 @@ public final class Kvm implements AutoCloseable {
         return new Vm(this, new OwnedFd(vm, "VM"));
     }
 
+    /**
+     * Takes ownership of a VM descriptor made elsewhere (another {@code Kvm}, an inherited or
+     * received descriptor), as kvm-ioctls' {@code Kvm::create_vmfd_from_rawfd} does. kvmctl knows
+     * nothing of its memory slots or vCPUs: map memory and create vCPUs through the returned
+     * {@link Vm} only where the descriptor's owner did not.
+     *
+     * @param rawFd an open VM descriptor, which the caller must not use or close afterwards
+     * @return the adopted VM, which the caller closes
+     * @throws IllegalArgumentException if {@code rawFd} is negative
+     * @throws KvmException {@code KVM_CHECK_EXTENSION} fails when {@code rawFd} is not a VM
+     *     descriptor (it is closed then)
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public Vm adoptVm(int rawFd) {
+        ensureOpen();
+        OwnedFd owned = new OwnedFd(rawFd, "VM (fd " + rawFd + ")");
+        int rc = owned.call(Shim::checkExtension, Capability.USER_MEMORY.number());
+        if (rc < 0) {
+            owned.close();
+            throw new KvmException("KVM_CHECK_EXTENSION", -rc, "fd " + rawFd + " is not a KVM VM descriptor");
+        }
+        return new Vm(this, owned);
+    }
+
     /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
         return fd.isClosed();
