@@ -1076,7 +1076,8 @@ public sealed interface VmExit
 
     /**
      * An exit reason the headers define for another architecture (s390, PowerPC, Arm, RISC-V), which
-     * x86 KVM never returns: kept typed so that a decoder sees its name, with the raw exit data.
+     * x86 KVM never returns: kept typed so that a decoder sees it, with its number and raw exit data
+     * ({@code toString()} names it, e.g. {@code KVM_EXIT_S390_SIEIC}).
      */
     final class OtherArchitecture implements VmExit {
         private final RunPage run;
@@ -1100,11 +1101,6 @@ public sealed interface VmExit
 
         @Override public Kind kind() { return Kind.OTHER_ARCHITECTURE; }
 
-        /** {@return the kernel's name of the reason, e.g. {@code KVM_EXIT_S390_SIEIC}} */
-        public String reasonName() {
-            return RunPage.exitName(reason);
-        }
-
         /**
          * Copies the exit's raw data (the {@code kvm_run} union, 256 bytes) into {@code into}.
          *
@@ -1117,7 +1113,7 @@ public sealed interface VmExit
 
         @Override
         public String toString() {
-            return "other-architecture exit " + reasonName();
+            return "other-architecture exit " + RunPage.exitName(reason);
         }
     }
 }
