@@ -217,7 +217,8 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
-    private VmExit decode(int reason) {
+    /** The exit object for {@code reason}; package-private for ExitDecodeTest. */
+    VmExit decode(int reason) {
         if (reason == RunPage.EXIT_IO) {
             return run.get(RunPage.IO_DIRECTION) == RunPage.EXIT_IO_OUT ? ioOut : ioIn;
         } else if (reason == RunPage.EXIT_MMIO) {
