@@ -84,6 +84,34 @@ int kvmctl_translate(int vcpu, void *translation);
 int kvmctl_nmi(int vcpu);
 int kvmctl_interrupt(int vcpu, uint32_t irq);
 
+/* ---- issue 9: the rest of kvm-ioctls' x86-64 ioctls ---- */
+int kvmctl_create_device(int vm, uint32_t type, uint32_t flags);
+int kvmctl_has_device_attr(int fd, uint32_t flags, uint32_t group, uint64_t attr, uint64_t addr);
+int kvmctl_get_device_attr(int fd, uint32_t flags, uint32_t group, uint64_t attr, uint64_t addr);
+int kvmctl_set_device_attr(int fd, uint32_t flags, uint32_t group, uint64_t attr, uint64_t addr);
+int kvmctl_set_gsi_routing(int vm, void *routing);
+int kvmctl_signal_msi(int vm, uint32_t address_lo, uint32_t address_hi, uint32_t data,
+                      uint32_t flags, uint32_t devid);
+int kvmctl_register_coalesced_mmio(int vm, uint64_t addr, uint32_t size, uint32_t pio);
+int kvmctl_unregister_coalesced_mmio(int vm, uint64_t addr, uint32_t size, uint32_t pio);
+int kvmctl_set_user_memory_region2(int vm, uint32_t slot, uint32_t flags,
+                                   uint64_t guest_phys_addr, uint64_t memory_size,
+                                   uint64_t userspace_addr, uint64_t guest_memfd_offset,
+                                   uint32_t guest_memfd);
+int kvmctl_create_guest_memfd(int vm, uint64_t size, uint64_t flags);
+int kvmctl_set_memory_attributes(int vm, uint64_t address, uint64_t size, uint64_t attributes,
+                                 uint64_t flags);
+int kvmctl_clear_dirty_log(int vm, uint32_t slot, uint64_t first_page, uint32_t num_pages,
+                           void *bitmap);
+int kvmctl_reset_dirty_rings(int vm);
+int kvmctl_set_msr_filter(int vm, void *filter);
+int kvmctl_get_stats_fd(int fd);
+int kvmctl_kvmclock_ctrl(int vcpu);
+int kvmctl_smi(int vcpu);
+int kvmctl_get_nested_state(int vcpu, void *state);
+int kvmctl_set_nested_state(int vcpu, void *state);
+int kvmctl_pre_fault_memory(int vcpu, void *range);
+
 /* ---- leaving KVM_RUN from another thread ---- */
 /* Installs a handler that does nothing, without SA_RESTART, so that a signal
  * makes a blocked KVM_RUN return -EINTR. */

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <sys/ioctl.h>
-#include <linux/kvm.h>
+#include "kvm_compat.h"
 
 #include "kvmctl_shim.h"
 

@@ -36,3 +36,10 @@ int kvmctl_interrupt(int vcpu, uint32_t irq)
     struct kvm_interrupt interrupt = { .irq = irq };
     return KVMCTL_IOCTL(vcpu, KVM_INTERRUPT, &interrupt);
 }
+
+int kvmctl_kvmclock_ctrl(int vcpu) { return KVMCTL_IOCTL(vcpu, KVM_KVMCLOCK_CTRL, 0); }
+int kvmctl_smi(int vcpu) { return KVMCTL_IOCTL(vcpu, KVM_SMI, 0); }
+int kvmctl_get_nested_state(int vcpu, void *state) { return KVMCTL_IOCTL(vcpu, KVM_GET_NESTED_STATE, state); }
+int kvmctl_set_nested_state(int vcpu, void *state) { return KVMCTL_IOCTL(vcpu, KVM_SET_NESTED_STATE, state); }
+/* The kernel advances gpa and shrinks size in the struct as it goes, so Java passes it to see how far. */
+int kvmctl_pre_fault_memory(int vcpu, void *range) { return KVMCTL_IOCTL(vcpu, KVM_PRE_FAULT_MEMORY, range); }

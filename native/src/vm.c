@@ -82,3 +82,20 @@ int kvmctl_enable_cap(int fd, uint32_t cap, uint64_t arg0, uint64_t arg1)
     struct kvm_enable_cap enable = { .cap = cap, .args = { arg0, arg1 } };
     return KVMCTL_IOCTL(fd, KVM_ENABLE_CAP, &enable);
 }
+
+int kvmctl_set_gsi_routing(int vm, void *routing) { return KVMCTL_IOCTL(vm, KVM_SET_GSI_ROUTING, routing); }
+
+int kvmctl_signal_msi(int vm, uint32_t address_lo, uint32_t address_hi, uint32_t data,
+                      uint32_t flags, uint32_t devid)
+{
+    struct kvm_msi msi = {
+        .address_lo = address_lo, .address_hi = address_hi, .data = data,
+        .flags = flags, .devid = devid,
+    };
+    return KVMCTL_IOCTL(vm, KVM_SIGNAL_MSI, &msi);
+}
+
+int kvmctl_set_msr_filter(int vm, void *filter) { return KVMCTL_IOCTL(vm, KVM_X86_SET_MSR_FILTER, filter); }
+
+/* Works on VM and vCPU fds alike. */
+int kvmctl_get_stats_fd(int fd) { return KVMCTL_IOCTL(fd, KVM_GET_STATS_FD, 0); }

@@ -4,7 +4,8 @@ import dev.kvmctl.internal.bridge.Layout;
 
 /**
  * KVM capabilities that kvmctl knows, as tested with {@code KVM_CHECK_EXTENSION}
- * ({@link Kvm#checkExtension}, {@link Vm#checkExtension}). The numbers come from the kernel
+ * ({@link Kvm#checkExtension(Capability)}, {@link Vm#checkExtension(Capability)}); any other
+ * {@code KVM_CAP_*} number goes to {@link Kvm#checkExtension(int)} and {@link Vm#enableCap(int, long, long)}. The numbers come from the kernel
  * headers the native library was built against. Each constant says what a positive answer means;
  * where the answer is a number rather than 1, it says what the number is.
  *
@@ -111,16 +112,20 @@ public enum Capability {
      * enabled with {@code KVM_ENABLE_CAP}.
      */
     MANUAL_DIRTY_LOG_PROTECT2,
-    /** Per-vCPU rings of dirty pages instead of bitmaps; answers the largest ring size in bytes. */
+    /**
+     * Per-vCPU rings of dirty pages instead of bitmaps ({@link Vm#enableDirtyRing(int)},
+     * {@link Vcpu#dirtyRing()}); answers the largest ring size in bytes.
+     */
     DIRTY_LOG_RING,
     /**
-     * MMIO writes batched in a ring instead of one exit each; answers the ring's page offset in the
-     * vCPU mapping.
+     * MMIO writes batched in a ring instead of one exit each ({@link Vm#registerCoalescedIo},
+     * {@link Vcpu#nextCoalescedIo}); answers the ring's page offset in the vCPU mapping.
      */
     COALESCED_MMIO,
     /**
-     * Registers kept in the {@code kvm_run} page ({@code sync_regs}), saving get and set calls around
-     * each run.
+     * Registers kept in the {@code kvm_run} page ({@code sync_regs}, {@link Vcpu#syncValidRegs(int)},
+     * {@link Vcpu#readSyncedRegs}), saving get and set calls around each run; answers the register
+     * sets supported.
      */
     SYNC_REGS;
 

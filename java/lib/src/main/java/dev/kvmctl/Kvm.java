@@ -101,6 +101,26 @@ public final class Kvm implements AutoCloseable {
         return new Kvm(new OwnedFd(raw, device.toString()), device);
     }
 
+    /**
+     * Takes ownership of a {@code /dev/kvm} descriptor opened elsewhere (inherited, or passed over
+     * a socket), as kvm-ioctls' {@code Kvm::from_raw_fd} does: checks its API version and reads
+     * the limits as {@link #open(Path)} does. The returned object closes it.
+     *
+     * @param rawFd an open descriptor of {@code /dev/kvm}, which the caller must not use or close
+     *     afterwards
+     * @return the adopted device, which the caller closes
+     * @throws IllegalArgumentException if {@code rawFd} is negative
+     * @throws KvmException a failed {@code KVM_GET_API_VERSION} when {@code rawFd} is not a KVM
+     *     descriptor (it is closed then)
+     */
+    public static Kvm adopt(int rawFd) {
+        NativeLibrary.ensureLoaded();
+        if (rawFd < 0) {
+            throw new IllegalArgumentException("not a file descriptor: " + rawFd);
+        }
+        return new Kvm(new OwnedFd(rawFd, "/dev/kvm (fd " + rawFd + ")"), Paths.get("/proc/self/fd/" + rawFd));
+    }
+
     private static String openHint(Path device, int errno) {
         if (errno == LibC.ENOENT) {
             return device + " does not exist: this kernel has no KVM or its module is not loaded "
@@ -135,6 +155,17 @@ public final class Kvm implements AutoCloseable {
     }
 
     /**
+     * The {@code /dev/kvm} descriptor, for callers that issue their own ioctls. The number is the
+     * caller's to guard: after {@link #close()} it may name another file.
+     *
+     * @return the descriptor, owned by this {@code Kvm} (do not close it)
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public int fd() {
+        return fd.get();
+    }
+
+    /**
      * Asks the kernel again for its API version. Issues {@code KVM_GET_API_VERSION}.
      *
      * @return {@link #API_VERSION}, 12, on any kernel kvmctl accepts
@@ -156,6 +187,19 @@ public final class Kvm implements AutoCloseable {
      */
     public int checkExtension(Capability cap) {
         return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
+    }
+
+    /**
+     * As {@link #checkExtension(Capability)}, for a capability by its raw {@code KVM_CAP_*} number,
+     * including those the {@link Capability} enum does not list. Issues {@code KVM_CHECK_EXTENSION}.
+     *
+     * @param cap the capability number, from the kernel headers
+     * @return 0 when absent (also for numbers this kernel does not know); otherwise 1, or a
+     *     capability-specific number
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public int checkExtension(int cap) {
+        return KvmException.check(fd.call(Shim::checkExtension, cap), "KVM_CHECK_EXTENSION(" + cap + ")");
     }
 
     /**
@@ -349,12 +393,50 @@ public final class Kvm implements AutoCloseable {
      * @throws IllegalStateException if this {@code Kvm} is closed
      */
     public Vm createVm() {
-        int vm = fd.call(Shim::createVm, 0);
+        return createVm(0);
+    }
+
+    /**
+     * Creates a VM of a machine type. Issues {@code KVM_CREATE_VM} with {@code type}.
+     *
+     * @param type the machine type: 0 for the default; on x86 the bits {@code KVM_CAP_VM_TYPES}
+     *     answers ({@code KVM_X86_DEFAULT_VM} 0, {@code KVM_X86_SW_PROTECTED_VM} 1, ...)
+     * @return the new VM, which the caller closes; it keeps working after this {@code Kvm} is closed
+     * @throws KvmException {@code EINVAL} for a type this kernel does not offer; {@code ENOMEM} or
+     *     {@code EMFILE} when the host is out of memory or file descriptors
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public Vm createVm(long type) {
+        int vm = fd.call(Shim::createVm, type);
         if (vm < 0) {
             throw new KvmException("KVM_CREATE_VM", -vm, -vm == LibC.ENOMEM || -vm == LibC.EMFILE || -vm == LibC.ENFILE
                     ? "the host is out of memory or file descriptors; close unused VMs" : null);
         }
         return new Vm(this, new OwnedFd(vm, "VM"));
+    }
+
+    /**
+     * Takes ownership of a VM descriptor made elsewhere (another {@code Kvm}, an inherited or
+     * received descriptor), as kvm-ioctls' {@code Kvm::create_vmfd_from_rawfd} does. kvmctl knows
+     * nothing of its memory slots or vCPUs: map memory and create vCPUs through the returned
+     * {@link Vm} only where the descriptor's owner did not.
+     *
+     * @param rawFd an open VM descriptor, which the caller must not use or close afterwards
+     * @return the adopted VM, which the caller closes
+     * @throws IllegalArgumentException if {@code rawFd} is negative
+     * @throws KvmException {@code KVM_CHECK_EXTENSION} fails when {@code rawFd} is not a VM
+     *     descriptor (it is closed then)
+     * @throws IllegalStateException if this {@code Kvm} is closed
+     */
+    public Vm adoptVm(int rawFd) {
+        ensureOpen();
+        OwnedFd owned = new OwnedFd(rawFd, "VM (fd " + rawFd + ")");
+        int rc = owned.call(Shim::checkExtension, Capability.USER_MEMORY.number());
+        if (rc < 0) {
+            owned.close();
+            throw new KvmException("KVM_CHECK_EXTENSION", -rc, "fd " + rawFd + " is not a KVM VM descriptor");
+        }
+        return new Vm(this, owned);
     }
 
     /** {@return whether {@link #close()} was called} */

@@ -51,6 +51,29 @@ final class RunPage {
     static final int SYSTEM_EVENT_NDATA = Layout.offsetOf("kvm_run", "system_event.ndata");
     static final int SYSTEM_EVENT_DATA = Layout.offsetOf("kvm_run", "system_event.data");
 
+    static final int HYPERCALL_ARGS = Layout.offsetOf("kvm_run", "hypercall.args");
+    static final int HYPERCALL_RET = Layout.offsetOf("kvm_run", "hypercall.ret");
+    static final int HYPERCALL_LONGMODE = Layout.offsetOf("kvm_run", "hypercall.longmode");
+    static final int TPR_ACCESS_RIP = Layout.offsetOf("kvm_run", "tpr_access.rip");
+    static final int TPR_ACCESS_IS_WRITE = Layout.offsetOf("kvm_run", "tpr_access.is_write");
+    static final int EOI_VECTOR = Layout.offsetOf("kvm_run", "eoi.vector");
+    static final int HYPERV_TYPE = Layout.offsetOf("kvm_run", "hyperv.type");
+    static final int XEN_TYPE = Layout.offsetOf("kvm_run", "xen.type");
+    static final int NOTIFY_FLAGS = Layout.offsetOf("kvm_run", "notify.flags");
+    static final int MSR_ERROR = Layout.offsetOf("kvm_run", "msr.error");
+    static final int MSR_REASON = Layout.offsetOf("kvm_run", "msr.reason");
+    static final int MSR_INDEX = Layout.offsetOf("kvm_run", "msr.index");
+    static final int MSR_DATA = Layout.offsetOf("kvm_run", "msr.data");
+    static final int MSR_REASON_INVAL = Layout.intValue("KVM_MSR_EXIT_REASON_INVAL");
+    static final int MSR_REASON_UNKNOWN = Layout.intValue("KVM_MSR_EXIT_REASON_UNKNOWN");
+    static final int MSR_REASON_FILTER = Layout.intValue("KVM_MSR_EXIT_REASON_FILTER");
+    static final int VALID_REGS = Layout.offsetOf("kvm_run", "kvm_valid_regs");
+    static final int DIRTY_REGS = Layout.offsetOf("kvm_run", "kvm_dirty_regs");
+    static final int SYNC_REGS = Layout.offsetOf("kvm_run", "s.regs");
+    /** The exit-data union: {@code char padding[256]} is its largest member. */
+    static final int EXIT_UNION = Layout.offsetOf("kvm_run", "padding");
+    static final int EXIT_UNION_SIZE = 256;
+
     static final int EXIT_UNKNOWN = Layout.intValue("KVM_EXIT_UNKNOWN");
     static final int EXIT_EXCEPTION = Layout.intValue("KVM_EXIT_EXCEPTION");
     static final int EXIT_IO = Layout.intValue("KVM_EXIT_IO");
@@ -66,6 +89,48 @@ final class RunPage {
     static final int EXIT_SYSTEM_EVENT = Layout.intValue("KVM_EXIT_SYSTEM_EVENT");
     static final int EXIT_IO_OUT = Layout.intValue("KVM_EXIT_IO_OUT");
     static final int INTERNAL_ERROR_EMULATION = Layout.intValue("KVM_INTERNAL_ERROR_EMULATION");
+    static final int EXIT_SET_TPR = Layout.intValue("KVM_EXIT_SET_TPR");
+    static final int EXIT_TPR_ACCESS = Layout.intValue("KVM_EXIT_TPR_ACCESS");
+    static final int EXIT_NMI = Layout.intValue("KVM_EXIT_NMI");
+    static final int EXIT_IOAPIC_EOI = Layout.intValue("KVM_EXIT_IOAPIC_EOI");
+    static final int EXIT_HYPERV = Layout.intValue("KVM_EXIT_HYPERV");
+    static final int EXIT_X86_RDMSR = Layout.intValue("KVM_EXIT_X86_RDMSR");
+    static final int EXIT_X86_WRMSR = Layout.intValue("KVM_EXIT_X86_WRMSR");
+    static final int EXIT_DIRTY_RING_FULL = Layout.intValue("KVM_EXIT_DIRTY_RING_FULL");
+    static final int EXIT_AP_RESET_HOLD = Layout.intValue("KVM_EXIT_AP_RESET_HOLD");
+    static final int EXIT_X86_BUS_LOCK = Layout.intValue("KVM_EXIT_X86_BUS_LOCK");
+    static final int EXIT_XEN = Layout.intValue("KVM_EXIT_XEN");
+    static final int EXIT_NOTIFY = Layout.intValue("KVM_EXIT_NOTIFY");
+    /** The exit reasons the headers define for other architectures, by number. */
+    private static final java.util.Map<Integer, String> OTHER_ARCHITECTURES = otherArchitectures();
+
+    private static java.util.Map<Integer, String> otherArchitectures() {
+        java.util.Map<Integer, String> names = new java.util.HashMap<>();
+        for (String name : new String[] {"S390_SIEIC", "S390_RESET", "DCR", "OSI", "PAPR_HCALL", "S390_UCONTROL",
+                "WATCHDOG", "S390_TSCH", "EPR", "S390_STSI", "ARM_NISV", "RISCV_SBI", "RISCV_CSR"}) {
+            names.put(Layout.intValue("KVM_EXIT_" + name), "KVM_EXIT_" + name);
+        }
+        return java.util.Map.copyOf(names);
+    }
+
+    /** Whether {@code reason} is another architecture's exit. */
+    static boolean isOtherArchitecture(int reason) {
+        return OTHER_ARCHITECTURES.containsKey(reason);
+    }
+
+    /** The kernel's name of another architecture's exit reason, or {@code "KVM_EXIT <n>"}. */
+    static String exitName(int reason) {
+        return OTHER_ARCHITECTURES.getOrDefault(reason, "KVM_EXIT " + reason);
+    }
+
+    /** Copies the first {@code min(into.length, 256)} bytes of the exit-data union. */
+    static void copyUnion(RunPage run, byte[] into) {
+        byte[] all = into.length == EXIT_UNION_SIZE ? into : new byte[EXIT_UNION_SIZE];
+        run.get(EXIT_UNION, all);
+        if (all != into) {
+            System.arraycopy(all, 0, into, 0, Math.min(into.length, EXIT_UNION_SIZE));
+        }
+    }
 
     private final Mapping mapping;
     /** The whole mapped region; its views keep it reachable, and it keeps the mapping. */
@@ -123,6 +188,28 @@ final class RunPage {
     void put(int offset, byte value) {
         check();
         page.put(offset, value);
+    }
+
+    void putInt(int offset, int value) {
+        check();
+        page.putInt(offset, value);
+    }
+
+    void putLong(int offset, long value) {
+        check();
+        page.putLong(offset, value);
+    }
+
+    /** Copies {@code length} bytes at {@code offset} to native memory at {@code address}. */
+    void copyOut(int offset, long address, int length) {
+        check();
+        Memory.copy(Memory.addressOf(page) + offset, address, length);
+    }
+
+    /** Copies {@code length} bytes from native memory at {@code address} to {@code offset}. */
+    void copyIn(long address, int offset, int length) {
+        check();
+        Memory.copy(address, Memory.addressOf(page) + offset, length);
     }
 
     /** Copies {@code dst.length} bytes at {@code offset}. */

@@ -101,6 +101,21 @@ public final class Vcpu implements AutoCloseable {
     private final VmExit.Hypercall hypercall;
     private final VmExit.IrqWindowOpen irqWindowOpen = new VmExit.IrqWindowOpen();
     private final VmExit.Unknown unknown;
+    private final VmExit.SetTpr setTpr = new VmExit.SetTpr();
+    private final VmExit.TprAccess tprAccess;
+    private final VmExit.Nmi nmi = new VmExit.Nmi();
+    private final VmExit.IoapicEoi ioapicEoi;
+    private final VmExit.Hyperv hyperv;
+    private final VmExit.MsrRead msrRead;
+    private final VmExit.MsrWrite msrWrite;
+    private final VmExit.DirtyRingFull dirtyRingFull = new VmExit.DirtyRingFull();
+    private final VmExit.ApResetHold apResetHold = new VmExit.ApResetHold();
+    private final VmExit.BusLock busLock = new VmExit.BusLock();
+    private final VmExit.Xen xen;
+    private final VmExit.Notify notify;
+    private final VmExit.OtherArchitecture otherArchitecture;
+    /** Mapped on first use; closed with the vCPU. */
+    private DirtyRing dirtyRing;
 
     /** Guards {@link #runningThread} against a kick signalling a thread that left KVM_RUN and died. */
     private final Object kickLock = new Object();
@@ -131,6 +146,14 @@ public final class Vcpu implements AutoCloseable {
         this.exception = new VmExit.GuestException(run);
         this.hypercall = new VmExit.Hypercall(run);
         this.unknown = new VmExit.Unknown(run);
+        this.tprAccess = new VmExit.TprAccess(run);
+        this.ioapicEoi = new VmExit.IoapicEoi(run);
+        this.hyperv = new VmExit.Hyperv(run);
+        this.msrRead = new VmExit.MsrRead(run);
+        this.msrWrite = new VmExit.MsrWrite(run);
+        this.xen = new VmExit.Xen(run);
+        this.notify = new VmExit.Notify(run);
+        this.otherArchitecture = new VmExit.OtherArchitecture(run);
     }
 
     /**
@@ -210,7 +233,8 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
-    private VmExit decode(int reason) {
+    /** The exit object for {@code reason}; package-private for ExitDecodeTest. */
+    VmExit decode(int reason) {
         if (reason == RunPage.EXIT_IO) {
             return run.get(RunPage.IO_DIRECTION) == RunPage.EXIT_IO_OUT ? ioOut : ioIn;
         } else if (reason == RunPage.EXIT_MMIO) {
@@ -235,6 +259,32 @@ public final class Vcpu implements AutoCloseable {
             return hypercall;
         } else if (reason == RunPage.EXIT_IRQ_WINDOW_OPEN) {
             return irqWindowOpen;
+        } else if (reason == RunPage.EXIT_X86_RDMSR) {
+            return msrRead;
+        } else if (reason == RunPage.EXIT_X86_WRMSR) {
+            return msrWrite;
+        } else if (reason == RunPage.EXIT_DIRTY_RING_FULL) {
+            return dirtyRingFull;
+        } else if (reason == RunPage.EXIT_IOAPIC_EOI) {
+            return ioapicEoi;
+        } else if (reason == RunPage.EXIT_SET_TPR) {
+            return setTpr;
+        } else if (reason == RunPage.EXIT_TPR_ACCESS) {
+            return tprAccess;
+        } else if (reason == RunPage.EXIT_NMI) {
+            return nmi;
+        } else if (reason == RunPage.EXIT_HYPERV) {
+            return hyperv;
+        } else if (reason == RunPage.EXIT_AP_RESET_HOLD) {
+            return apResetHold;
+        } else if (reason == RunPage.EXIT_X86_BUS_LOCK) {
+            return busLock;
+        } else if (reason == RunPage.EXIT_XEN) {
+            return xen;
+        } else if (reason == RunPage.EXIT_NOTIFY) {
+            return notify;
+        } else if (RunPage.isOtherArchitecture(reason)) {
+            return otherArchitecture.reason(reason);
         }
         return unknown.reason(reason);
     }
@@ -757,6 +807,337 @@ public final class Vcpu implements AutoCloseable {
         KvmException.check(fd.call((vcpu, v) -> Shim.interrupt(vcpu, (int) v), vector), "KVM_INTERRUPT");
     }
 
+    // ---- issue 9: capabilities, device attributes, SMI, kvmclock, nested state, stats, rings ----
+
+    /**
+     * Turns on a capability for this vCPU (such as {@code KVM_CAP_HYPERV_SYNIC}). Issues
+     * {@code KVM_ENABLE_CAP} on the vCPU descriptor.
+     *
+     * @param cap the capability number, from the kernel headers
+     * @param arg0 {@code args[0]}; its meaning depends on {@code cap}
+     * @param arg1 {@code args[1]}; the other words are 0
+     * @throws KvmException {@code EINVAL} if the capability cannot be enabled on a vCPU, or not now,
+     *     or with these arguments
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void enableCap(int cap, long arg0, long arg1) {
+        int vcpu = fd.acquire();
+        try {
+            KvmException.check(Shim.enableCap(vcpu, cap, arg0, arg1), "KVM_ENABLE_CAP(" + cap + ")");
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Asks whether the vCPU has a device attribute (such as {@code KVM_VCPU_TSC_CTRL} /
+     * {@code KVM_VCPU_TSC_OFFSET}). Issues {@code KVM_HAS_DEVICE_ATTR} on the vCPU descriptor.
+     *
+     * @param group the attribute group
+     * @param attr the attribute within the group
+     * @return true if it has; false when the kernel answers {@code ENXIO}
+     * @throws KvmException for any other error
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public boolean hasDeviceAttribute(int group, long attr) {
+        return DeviceAttributes.has(fd, group, attr);
+    }
+
+    /**
+     * Reads a 64-bit vCPU attribute. Issues {@code KVM_GET_DEVICE_ATTR} on the vCPU descriptor.
+     *
+     * @param group the attribute group
+     * @param attr the attribute within the group
+     * @return the value
+     * @throws KvmException {@code ENXIO} for an attribute the vCPU lacks
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public long getDeviceAttribute(int group, long attr) {
+        return DeviceAttributes.get(fd, group, attr);
+    }
+
+    /**
+     * Writes a 64-bit vCPU attribute. Issues {@code KVM_SET_DEVICE_ATTR} on the vCPU descriptor.
+     *
+     * @param group the attribute group
+     * @param attr the attribute within the group
+     * @param value the value
+     * @throws KvmException {@code ENXIO} for an attribute the vCPU lacks, {@code EINVAL} for a value
+     *     it refuses
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setDeviceAttribute(int group, long attr, long value) {
+        ensureOpen();
+        DeviceAttributes.set(fd, group, attr, value);
+    }
+
+    /**
+     * Tells the guest's kvmclock that the VM was paused, so its watchdog does not report a soft
+     * lockup. Issues {@code KVM_KVMCLOCK_CTRL}.
+     *
+     * @throws KvmException {@code EINVAL} when the guest has not enabled kvmclock
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void kvmclockCtrl() {
+        KvmException.check(fd.call((vcpu, unused) -> Shim.kvmclockCtrl(vcpu), 0), "KVM_KVMCLOCK_CTRL");
+    }
+
+    /**
+     * Queues a system management interrupt. Issues {@code KVM_SMI}.
+     *
+     * @throws KvmException {@code ENOTTY} when this KVM has no SMM ({@code KVM_CAP_X86_SMM} 0)
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void injectSmi() {
+        KvmException.check(fd.call((vcpu, unused) -> Shim.smi(vcpu), 0), "KVM_SMI");
+    }
+
+    private static final int NESTED_SIZE = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_nested_state", "size");
+
+    /**
+     * Reads the nested virtualization state (a guest hypervisor's VMCS/VMCB and its mode). Issues
+     * {@code KVM_GET_NESTED_STATE}.
+     *
+     * @param into a direct buffer of at least the size {@code KVM_CAP_NESTED_STATE} answers; its
+     *     header's {@code size} is set to the buffer's capacity first
+     * @return the bytes the state takes ({@code struct kvm_nested_state}'s {@code size})
+     * @throws IllegalArgumentException if {@code into} is not direct or smaller than the header
+     * @throws KvmException {@code E2BIG} when {@code into} is too small, {@code EINVAL} when this
+     *     KVM has no nested virtualization
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int getNestedState(ByteBuffer into) {
+        ensureOpen();
+        nestedBuffer(into).putInt(NESTED_SIZE, into.capacity());
+        nested(into, true);
+        return into.getInt(NESTED_SIZE);
+    }
+
+    /**
+     * Writes the nested virtualization state. Issues {@code KVM_SET_NESTED_STATE}.
+     *
+     * @param from a direct buffer holding a {@code struct kvm_nested_state}, as
+     *     {@link #getNestedState} filled it
+     * @throws IllegalArgumentException if {@code from} is not direct or smaller than the header
+     * @throws KvmException {@code EINVAL} for a state the kernel refuses or without nested
+     *     virtualization
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void setNestedState(ByteBuffer from) {
+        ensureOpen();
+        nested(nestedBuffer(from), false);
+    }
+
+    private static ByteBuffer nestedBuffer(ByteBuffer b) {
+        int header = dev.kvmctl.internal.bridge.Layout.sizeOf("kvm_nested_state");
+        if (!b.isDirect() || b.capacity() < header) {
+            throw new IllegalArgumentException("nested state needs a direct buffer of at least " + header + " bytes, not " + b);
+        }
+        return b.order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private void nested(ByteBuffer b, boolean get) {
+        try {
+            KvmException.check(fd.call(get ? Shim::getNestedState : Shim::setNestedState,
+                    dev.kvmctl.internal.bridge.Memory.addressOf(b)), get ? "KVM_GET_NESTED_STATE" : "KVM_SET_NESTED_STATE");
+        } finally {
+            Reference.reachabilityFence(b);
+        }
+    }
+
+    /**
+     * Opens this vCPU's binary statistics. Issues {@code KVM_GET_STATS_FD} on the vCPU.
+     *
+     * @return the statistics, which the caller closes
+     * @throws KvmException {@code ENOTTY} on kernels without {@code KVM_CAP_BINARY_STATS_FD}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Stats stats() {
+        int raw = KvmException.check(fd.call((vcpu, unused) -> Shim.getStatsFd(vcpu), 0), "KVM_GET_STATS_FD");
+        return new Stats(new OwnedFd(raw, "vCPU " + id + " statistics"));
+    }
+
+    private static final int PRE_FAULT_SIZE = dev.kvmctl.internal.bridge.Layout.sizeOf("kvm_pre_fault_memory");
+    private static final int PRE_FAULT_GPA = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_pre_fault_memory", "gpa");
+    private static final int PRE_FAULT_LENGTH = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_pre_fault_memory", "size");
+
+    /**
+     * Maps guest memory into the vCPU's page tables ahead of the guest's first access. Issues
+     * {@code KVM_PRE_FAULT_MEMORY}, which may stop early (a signal, a reschedule): call again for
+     * the rest.
+     *
+     * @param gpa the first guest-physical address, a multiple of 4 KiB
+     * @param size the range's length, a positive multiple of 4 KiB
+     * @return how many bytes from {@code gpa} were mapped
+     * @throws KvmException {@code EOPNOTSUPP} when this KVM's MMU cannot pre-fault
+     *     ({@code KVM_CAP_PRE_FAULT_MEMORY} 0), {@code ENOENT} for a range no slot backs
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public long preFaultMemory(long gpa, long size) {
+        ensureOpen();
+        ByteBuffer range = dev.kvmctl.internal.bridge.Memory.allocate(PRE_FAULT_SIZE);
+        range.putLong(PRE_FAULT_GPA, gpa).putLong(PRE_FAULT_LENGTH, size);
+        try {
+            int rc = fd.call(Shim::preFaultMemory, dev.kvmctl.internal.bridge.Memory.addressOf(range));
+            long left = range.getLong(PRE_FAULT_LENGTH);
+            if (rc < 0 && !(rc == -EINTR || rc == -EAGAIN) || (rc < 0 && left == size)) {
+                throw new KvmException("KVM_PRE_FAULT_MEMORY", -rc);
+            }
+            return size - left;
+        } finally {
+            Reference.reachabilityFence(range);
+        }
+    }
+
+    /**
+     * This vCPU's dirty ring, mapped from its descriptor on first use. Needs
+     * {@link Vm#enableDirtyRing(int)} before the vCPU was created.
+     *
+     * @return the ring, the same object each call; it is closed with the vCPU
+     * @throws KvmException {@code mmap(dirty ring)} with the errno when it cannot be mapped
+     * @throws IllegalStateException if this vCPU is closed, or its VM has no dirty rings
+     */
+    public synchronized DirtyRing dirtyRing() {
+        ensureOpen();
+        if (dirtyRing == null) {
+            int bytes = vm.dirtyRingBytes();
+            if (bytes == 0) {
+                throw new IllegalStateException("vCPU " + id + "'s VM has no dirty rings: call Vm.enableDirtyRing before creating vCPUs");
+            }
+            int vcpu = fd.acquire();
+            try {
+                long address = LibC.map(bytes, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, vcpu,
+                        (long) DIRTY_LOG_PAGE_OFFSET * 4096);
+                if (address == LibC.MAP_FAILED) {
+                    throw new KvmException("mmap(dirty ring)", LibC.errno());
+                }
+                dirtyRing = new DirtyRing(address, bytes, "vCPU " + id);
+            } finally {
+                fd.release();
+            }
+            if (closed) {
+                dirtyRing.close();
+            }
+        }
+        return dirtyRing;
+    }
+
+    private static final int DIRTY_LOG_PAGE_OFFSET = dev.kvmctl.internal.bridge.Layout.intValue("KVM_DIRTY_LOG_PAGE_OFFSET");
+    private static final int COALESCED_PAGE = 4096 * dev.kvmctl.internal.bridge.Layout.intValue("KVM_COALESCED_MMIO_PAGE_OFFSET");
+    private static final int RING_FIRST = COALESCED_PAGE + dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_coalesced_mmio_ring", "first");
+    private static final int RING_LAST = COALESCED_PAGE + dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_coalesced_mmio_ring", "last");
+    private static final int RING_ENTRIES = COALESCED_PAGE + dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_coalesced_mmio_ring", "coalesced_mmio");
+    private static final int RING_ENTRY = dev.kvmctl.internal.bridge.Layout.sizeOf("kvm_coalesced_mmio");
+    private static final int RING_MAX = (4096 - dev.kvmctl.internal.bridge.Layout.sizeOf("kvm_coalesced_mmio_ring")) / RING_ENTRY;
+    private static final int ENTRY_ADDR = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_coalesced_mmio", "phys_addr");
+    private static final int ENTRY_LEN = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_coalesced_mmio", "len");
+    private static final int ENTRY_PIO = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_coalesced_mmio", "pio");
+    private static final int ENTRY_DATA = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_coalesced_mmio", "data");
+
+    /**
+     * Takes the oldest write from the vCPU's coalesced MMIO ring (the page after {@code kvm_run} in
+     * its mapping), written there by {@link Vm#registerCoalescedIo} zones. Allocates nothing.
+     *
+     * @param into the holder to fill
+     * @return true if there was one (now in {@code into}); false if the ring is empty
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public boolean nextCoalescedIo(CoalescedIo into) {
+        ensureOpen();
+        int first = run.getInt(RING_FIRST);
+        VarHandle.acquireFence();
+        if (first == run.getInt(RING_LAST) || first < 0 || first >= RING_MAX) {
+            return false; // empty (an index out of range would be the guest's... never the kernel's)
+        }
+        int at = RING_ENTRIES + first * RING_ENTRY;
+        into.address = run.getLong(at + ENTRY_ADDR);
+        into.length = run.getInt(at + ENTRY_LEN);
+        into.pio = run.getInt(at + ENTRY_PIO) != 0;
+        into.data = run.read(at + ENTRY_DATA, Math.min(Math.max(into.length, 0), 8));
+        VarHandle.releaseFence();
+        run.putInt(RING_FIRST, (first + 1) % RING_MAX);
+        return true;
+    }
+
+    /** {@code KVM_SYNC_X86_REGS}: the general-purpose registers travel in the {@code kvm_run} page. */
+    public static final int SYNC_REGS = dev.kvmctl.internal.bridge.Layout.intValue("KVM_SYNC_X86_REGS");
+    /** {@code KVM_SYNC_X86_SREGS}: the special registers travel in the {@code kvm_run} page. */
+    public static final int SYNC_SREGS = dev.kvmctl.internal.bridge.Layout.intValue("KVM_SYNC_X86_SREGS");
+    /** {@code KVM_SYNC_X86_EVENTS}: the vCPU events travel in the {@code kvm_run} page. */
+    public static final int SYNC_EVENTS = dev.kvmctl.internal.bridge.Layout.intValue("KVM_SYNC_X86_EVENTS");
+
+    /**
+     * Sets {@code kvm_run.kvm_valid_regs}: the register sets KVM copies into the page at each exit
+     * ({@link Capability#SYNC_REGS} answers which it supports), saving a get call per exit.
+     *
+     * @param sets {@link #SYNC_REGS}, {@link #SYNC_SREGS} and {@link #SYNC_EVENTS} or'ed, or 0
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void syncValidRegs(int sets) {
+        ensureOpen();
+        run.putLong(RunPage.VALID_REGS, Integer.toUnsignedLong(sets));
+    }
+
+    /**
+     * Sets {@code kvm_run.kvm_dirty_regs}: the register sets KVM loads from the page at the next
+     * entry (written with {@link #writeSyncedRegs}), saving a set call.
+     *
+     * @param sets {@link #SYNC_REGS}, {@link #SYNC_SREGS} and {@link #SYNC_EVENTS} or'ed, or 0
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void syncDirtyRegs(int sets) {
+        ensureOpen();
+        run.putLong(RunPage.DIRTY_REGS, Integer.toUnsignedLong(sets));
+    }
+
+    /**
+     * {@return {@code kvm_run.kvm_valid_regs}}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int syncValidRegs() {
+        ensureOpen();
+        return (int) run.getLong(RunPage.VALID_REGS);
+    }
+
+    /**
+     * {@return {@code kvm_run.kvm_dirty_regs}}
+     *
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public int syncDirtyRegs() {
+        ensureOpen();
+        return (int) run.getLong(RunPage.DIRTY_REGS);
+    }
+
+    /**
+     * Copies the general-purpose registers KVM left in the {@code kvm_run} page at the last exit
+     * (with {@link #SYNC_REGS} valid) into {@code into}, without an ioctl.
+     *
+     * @param into the struct to fill
+     * @return {@code into}
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public Regs readSyncedRegs(Regs into) {
+        ensureOpen();
+        run.copyOut(RunPage.SYNC_REGS, into.address(), into.size());
+        Reference.reachabilityFence(into);
+        return into;
+    }
+
+    /**
+     * Copies {@code from} into the {@code kvm_run} page's register area; with {@link #SYNC_REGS}
+     * dirty ({@link #syncDirtyRegs(int)}) KVM loads it at the next entry, without an ioctl.
+     *
+     * @param from the registers
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void writeSyncedRegs(Regs from) {
+        ensureOpen();
+        run.copyIn(from.address(), RunPage.SYNC_REGS, from.size());
+        Reference.reachabilityFence(from);
+    }
+
     /**
      * The ioctl {@code op} with {@code struct}'s address, the descriptor held open for the call
      * and the struct kept reachable until the kernel is done with its memory (a struct the caller
@@ -802,6 +1183,11 @@ public final class Vcpu implements AutoCloseable {
             }
         }
         run.close();
+        synchronized (this) {
+            if (dirtyRing != null) {
+                dirtyRing.close();
+            }
+        }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }

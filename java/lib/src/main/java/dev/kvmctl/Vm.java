@@ -56,6 +56,10 @@ public final class Vm implements AutoCloseable {
     private static final int IOEVENTFD_PIO = Layout.intValue("KVM_IOEVENTFD_FLAG_PIO");
     private static final int IOEVENTFD_DEASSIGN = Layout.intValue("KVM_IOEVENTFD_FLAG_DEASSIGN");
     private static final int IRQFD_DEASSIGN = Layout.intValue("KVM_IRQFD_FLAG_DEASSIGN");
+    private static final int IRQFD_RESAMPLE = Layout.intValue("KVM_IRQFD_FLAG_RESAMPLE");
+    private static final int CREATE_DEVICE_TEST = Layout.intValue("KVM_CREATE_DEVICE_TEST");
+    private static final int MEM_GUEST_MEMFD = Layout.intValue("KVM_MEM_GUEST_MEMFD");
+    private static final int CAP_DIRTY_LOG_RING = Layout.intValue("KVM_CAP_DIRTY_LOG_RING");
 
     /** Address space of an ioeventfd. */
     public enum IoSpace {
@@ -77,6 +81,8 @@ public final class Vm implements AutoCloseable {
     private final Map<Integer, MemorySlot> slotsById = new TreeMap<>();
     private boolean irqchip;
     private boolean pit;
+    /** Bytes of each vCPU's dirty ring once {@link #enableDirtyRing} succeeded; 0 before. */
+    private volatile int dirtyRingBytes;
 
     Vm(Kvm kvm, OwnedFd fd) {
         this.kvm = kvm;
@@ -122,6 +128,20 @@ public final class Vm implements AutoCloseable {
      */
     public int checkExtension(Capability cap) {
         return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
+    }
+
+    /**
+     * As {@link #checkExtension(Capability)}, for a capability by its raw {@code KVM_CAP_*} number,
+     * including those the {@link Capability} enum does not list. Issues {@code KVM_CHECK_EXTENSION}
+     * on the VM descriptor.
+     *
+     * @param cap the capability number, from the kernel headers
+     * @return 0 when absent (also for numbers this kernel does not know); otherwise 1, or a
+     *     capability-specific number
+     * @throws IllegalStateException if this VM is closed
+     */
+    public int checkExtension(int cap) {
+        return KvmException.check(fd.call(Shim::checkExtension, cap), "KVM_CHECK_EXTENSION(" + cap + ")");
     }
 
     // ---- vCPUs ----
@@ -224,6 +244,18 @@ public final class Vm implements AutoCloseable {
      */
     public synchronized MemorySlot mapMemory(long guestAddress, GuestMemory memory, long memoryOffset, long size, int flags) {
         ensureOpen();
+        return mapMemory(guestAddress, memory, memoryOffset, size, flags,
+                (id, host) -> setRegion(id, flags, guestAddress, size, host + memoryOffset), "KVM_SET_USER_MEMORY_REGION");
+    }
+
+    /** Sets slot {@code id} to the memory pinned at {@code host}; returns the shim's result. */
+    @FunctionalInterface
+    private interface RegionSetter {
+        int set(int id, long host);
+    }
+
+    private MemorySlot mapMemory(long guestAddress, GuestMemory memory, long memoryOffset, long size, int flags,
+            RegionSetter setter, String op) {
         Objects.requireNonNull(memory, "memory");
         checkAligned("guest address", guestAddress);
         checkAligned("memory offset", memoryOffset);
@@ -245,8 +277,7 @@ public final class Vm implements AutoCloseable {
         // be released, whoever closes it.
         long host = memory.pin();
         try {
-            int rc = setRegion(id, flags, guestAddress, size, host + memoryOffset);
-            KvmException.check(rc, "KVM_SET_USER_MEMORY_REGION");
+            KvmException.check(setter.set(id, host), op);
         } catch (RuntimeException e) {
             memory.unpin();
             throw e;
@@ -255,6 +286,50 @@ public final class Vm implements AutoCloseable {
         slotsByAddress.put(guestRange(slot), slot);
         slotsById.put(id, slot);
         return slot;
+    }
+
+    /**
+     * As {@link #mapMemory(long, GuestMemory, long, long, int)}, with the slot's private memory in
+     * a {@link GuestMemfd}. Issues {@code KVM_SET_USER_MEMORY_REGION2} with
+     * {@code KVM_MEM_GUEST_MEMFD}; which half the guest sees for a page is chosen by
+     * {@link #setMemoryAttributes}. Such a slot can be unmapped but not moved.
+     *
+     * @param guestAddress the guest-physical address of the slot's first byte, a multiple of 4 KiB
+     * @param memory the shared memory behind the slot; it stays its owner's to close
+     * @param memoryOffset where in {@code memory} the slot starts, a multiple of 4 KiB
+     * @param size the slot's length in bytes, a positive multiple of 4 KiB
+     * @param flags 0, or {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param guestMemfd the private memory, made by {@link #createGuestMemfd} of this VM
+     * @param guestMemfdOffset where in {@code guestMemfd} the slot starts, a multiple of 4 KiB
+     * @return the new slot
+     * @throws IllegalArgumentException as the plain form does, or for an unaligned
+     *     {@code guestMemfdOffset}
+     * @throws KvmException {@code EINVAL} when this VM's type has no private memory (the default
+     *     type on most kernels)
+     * @throws IllegalStateException if this VM, {@code memory} or {@code guestMemfd} is closed
+     */
+    public synchronized MemorySlot mapMemory(long guestAddress, GuestMemory memory, long memoryOffset, long size, int flags,
+            GuestMemfd guestMemfd, long guestMemfdOffset) {
+        ensureOpen();
+        guestMemfd.fd();
+        checkAligned("guest_memfd offset", guestMemfdOffset);
+        return mapMemory(guestAddress, memory, memoryOffset, size, flags | MEM_GUEST_MEMFD,
+                (id, host) -> setRegion2(id, flags | MEM_GUEST_MEMFD, guestAddress, size, host + memoryOffset,
+                        guestMemfd, guestMemfdOffset), "KVM_SET_USER_MEMORY_REGION2");
+    }
+
+    private int setRegion2(int id, int flags, long guestAddress, long size, long hostAddress, GuestMemfd gmem, long gmemOffset) {
+        int vm = fd.acquire();
+        try {
+            int g = gmem.handle().acquire();
+            try {
+                return Shim.setUserMemoryRegion2(vm, id, flags, guestAddress, size, hostAddress, gmemOffset, g);
+            } finally {
+                gmem.handle().release();
+            }
+        } finally {
+            fd.release();
+        }
     }
 
     /** {@code KVM_SET_USER_MEMORY_REGION} with the descriptor held for the call. */
@@ -646,6 +721,289 @@ public final class Vm implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@link #enableCap(Capability, long, long)}, for a capability by its raw {@code KVM_CAP_*}
+     * number, including those the {@link Capability} enum does not list. Issues
+     * {@code KVM_ENABLE_CAP} on the VM.
+     *
+     * @param cap the capability number, from the kernel headers
+     * @param arg0 {@code args[0]}; its meaning depends on {@code cap}
+     * @param arg1 {@code args[1]}; the other words are 0
+     * @throws KvmException {@code EINVAL} if the capability cannot be enabled on a VM, or not now,
+     *     or with these arguments
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void enableCap(int cap, long arg0, long arg1) {
+        int vm = fd.acquire();
+        try {
+            KvmException.check(Shim.enableCap(vm, cap, arg0, arg1), "KVM_ENABLE_CAP(" + cap + ")");
+        } finally {
+            fd.release();
+        }
+    }
+
+    // ---- issue 9: devices, interrupts routing, memory attributes, dirty tracking, MSR filter, stats ----
+
+    /**
+     * Creates an in-kernel device. Issues {@code KVM_CREATE_DEVICE}.
+     *
+     * @param type the device type, a {@code KVM_DEV_TYPE_*} number (on x86, {@code KVM_DEV_TYPE_VFIO})
+     * @return the device, which the caller closes
+     * @throws KvmException {@code ENODEV} for a type this kernel lacks, {@code EEXIST} for a second
+     *     device of a type there may be only one of
+     * @throws IllegalStateException if this VM is closed
+     */
+    public Device createDevice(int type) {
+        int vm = fd.acquire();
+        try {
+            int raw = KvmException.check(Shim.createDevice(vm, type, 0), "KVM_CREATE_DEVICE(" + type + ")");
+            return new Device(new OwnedFd(raw, "device of type " + type), type);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Asks whether {@link #createDevice(int)} would make a device of this type, without making
+     * one. Issues {@code KVM_CREATE_DEVICE} with {@code KVM_CREATE_DEVICE_TEST}.
+     *
+     * @param type the device type, a {@code KVM_DEV_TYPE_*} number
+     * @return true if it would; false when the kernel answers {@code ENODEV}
+     * @throws KvmException for any other error
+     * @throws IllegalStateException if this VM is closed
+     */
+    public boolean canCreateDevice(int type) {
+        int vm = fd.acquire();
+        try {
+            int rc = Shim.createDevice(vm, type, CREATE_DEVICE_TEST);
+            if (rc == -19) {
+                return false; // ENODEV: no such device type
+            }
+            KvmException.check(rc, "KVM_CREATE_DEVICE(" + type + ", KVM_CREATE_DEVICE_TEST)");
+            return true;
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Replaces the VM's GSI routing table. Issues {@code KVM_SET_GSI_ROUTING}.
+     *
+     * @param routing the table; it replaces the default routing entirely
+     * @throws KvmException {@code EINVAL} for an entry the kernel refuses (a GSI beyond
+     *     {@link Capability#IRQ_ROUTING}'s answer, an unknown chip or pin); {@code ENXIO}-like
+     *     errors without an in-kernel irqchip
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void setGsiRouting(GsiRouting routing) {
+        ensureOpen();
+        ByteBuffer table = routing.toStruct();
+        try {
+            KvmException.check(fd.call(Shim::setGsiRouting, Memory.addressOf(table)), "KVM_SET_GSI_ROUTING");
+        } finally {
+            Reference.reachabilityFence(table);
+        }
+    }
+
+    /**
+     * Injects a message-signalled interrupt directly. Issues {@code KVM_SIGNAL_MSI}.
+     *
+     * @param address the MSI address (on x86, {@code 0xfee00000} plus the destination APIC id)
+     * @param data the MSI data (the vector and delivery mode)
+     * @return a positive number when delivered, 0 when the guest blocked it
+     * @throws KvmException {@code EPERM} when no vCPU takes the message (no in-kernel irqchip, or no
+     *     vCPU of that APIC id yet)
+     * @throws IllegalStateException if this VM is closed
+     */
+    public int signalMsi(long address, int data) {
+        int vm = fd.acquire();
+        try {
+            return KvmException.check(Shim.signalMsi(vm, (int) address, (int) (address >>> 32), data, 0, 0), "KVM_SIGNAL_MSI");
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Makes guest writes to a range batch in each vCPU's coalesced MMIO ring instead of exiting;
+     * read them with {@link Vcpu#nextCoalescedIo(CoalescedIo)}. Reads of the range still exit.
+     * Issues {@code KVM_REGISTER_COALESCED_MMIO} (with {@code pio} set for port I/O).
+     *
+     * @param space MMIO (needs {@link Capability#COALESCED_MMIO}) or port I/O
+     *     ({@code KVM_CAP_COALESCED_PIO})
+     * @param address the first guest-physical address, or port
+     * @param size the range's length in bytes
+     * @throws KvmException {@code ENOSPC} when the VM has no zone left
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void registerCoalescedIo(IoSpace space, long address, int size) {
+        coalesced(space, address, size, true);
+    }
+
+    /**
+     * Undoes {@link #registerCoalescedIo}: writes to the range exit again. Issues
+     * {@code KVM_UNREGISTER_COALESCED_MMIO}.
+     *
+     * @param space as registered
+     * @param address as registered
+     * @param size as registered
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void unregisterCoalescedIo(IoSpace space, long address, int size) {
+        coalesced(space, address, size, false);
+    }
+
+    private void coalesced(IoSpace space, long address, int size, boolean register) {
+        int vm = fd.acquire();
+        try {
+            int pio = space == IoSpace.PIO ? 1 : 0;
+            KvmException.check(register ? Shim.registerCoalescedMmio(vm, address, size, pio)
+                    : Shim.unregisterCoalescedMmio(vm, address, size, pio),
+                    register ? "KVM_REGISTER_COALESCED_MMIO" : "KVM_UNREGISTER_COALESCED_MMIO");
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Creates private guest memory that user space cannot map. Issues
+     * {@code KVM_CREATE_GUEST_MEMFD}.
+     *
+     * @param size its size in bytes, a multiple of 4 KiB
+     * @param flags 0, or {@code GUEST_MEMFD_FLAG_*} bits this kernel accepts
+     * @return the new memory, which the caller closes
+     * @throws KvmException {@code EINVAL} for a size or flags the kernel refuses, {@code ENOTTY} on
+     *     kernels without guest_memfd
+     * @throws IllegalStateException if this VM is closed
+     */
+    public GuestMemfd createGuestMemfd(long size, long flags) {
+        int vm = fd.acquire();
+        try {
+            int raw = KvmException.check(Shim.createGuestMemfd(vm, size, flags), "KVM_CREATE_GUEST_MEMFD");
+            return new GuestMemfd(new OwnedFd(raw, "guest_memfd"), size);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Sets the attributes of a guest-physical range, such as {@code KVM_MEMORY_ATTRIBUTE_PRIVATE}
+     * (the page comes from the slot's {@link GuestMemfd}). Issues {@code KVM_SET_MEMORY_ATTRIBUTES}.
+     *
+     * @param address the first guest-physical address, a multiple of 4 KiB
+     * @param size the range's length, a positive multiple of 4 KiB
+     * @param attributes the attribute bits ({@code KVM_CAP_MEMORY_ATTRIBUTES} answers which)
+     * @throws KvmException {@code ENOTTY} when this VM's type has no memory attributes,
+     *     {@code EINVAL} for attributes it does not support
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void setMemoryAttributes(long address, long size, long attributes) {
+        int vm = fd.acquire();
+        try {
+            KvmException.check(Shim.setMemoryAttributes(vm, address, size, attributes, 0), "KVM_SET_MEMORY_ATTRIBUTES");
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Switches this VM's dirty-page tracking to per-vCPU rings ({@link Vcpu#dirtyRing()}). Issues
+     * {@code KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING)}; call it before creating vCPUs. The bitmap
+     * calls ({@link #dirtyLog(MemorySlot)}) are refused afterwards.
+     *
+     * @param bytes each ring's size in bytes: a power of two, at least one page, at most what
+     *     {@link Capability#DIRTY_LOG_RING} answers
+     * @throws IllegalArgumentException if {@code bytes} is not a power of two of at least 4 KiB
+     * @throws KvmException {@code EINVAL} once vCPUs exist or for a size beyond the kernel's limit
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void enableDirtyRing(int bytes) {
+        ensureOpen();
+        if (bytes < GuestMemory.PAGE_SIZE || Integer.bitCount(bytes) != 1) {
+            throw new IllegalArgumentException("a dirty ring's size must be a power of two of at least 4096 bytes, got " + bytes);
+        }
+        enableCap(CAP_DIRTY_LOG_RING, bytes, 0);
+        dirtyRingBytes = bytes;
+    }
+
+    /** Each vCPU's dirty ring size, or 0 without {@link #enableDirtyRing}. */
+    int dirtyRingBytes() {
+        return dirtyRingBytes;
+    }
+
+    /**
+     * Makes KVM recycle every harvested dirty-ring entry of every vCPU and write-protect those pages
+     * again. Issues {@code KVM_RESET_DIRTY_RINGS}.
+     *
+     * @return how many entries were reset
+     * @throws IllegalStateException if this VM is closed
+     */
+    public int resetDirtyRings() {
+        return KvmException.check(fd.call((vm, unused) -> Shim.resetDirtyRings(vm), 0), "KVM_RESET_DIRTY_RINGS");
+    }
+
+    /**
+     * Write-protects pages of a dirty-logged slot again, for VMs that enabled
+     * {@link Capability#MANUAL_DIRTY_LOG_PROTECT2}: there {@link #dirtyLog} only reports pages and
+     * this call re-arms them. Issues {@code KVM_CLEAR_DIRTY_LOG}.
+     *
+     * @param slot a current slot of this VM, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param firstPage the first page to consider, a multiple of 64
+     * @param pageCount how many pages, a multiple of 64 unless the range reaches the slot's end
+     * @param pages bit {@code i} set to re-protect page {@code firstPage + i}
+     * @throws IllegalArgumentException if {@code slot} is not current or does not log dirty pages
+     * @throws KvmException {@code EINVAL} for a misaligned range or without manual protection
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void clearDirtyLog(MemorySlot slot, long firstPage, int pageCount, BitSet pages) {
+        ensureOpen();
+        MemorySlot known = requireSlot(slot);
+        if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
+            throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
+        }
+        ByteBuffer bitmap = Memory.allocate((Math.max(pageCount, 0) + 63) / 64 * 8 + 8);
+        byte[] bits = pages.toByteArray();
+        bitmap.put(0, bits, 0, Math.min(bits.length, bitmap.capacity()));
+        int vm = fd.acquire();
+        try {
+            KvmException.check(Shim.clearDirtyLog(vm, known.id(), firstPage, pageCount, Memory.addressOf(bitmap)), "KVM_CLEAR_DIRTY_LOG");
+        } finally {
+            fd.release();
+            Reference.reachabilityFence(bitmap);
+        }
+    }
+
+    /**
+     * Sets the MSR filter: which guest MSR accesses KVM refuses (and, with
+     * {@code KVM_CAP_X86_USER_SPACE_MSR}, hands to user space as {@link VmExit.MsrRead} and
+     * {@link VmExit.MsrWrite}). Issues {@code KVM_X86_SET_MSR_FILTER}.
+     *
+     * @param filter the filter; {@link MsrFilter#allowByDefault()} with no ranges removes filtering
+     * @throws KvmException {@code EINVAL} for a filter the kernel refuses
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void setMsrFilter(MsrFilter filter) {
+        ensureOpen();
+        ByteBuffer struct = filter.toStruct();
+        try {
+            KvmException.check(fd.call(Shim::setMsrFilter, Memory.addressOf(struct)), "KVM_X86_SET_MSR_FILTER");
+        } finally {
+            Reference.reachabilityFence(struct);
+        }
+    }
+
+    /**
+     * Opens this VM's binary statistics. Issues {@code KVM_GET_STATS_FD}.
+     *
+     * @return the statistics, which the caller closes
+     * @throws KvmException {@code ENOTTY} on kernels without {@code KVM_CAP_BINARY_STATS_FD}
+     * @throws IllegalStateException if this VM is closed
+     */
+    public Stats stats() {
+        int raw = KvmException.check(fd.call((vm, unused) -> Shim.getStatsFd(vm), 0), "KVM_GET_STATS_FD");
+        return new Stats(new OwnedFd(raw, "VM statistics"));
+    }
+
     // ---- eventfd wiring ----
 
     /**
@@ -657,7 +1015,8 @@ public final class Vm implements AutoCloseable {
      *     reference until the registration is undone or the VM closed)
      * @param space port I/O or MMIO
      * @param address the port, or the guest-physical address
-     * @param length bytes per write: 1, 2, 4 or 8
+     * @param length bytes per write: 1, 2, 4 or 8; or 0 for a write of any width (KVM matches on
+     *     the address alone)
      * @throws IllegalArgumentException for any other length
      * @throws KvmException {@code EEXIST} if the same address and length are registered already
      * @throws IllegalStateException if this VM is closed
@@ -691,7 +1050,7 @@ public final class Vm implements AutoCloseable {
      * @param event the eventfd registered
      * @param space as registered
      * @param address as registered
-     * @param length as registered: 1, 2, 4 or 8
+     * @param length as registered: 1, 2, 4, 8 or 0
      * @throws IllegalArgumentException for any other length
      * @throws KvmException {@code ENOENT} if no such registration exists
      * @throws IllegalStateException if this VM is closed
@@ -719,8 +1078,9 @@ public final class Vm implements AutoCloseable {
 
     private void ioEvent(EventFd event, IoSpace space, long address, int length, long value, boolean match, boolean deassign) {
         ensureOpen();
-        if (length != 1 && length != 2 && length != 4 && length != 8) {
-            throw new IllegalArgumentException("ioeventfd length must be 1, 2, 4 or 8, got " + length);
+        // Length 0 (any width) is KVM's, for writes without datamatch only.
+        if (length != 1 && length != 2 && length != 4 && length != 8 && (length != 0 || match)) {
+            throw new IllegalArgumentException("ioeventfd length must be 1, 2, 4 or 8 (or 0, any width, without a value), got " + length);
         }
         int flags = (space == IoSpace.PIO ? IOEVENTFD_PIO : 0) | (match ? IOEVENTFD_DATAMATCH : 0)
                 | (deassign ? IOEVENTFD_DEASSIGN : 0);
@@ -748,7 +1108,23 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void registerIrqFd(EventFd event, int gsi) {
-        irqFd(event, gsi, 0);
+        irqFd(event, gsi, 0, null);
+    }
+
+    /**
+     * As {@link #registerIrqFd(EventFd, int)}, for a level-triggered interrupt: a signal of
+     * {@code event} raises the line, and when the guest acknowledges it (EOI) KVM lowers the line
+     * and signals {@code resample}, so the device can raise it again if still pending. Issues
+     * {@code KVM_IRQFD} with {@code KVM_IRQFD_FLAG_RESAMPLE}.
+     *
+     * @param event the eventfd whose signals raise the interrupt
+     * @param gsi the interrupt, as {@link #irqLine} numbers it
+     * @param resample the eventfd KVM signals at each EOI
+     * @throws KvmException {@code EINVAL} without an in-kernel irqchip (a split irqchip included)
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void registerIrqFd(EventFd event, int gsi, EventFd resample) {
+        irqFd(event, gsi, IRQFD_RESAMPLE, Objects.requireNonNull(resample, "resample"));
     }
 
     /**
@@ -759,15 +1135,22 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void unregisterIrqFd(EventFd event, int gsi) {
-        irqFd(event, gsi, IRQFD_DEASSIGN);
+        irqFd(event, gsi, IRQFD_DEASSIGN, null);
     }
 
-    private void irqFd(EventFd event, int gsi, int flags) {
+    private void irqFd(EventFd event, int gsi, int flags, EventFd resample) {
         int vm = fd.acquire();
         try {
             int efd = event.handle().acquire();
             try {
-                KvmException.check(Shim.irqfd(vm, efd, gsi, flags, 0), "KVM_IRQFD");
+                int rfd = resample == null ? 0 : resample.handle().acquire();
+                try {
+                    KvmException.check(Shim.irqfd(vm, efd, gsi, flags, rfd), "KVM_IRQFD");
+                } finally {
+                    if (resample != null) {
+                        resample.handle().release();
+                    }
+                }
             } finally {
                 event.handle().release();
             }

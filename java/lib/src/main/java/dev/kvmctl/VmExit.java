@@ -39,7 +39,9 @@ public sealed interface VmExit
         permits VmExit.IoOut, VmExit.IoIn, VmExit.MmioRead, VmExit.MmioWrite, VmExit.Hlt,
                 VmExit.Shutdown, VmExit.FailEntry, VmExit.InternalError, VmExit.SystemEvent,
                 VmExit.Debug, VmExit.Interrupted, VmExit.GuestException, VmExit.Hypercall,
-                VmExit.IrqWindowOpen, VmExit.Unknown {
+                VmExit.IrqWindowOpen, VmExit.Unknown, VmExit.SetTpr, VmExit.TprAccess, VmExit.Nmi,
+                VmExit.IoapicEoi, VmExit.Hyperv, VmExit.MsrRead, VmExit.MsrWrite, VmExit.DirtyRingFull,
+                VmExit.ApResetHold, VmExit.BusLock, VmExit.Xen, VmExit.Notify, VmExit.OtherArchitecture {
 
     /**
      * {@return the kernel's exit reason number ({@code KVM_EXIT_*}), or {@code KVM_EXIT_INTR} for
@@ -89,7 +91,33 @@ public sealed interface VmExit
         /** {@link IrqWindowOpen}. */
         IRQ_WINDOW_OPEN("irq-window-open"),
         /** {@link Unknown}. */
-        UNKNOWN("unknown");
+        UNKNOWN("unknown"),
+        /** {@link SetTpr}. */
+        SET_TPR("set-tpr"),
+        /** {@link TprAccess}. */
+        TPR_ACCESS("tpr-access"),
+        /** {@link Nmi}. */
+        NMI("nmi"),
+        /** {@link IoapicEoi}. */
+        IOAPIC_EOI("ioapic-eoi"),
+        /** {@link Hyperv}. */
+        HYPERV("hyperv"),
+        /** {@link MsrRead}. */
+        MSR_READ("msr-read"),
+        /** {@link MsrWrite}. */
+        MSR_WRITE("msr-write"),
+        /** {@link DirtyRingFull}. */
+        DIRTY_RING_FULL("dirty-ring-full"),
+        /** {@link ApResetHold}. */
+        AP_RESET_HOLD("ap-reset-hold"),
+        /** {@link BusLock}. */
+        BUS_LOCK("bus-lock"),
+        /** {@link Xen}. */
+        XEN("xen"),
+        /** {@link Notify}. */
+        NOTIFY("notify"),
+        /** {@link OtherArchitecture}. */
+        OTHER_ARCHITECTURE("other-architecture");
 
         private final String label;
 
@@ -646,6 +674,37 @@ public sealed interface VmExit
             return run.getLong(RunPage.HYPERCALL_NR);
         }
 
+        /**
+         * {@return argument {@code i} of the hypercall (RBX, RCX, RDX, RSI, ... as KVM copied them)}
+         *
+         * @param i the argument, 0 to 5
+         * @throws IndexOutOfBoundsException for any other {@code i}
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public long arg(int i) {
+            java.util.Objects.checkIndex(i, 6);
+            return run.getLong(RunPage.HYPERCALL_ARGS + 8 * i);
+        }
+
+        /**
+         * {@return whether the guest made the call in 64-bit mode}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public boolean longMode() {
+            return run.getInt(RunPage.HYPERCALL_LONGMODE) != 0;
+        }
+
+        /**
+         * Sets the value the guest gets back in RAX when the vCPU runs again.
+         *
+         * @param value the result
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public void answer(long value) {
+            run.putLong(RunPage.HYPERCALL_RET, value);
+        }
+
         @Override
         public String toString() {
             return describe(this, () -> "hypercall nr=" + number());
@@ -695,6 +754,17 @@ public sealed interface VmExit
             return run.getLong(RunPage.HW_EXIT_REASON);
         }
 
+        /**
+         * Copies the exit's raw data (the {@code kvm_run} union, 256 bytes) into {@code into}, for
+         * reasons newer than the headers kvmctl was built with.
+         *
+         * @param into the destination; its first {@code min(into.length, 256)} bytes are written
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public void data(byte[] into) {
+            RunPage.copyUnion(run, into);
+        }
+
         @Override
         public String toString() {
             try {
@@ -703,6 +773,349 @@ public sealed interface VmExit
             } catch (IllegalStateException e) {
                 return closed(this) + " reason " + reason;
             }
+        }
+    }
+
+    /** The guest wrote CR8 (the task-priority register) and KVM hands it to user space ({@code KVM_EXIT_SET_TPR}). */
+    final class SetTpr implements VmExit {
+        SetTpr() {}
+
+        @Override public int reason() { return RunPage.EXIT_SET_TPR; }
+        @Override public Kind kind() { return Kind.SET_TPR; }
+        @Override public String toString() { return kind().label(); }
+    }
+
+    /** The guest touched the TPR of its local APIC under TPR access reporting ({@code KVM_EXIT_TPR_ACCESS}). */
+    final class TprAccess implements VmExit {
+        private final RunPage run;
+
+        TprAccess(RunPage run) {
+            this.run = run;
+        }
+
+        @Override public int reason() { return RunPage.EXIT_TPR_ACCESS; }
+        @Override public Kind kind() { return Kind.TPR_ACCESS; }
+
+        /**
+         * {@return the guest instruction pointer of the access}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public long rip() {
+            return run.getLong(RunPage.TPR_ACCESS_RIP);
+        }
+
+        /**
+         * {@return whether it was a write}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public boolean isWrite() {
+            return run.getInt(RunPage.TPR_ACCESS_IS_WRITE) != 0;
+        }
+
+        @Override
+        public String toString() {
+            return describe(this, () -> String.format("tpr-access rip=0x%x write=%b", rip(), isWrite()));
+        }
+    }
+
+    /** An NMI reached the vCPU and KVM hands it to user space ({@code KVM_EXIT_NMI}). */
+    final class Nmi implements VmExit {
+        Nmi() {}
+
+        @Override public int reason() { return RunPage.EXIT_NMI; }
+        @Override public Kind kind() { return Kind.NMI; }
+        @Override public String toString() { return kind().label(); }
+    }
+
+    /**
+     * The guest acknowledged a level-triggered interrupt of a user-space IOAPIC under a split
+     * irqchip ({@code KVM_EXIT_IOAPIC_EOI}).
+     */
+    final class IoapicEoi implements VmExit {
+        private final RunPage run;
+
+        IoapicEoi(RunPage run) {
+            this.run = run;
+        }
+
+        @Override public int reason() { return RunPage.EXIT_IOAPIC_EOI; }
+        @Override public Kind kind() { return Kind.IOAPIC_EOI; }
+
+        /**
+         * {@return the vector acknowledged}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public int vector() {
+            return Byte.toUnsignedInt(run.get(RunPage.EOI_VECTOR));
+        }
+
+        @Override
+        public String toString() {
+            return describe(this, () -> "ioapic-eoi vector=" + vector());
+        }
+    }
+
+    /** A Hyper-V enlightenment needs user space: SynIC, a hypercall, the debugger ({@code KVM_EXIT_HYPERV}). */
+    final class Hyperv implements VmExit {
+        private final RunPage run;
+
+        Hyperv(RunPage run) {
+            this.run = run;
+        }
+
+        @Override public int reason() { return RunPage.EXIT_HYPERV; }
+        @Override public Kind kind() { return Kind.HYPERV; }
+
+        /**
+         * {@return the kind of Hyper-V exit: {@code KVM_EXIT_HYPERV_SYNIC} 1, {@code _HCALL} 2,
+         * {@code _SYNDBG} 3; the rest of its data is in {@link Vcpu#runPage()}}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public int type() {
+            return run.getInt(RunPage.HYPERV_TYPE);
+        }
+
+        @Override
+        public String toString() {
+            return describe(this, () -> "hyperv type=" + type());
+        }
+    }
+
+    /** What MSR reads and writes handed to user space have in common. */
+    abstract sealed class MsrAccess permits MsrRead, MsrWrite {
+        final RunPage run;
+
+        MsrAccess(RunPage run) {
+            this.run = run;
+        }
+
+        /**
+         * {@return the MSR index the guest accessed (ECX)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public int index() {
+            return run.getInt(RunPage.MSR_INDEX);
+        }
+
+        /**
+         * {@return why KVM handed the access over: {@link VmExit#REASON_INVALID} (KVM does not know the
+         * MSR), {@link VmExit#REASON_UNKNOWN} (it knows it but cannot handle it) or {@link VmExit#REASON_FILTER}
+         * (an {@link MsrFilter} refused it); the bits enabled with
+         * {@code KVM_CAP_X86_USER_SPACE_MSR}}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public int exitReason() {
+            return run.getInt(RunPage.MSR_REASON);
+        }
+
+        /**
+         * Makes the guest's access fail: it gets #GP when the vCPU runs again.
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public void fail() {
+            run.put(RunPage.MSR_ERROR, (byte) 1);
+        }
+
+        @Override
+        public String toString() {
+            VmExit exit = (VmExit) this;
+            return describe(exit, () -> String.format("%s index=0x%x reason=%d data=0x%x", exit.kind().label(), index(),
+                    exitReason(), run.getLong(RunPage.MSR_DATA)));
+        }
+    }
+
+    /** {@code KVM_MSR_EXIT_REASON_INVAL}: the MSR is unknown to KVM. */
+    int REASON_INVALID = RunPage.MSR_REASON_INVAL;
+    /** {@code KVM_MSR_EXIT_REASON_UNKNOWN}: KVM knows the MSR but cannot handle the access. */
+    int REASON_UNKNOWN = RunPage.MSR_REASON_UNKNOWN;
+    /** {@code KVM_MSR_EXIT_REASON_FILTER}: an {@link MsrFilter} refused the access. */
+    int REASON_FILTER = RunPage.MSR_REASON_FILTER;
+
+    /**
+     * A guest {@code rdmsr} handed to user space ({@code KVM_EXIT_X86_RDMSR}), after
+     * {@code KVM_CAP_X86_USER_SPACE_MSR} was enabled. Complete it with {@link #answer(long)} or
+     * {@link #fail()} before running the vCPU again.
+     */
+    final class MsrRead extends MsrAccess implements VmExit {
+        MsrRead(RunPage run) {
+            super(run);
+        }
+
+        @Override public int reason() { return RunPage.EXIT_X86_RDMSR; }
+        @Override public Kind kind() { return Kind.MSR_READ; }
+
+        /**
+         * Gives the guest {@code value} in EDX:EAX when the vCPU runs again.
+         *
+         * @param value the MSR's value
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public void answer(long value) {
+            run.putLong(RunPage.MSR_DATA, value);
+            run.put(RunPage.MSR_ERROR, (byte) 0);
+        }
+    }
+
+    /**
+     * A guest {@code wrmsr} handed to user space ({@code KVM_EXIT_X86_WRMSR}), after
+     * {@code KVM_CAP_X86_USER_SPACE_MSR} was enabled. It succeeds unless {@link #fail()} is called
+     * before the vCPU runs again.
+     */
+    final class MsrWrite extends MsrAccess implements VmExit {
+        MsrWrite(RunPage run) {
+            super(run);
+        }
+
+        @Override public int reason() { return RunPage.EXIT_X86_WRMSR; }
+        @Override public Kind kind() { return Kind.MSR_WRITE; }
+
+        /**
+         * {@return the value the guest writes (EDX:EAX)}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public long data() {
+            return run.getLong(RunPage.MSR_DATA);
+        }
+
+        /**
+         * Lets the write succeed (the default).
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public void accept() {
+            run.put(RunPage.MSR_ERROR, (byte) 0);
+        }
+    }
+
+    /** The vCPU's dirty ring is full: harvest it and {@link Vm#resetDirtyRings()} ({@code KVM_EXIT_DIRTY_RING_FULL}). */
+    final class DirtyRingFull implements VmExit {
+        DirtyRingFull() {}
+
+        @Override public int reason() { return RunPage.EXIT_DIRTY_RING_FULL; }
+        @Override public Kind kind() { return Kind.DIRTY_RING_FULL; }
+        @Override public String toString() { return kind().label(); }
+    }
+
+    /** An SEV-ES application processor waits for an INIT-SIPI from user space ({@code KVM_EXIT_AP_RESET_HOLD}). */
+    final class ApResetHold implements VmExit {
+        ApResetHold() {}
+
+        @Override public int reason() { return RunPage.EXIT_AP_RESET_HOLD; }
+        @Override public Kind kind() { return Kind.AP_RESET_HOLD; }
+        @Override public String toString() { return kind().label(); }
+    }
+
+    /** The guest took a bus lock, with {@code KVM_CAP_X86_BUS_LOCK_EXIT} enabled ({@code KVM_EXIT_X86_BUS_LOCK}). */
+    final class BusLock implements VmExit {
+        BusLock() {}
+
+        @Override public int reason() { return RunPage.EXIT_X86_BUS_LOCK; }
+        @Override public Kind kind() { return Kind.BUS_LOCK; }
+        @Override public String toString() { return kind().label(); }
+    }
+
+    /** A Xen hypercall for a Xen-emulating VMM ({@code KVM_EXIT_XEN}). */
+    final class Xen implements VmExit {
+        private final RunPage run;
+
+        Xen(RunPage run) {
+            this.run = run;
+        }
+
+        @Override public int reason() { return RunPage.EXIT_XEN; }
+        @Override public Kind kind() { return Kind.XEN; }
+
+        /**
+         * {@return the kind of Xen exit ({@code KVM_EXIT_XEN_HCALL} 1); its data is in
+         * {@link Vcpu#runPage()}}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public int type() {
+            return run.getInt(RunPage.XEN_TYPE);
+        }
+
+        @Override
+        public String toString() {
+            return describe(this, () -> "xen type=" + type());
+        }
+    }
+
+    /** The guest stayed too long in a window without exits, with {@code KVM_CAP_X86_NOTIFY_VMEXIT} ({@code KVM_EXIT_NOTIFY}). */
+    final class Notify implements VmExit {
+        private final RunPage run;
+
+        Notify(RunPage run) {
+            this.run = run;
+        }
+
+        @Override public int reason() { return RunPage.EXIT_NOTIFY; }
+        @Override public Kind kind() { return Kind.NOTIFY; }
+
+        /**
+         * {@return the notify flags: bit 0 ({@code KVM_NOTIFY_CONTEXT_INVALID}) when the VM context
+         * is corrupted and the VM should be killed}
+         *
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public int flags() {
+            return run.getInt(RunPage.NOTIFY_FLAGS);
+        }
+
+        @Override
+        public String toString() {
+            return describe(this, () -> "notify flags=" + flags());
+        }
+    }
+
+    /**
+     * An exit reason the headers define for another architecture (s390, PowerPC, Arm, RISC-V), which
+     * x86 KVM never returns: kept typed so that a decoder sees it, with its number and raw exit data
+     * ({@code toString()} names it, e.g. {@code KVM_EXIT_S390_SIEIC}).
+     */
+    final class OtherArchitecture implements VmExit {
+        private final RunPage run;
+        private int reason;
+
+        OtherArchitecture(RunPage run) {
+            this.run = run;
+        }
+
+        /** Records the reason of the exit being returned (a field write: the run allocates nothing). */
+        OtherArchitecture reason(int value) {
+            reason = value;
+            return this;
+        }
+
+        /** The exit reason number, as {@code run()} read it. */
+        @Override
+        public int reason() {
+            return reason;
+        }
+
+        @Override public Kind kind() { return Kind.OTHER_ARCHITECTURE; }
+
+        /**
+         * Copies the exit's raw data (the {@code kvm_run} union, 256 bytes) into {@code into}.
+         *
+         * @param into the destination; its first {@code min(into.length, 256)} bytes are written
+         * @throws IllegalStateException if the vCPU is closed
+         */
+        public void data(byte[] into) {
+            RunPage.copyUnion(run, into);
+        }
+
+        @Override
+        public String toString() {
+            return "other-architecture exit " + RunPage.exitName(reason);
         }
     }
 }

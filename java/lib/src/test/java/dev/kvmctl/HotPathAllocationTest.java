@@ -54,6 +54,45 @@ class HotPathAllocationTest {
         return out.port() + regs.rip();
     }
 
+    /** Issue 9's hot calls: an MSR exit answered, the coalesced ring read, the synced registers copied. */
+    @Test
+    void msrExitsCoalescedRingAndSyncedRegsAllocateNothing() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long self = Thread.currentThread().getId();
+        // mov ecx, 0x474f4f00; loop: rdmsr; out 0x2c, al; jmp loop
+        try (RealModeCode g = new RealModeCode(0x10000, 0x66, 0xb9, 0x00, 0x4f, 0x4f, 0x47, 0x0f, 0x32, 0xe6, 0x2c, 0xeb, 0xfa)) {
+            g.vm.enableCap(dev.kvmctl.internal.bridge.Layout.intValue("KVM_CAP_X86_USER_SPACE_MSR"), VmExit.REASON_UNKNOWN, 0);
+            g.vm.registerCoalescedIo(Vm.IoSpace.PIO, 0x2c, 1);
+            g.vcpu.syncValidRegs(Vcpu.SYNC_REGS);
+            CoalescedIo io = new CoalescedIo();
+            Regs regs = new Regs();
+            long sink = 0;
+            for (int i = 0; i < ROUNDS; i++) {
+                sink += msrStep(g.vcpu, io, regs, i);
+            }
+            long before = threads.getThreadAllocatedBytes(self);
+            for (int i = 0; i < ROUNDS; i++) {
+                sink += msrStep(g.vcpu, io, regs, i);
+            }
+            long allocated = threads.getThreadAllocatedBytes(self) - before;
+            assertTrue(sink != 0);
+            assertTrue(allocated < 4096, allocated + " bytes allocated over " + ROUNDS + " MSR exits");
+        }
+    }
+
+    private static long msrStep(Vcpu vcpu, CoalescedIo io, Regs regs, int i) {
+        VmExit exit = vcpu.run();
+        if (!(exit instanceof VmExit.MsrRead read)) {
+            throw new AssertionError("unexpected " + exit);
+        }
+        read.answer(i);
+        long seen = vcpu.nextCoalescedIo(io) ? io.data() + 1 : 0; // the previous round's out, answered i - 1
+        if (i > 0 && seen != ((i - 1) & 0xff) + 1) {
+            throw new AssertionError("round " + i + ": coalesced " + io);
+        }
+        return seen + vcpu.readSyncedRegs(regs).rcx() + read.index();
+    }
+
     @Test
     void theSameExitObjectComesBack() {
         try (RealModeCode g = new RealModeCode(0x10000, 0xe6, 0x80, 0xe6, 0x80, 0xf4)) {

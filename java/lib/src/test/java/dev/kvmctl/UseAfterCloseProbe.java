@@ -121,6 +121,7 @@ public final class UseAfterCloseProbe {
                 case "eventfd" -> eventFdClosed(h);
                 case "userfaultfd" -> userFaultFdClosed(h);
                 case "races" -> UseAfterCloseRaces.all(h.kvm);
+                case "issue9" -> issue9Closed(h);
                 default -> throw new IllegalArgumentException(scenario);
             }
         }
@@ -267,6 +268,32 @@ public final class UseAfterCloseProbe {
             region.close();
             callAll("memory", GuestMemory.class, ram, "closed", h);
             callAll("region", SharedRegion.class, region, "closed", h);
+        }
+    }
+
+    /** The kernel objects issue 9 added: a device, statistics, a guest_memfd, a dirty ring. */
+    private static void issue9Closed(Helpers h) {
+        try (Kvm kvm = Kvm.open(); Vm vm = kvm.createVm()) {
+            Device device = vm.createDevice(dev.kvmctl.internal.bridge.Layout.intValue("KVM_DEV_TYPE_VFIO"));
+            Stats vmStats = vm.stats();
+            GuestMemfd gmem = vm.createGuestMemfd(0x10000, 0);
+            vm.enableDirtyRing(4096);
+            Vcpu vcpu = vm.createVcpu(0);
+            Stats vcpuStats = vcpu.stats();
+            DirtyRing ring = vcpu.dirtyRing();
+            device.close();
+            vmStats.close();
+            vcpuStats.close();
+            gmem.close();
+            callAll("device", Device.class, device, "closed", h);
+            callAll("stats", Stats.class, vmStats, "closed", h);
+            callAll("vcpu-stats", Stats.class, vcpuStats, "closed", h);
+            callAll("guest-memfd", GuestMemfd.class, gmem, "closed", h);
+            check("ring-before", ring.capacity() == 4096 / 16, "the ring answers while its vCPU is open");
+            vcpu.close();
+            callAll("dirty-ring", DirtyRing.class, ring, "closed", h);
+            check("vm-refuses-closed-memfd", refuses(() -> vm.mapMemory(0, h.memory, 0, 0x1000, 0, gmem, 0)),
+                    "mapping a closed guest_memfd refuses");
         }
     }
 
@@ -486,6 +513,15 @@ public final class UseAfterCloseProbe {
         final GuestMemory memory = GuestMemory.anonymous(0x10000);
         final EventFd event = EventFd.create(true);
         final MemorySlot slot = new MemorySlot(0, 0, 0x1000, memory, 0, 0);
+        private GuestMemfd guestMemfd;
+
+        /** An open guest_memfd of {@link #vm}, made on first use. */
+        GuestMemfd guestMemfd() {
+            if (guestMemfd == null) {
+                guestMemfd = vm.createGuestMemfd(0x10000, 0);
+            }
+            return guestMemfd;
+        }
 
         Object[] argumentsFor(Method m) throws NoArgument {
             Class<?>[] types = m.getParameterTypes();
@@ -518,6 +554,12 @@ public final class UseAfterCloseProbe {
             if (t == MemorySlot.class) return slot;
             if (t == EventFd.class) return event;
             if (t == GuestMemory.LazyFill.class) return (GuestMemory.LazyFill) () -> { };
+            if (t == GsiRouting.class) return new GsiRouting().irqchip(0, 0, 0);
+            if (t == MsrFilter.class) return MsrFilter.allowByDefault();
+            if (t == CoalescedIo.class) return new CoalescedIo();
+            if (t == java.util.BitSet.class) return new java.util.BitSet();
+            if (t == DirtyRing.Consumer.class) return (DirtyRing.Consumer) (slot, page) -> { };
+            if (t == GuestMemfd.class) return guestMemfd();
             if (t == Segment.class) return Segment.real(0, true);
             if (t == DescriptorTable.class) return new DescriptorTable(0, 0);
             if (t == Cpuid.Entry.class) return new Cpuid.Entry(0, 0, 0, 0, 0, 0, 0);
@@ -543,6 +585,9 @@ public final class UseAfterCloseProbe {
 
         @Override
         public void close() {
+            if (guestMemfd != null) {
+                guestMemfd.close();
+            }
             vm.close();
             memory.close();
             event.close();

@@ -47,7 +47,7 @@ class UseAfterCloseTest {
     private static final Set<String> called = new HashSet<>();
     private static final Set<String> scenariosRun = new HashSet<>();
     private static final List<String> SCENARIOS = List.of("kvm", "vcpu", "vm", "vcpu-then-vm", "vm-then-vcpu",
-            "memory", "memory-before-vm", "vm-before-memory", "eventfd", "userfaultfd", "races");
+            "memory", "memory-before-vm", "vm-before-memory", "eventfd", "userfaultfd", "races", "issue9");
 
     @BeforeAll
     static void kvm() {
@@ -120,7 +120,7 @@ class UseAfterCloseTest {
             return; // a scenario failed (reported) or only some were selected
         }
         List<Class<?>> required = new ArrayList<>(List.of(Kvm.class, Vm.class, Vcpu.class, GuestMemory.class,
-                SharedRegion.class, EventFd.class));
+                SharedRegion.class, EventFd.class, Device.class, Stats.class, GuestMemfd.class, DirtyRing.class));
         required.addAll(List.of(VmExit.class.getPermittedSubclasses()));
         required.addAll(stateTypes());
         Set<String> missing = new TreeSet<>();

@@ -8,8 +8,9 @@ import java.nio.ByteOrder;
  * The byte format of a machine's {@link MachineCounters} (the {@code DEVICES} section of a
  * {@link HypervisorContext}): little-endian longs, the number of exit kinds, one count per kind in
  * {@link dev.kvmctl.VmExit.Kind} order, then unclaimed port reads and writes, unclaimed MMIO reads
- * and writes, and the run time in nanoseconds. A state saved by a kvmctl that counts another
- * number of exit kinds is refused whole.
+ * and writes, and the run time in nanoseconds. New exit kinds only ever go at the end of
+ * {@code Kind}, so a state saved by an older kvmctl (fewer kinds) reads with the missing kinds at
+ * zero; one with more kinds than this kvmctl knows is refused whole.
  *
  * <pre>{@code
  * byte[] bytes = DeviceStateCodec.encode(machine.counters());
@@ -37,11 +38,13 @@ final class DeviceStateCodec {
     /** Decodes what {@link #encode} wrote; {@link ContextFormatException} if it does not fit this kvmctl. */
     static MachineCounters decode(byte[] state) {
         ByteBuffer b = ByteBuffer.wrap(state).order(ByteOrder.LITTLE_ENDIAN);
-        if (state.length != SIZE || b.getLong() != MachineCounters.KINDS) {
-            throw new ContextFormatException("device state of " + state.length + " bytes does not fit this kvmctl");
+        long kinds = state.length >= 8 ? b.getLong() : -1;
+        if (kinds < 1 || kinds > MachineCounters.KINDS || state.length != 8 * (1 + kinds + TAIL)) {
+            throw new ContextFormatException("device state of " + state.length + " bytes counting " + kinds
+                    + " exit kinds does not fit this kvmctl (at most " + MachineCounters.KINDS + " kinds)");
         }
         long[] exits = new long[MachineCounters.KINDS];
-        for (int i = 0; i < exits.length; i++) {
+        for (int i = 0; i < kinds; i++) {
             exits[i] = b.getLong();
         }
         return new MachineCounters(exits, b.getLong(), b.getLong(), b.getLong(), b.getLong(), b.getLong());

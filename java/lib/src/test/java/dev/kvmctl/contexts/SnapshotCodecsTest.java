@@ -278,13 +278,33 @@ class SnapshotCodecsTest {
     @Test
     void deviceCountersOfAnotherShapeAreRefused() {
         byte[] good = DeviceStateCodec.encode(MachineCounters.zero());
-        for (byte[] bad : List.of(java.util.Arrays.copyOf(good, good.length - 8), java.util.Arrays.copyOf(good, good.length + 8), new byte[0])) {
+        int kinds = MachineCounters.KINDS;
+        for (byte[] bad : List.of(java.util.Arrays.copyOf(good, good.length - 8), java.util.Arrays.copyOf(good, good.length + 8))) {
             ContextFormatException e = assertThrows(ContextFormatException.class, () -> DeviceStateCodec.decode(bad));
-            assertEquals("device state of " + bad.length + " bytes does not fit this kvmctl", e.getMessage());
+            assertEquals("device state of " + bad.length + " bytes counting " + kinds + " exit kinds does not fit this kvmctl (at most "
+                    + kinds + " kinds)", e.getMessage());
         }
-        byte[] otherKinds = good.clone();
-        ByteBuffer.wrap(otherKinds).order(ByteOrder.LITTLE_ENDIAN).putLong(0, MachineCounters.KINDS + 1);
-        ContextFormatException e = assertThrows(ContextFormatException.class, () -> DeviceStateCodec.decode(otherKinds));
-        assertEquals("device state of " + good.length + " bytes does not fit this kvmctl", e.getMessage());
+        ContextFormatException empty = assertThrows(ContextFormatException.class, () -> DeviceStateCodec.decode(new byte[0]));
+        assertEquals("device state of 0 bytes counting -1 exit kinds does not fit this kvmctl (at most " + kinds + " kinds)",
+                empty.getMessage());
+        byte[] moreKinds = java.util.Arrays.copyOf(good, good.length + 8);
+        ByteBuffer.wrap(moreKinds).order(ByteOrder.LITTLE_ENDIAN).putLong(0, kinds + 1);
+        assertThrows(ContextFormatException.class, () -> DeviceStateCodec.decode(moreKinds));
+    }
+
+    @Test
+    void deviceCountersOfAnOlderKvmctlWithFewerExitKindsReadWithTheNewKindsAtZero() {
+        int older = 15; // the kinds counted before issue 9 added the rest of the headers' exits
+        ByteBuffer b = ByteBuffer.allocate(8 * (1 + older + 5)).order(ByteOrder.LITTLE_ENDIAN).putLong(older);
+        for (int i = 0; i < older; i++) {
+            b.putLong(i + 1);
+        }
+        b.putLong(11).putLong(12).putLong(13).putLong(14).putLong(15);
+        MachineCounters back = DeviceStateCodec.decode(b.array());
+        assertEquals(MachineCounters.KINDS, back.exits().length);
+        for (int i = 0; i < MachineCounters.KINDS; i++) {
+            assertEquals(i < older ? i + 1 : 0, back.exits()[i], "exit kind " + i);
+        }
+        assertEquals(15L, back.runNanos());
     }
 }

@@ -29,6 +29,7 @@ final class JffiLibC implements LibC {
     private static final CallContext INT_PTR_LONG_INT = context(Type.SINT, Type.POINTER, Type.ULONG, Type.SINT);
     private static final CallContext INT_INT_LONG_PTR = context(Type.SINT, Type.SINT, Type.ULONG, Type.POINTER);
     private static final CallContext LONG_INT_PTR_LONG = context(Type.SLONG, Type.SINT, Type.POINTER, Type.ULONG);
+    private static final CallContext LONG_INT_PTR_LONG_LONG = context(Type.SLONG, Type.SINT, Type.POINTER, Type.ULONG, Type.SLONG);
     private static final CallContext MMAP = context(Type.POINTER, Type.POINTER, Type.ULONG, Type.SINT, Type.SINT, Type.SINT, Type.SLONG);
 
     private static final long OPEN = symbol("open");
@@ -40,6 +41,7 @@ final class JffiLibC implements LibC {
     private static final long MADVISE = symbol("madvise");
     private static final long EVENTFD = symbol("eventfd");
     private static final long READ = symbol("read");
+    private static final long PREAD = symbol("pread");
     private static final long WRITE = symbol("write");
     private static final long POLL = symbol("poll");
     private static final long DUP = symbol("dup");
@@ -137,6 +139,21 @@ final class JffiLibC implements LibC {
         long p = IO.allocateMemory(Math.max(n, 1), false);
         try {
             long got = INVOKER.invokeN3(LONG_INT_PTR_LONG, READ, fd, p, n);
+            if (got > 0) {
+                IO.getByteArray(p, buf, 0, (int) got);
+            }
+            return got;
+        } finally {
+            IO.freeMemory(p);
+        }
+    }
+
+    @Override
+    public long pread(int fd, byte[] buf, long count, long offset) {
+        int n = (int) Math.min(count, buf.length);
+        long p = IO.allocateMemory(Math.max(n, 1), false);
+        try {
+            long got = INVOKER.invokeN4(LONG_INT_PTR_LONG_LONG, PREAD, fd, p, n, offset);
             if (got > 0) {
                 IO.getByteArray(p, buf, 0, (int) got);
             }

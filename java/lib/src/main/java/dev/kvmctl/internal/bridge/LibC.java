@@ -109,6 +109,9 @@ public interface LibC {
     /** {@code write(2)} of the first {@code count} bytes (at most {@code buf.length}) of {@code buf}. */
     long write(int fd, byte[] buf, long count);
 
+    /** {@code pread(2)} of up to {@code count} bytes (at most {@code buf.length}) at {@code offset}: for KVM's binary statistics file. */
+    long pread(int fd, byte[] buf, long count, long offset);
+
     /** {@code poll(2)} over {@code nfds} {@code struct pollfd}s at {@code fds} (layout: the table's {@code pollfd} entries). */
     int poll(long fds, long nfds, int timeoutMillis);
 

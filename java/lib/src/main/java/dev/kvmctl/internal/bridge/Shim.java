@@ -91,6 +91,30 @@ public final class Shim {
     @Name("kvmctl_nmi") public static native int nmi(int vcpu);
     @Name("kvmctl_interrupt") public static native int interrupt(int vcpu, int irq);
 
+    // ---- issue 9: the rest of kvm-ioctls' x86-64 ioctls ----
+    @Name("kvmctl_create_device") public static native int createDevice(int vm, int type, int flags);
+    @Name("kvmctl_has_device_attr") public static native int hasDeviceAttr(int fd, int flags, int group, long attr, long addr);
+    @Name("kvmctl_get_device_attr") public static native int getDeviceAttr(int fd, int flags, int group, long attr, long addr);
+    @Name("kvmctl_set_device_attr") public static native int setDeviceAttr(int fd, int flags, int group, long attr, long addr);
+    @Name("kvmctl_set_gsi_routing") public static native int setGsiRouting(int vm, @Cast("void*") long routing);
+    @Name("kvmctl_signal_msi") public static native int signalMsi(int vm, int addressLo, int addressHi, int data, int flags, int devid);
+    @Name("kvmctl_register_coalesced_mmio") public static native int registerCoalescedMmio(int vm, long addr, int size, int pio);
+    @Name("kvmctl_unregister_coalesced_mmio") public static native int unregisterCoalescedMmio(int vm, long addr, int size, int pio);
+    @Name("kvmctl_set_user_memory_region2")
+    public static native int setUserMemoryRegion2(int vm, int slot, int flags, long guestPhysAddr, long size, long userAddr,
+            long guestMemfdOffset, int guestMemfd);
+    @Name("kvmctl_create_guest_memfd") public static native int createGuestMemfd(int vm, long size, long flags);
+    @Name("kvmctl_set_memory_attributes") public static native int setMemoryAttributes(int vm, long address, long size, long attributes, long flags);
+    @Name("kvmctl_clear_dirty_log") public static native int clearDirtyLog(int vm, int slot, long firstPage, int numPages, @Cast("void*") long bitmap);
+    @Name("kvmctl_reset_dirty_rings") public static native int resetDirtyRings(int vm);
+    @Name("kvmctl_set_msr_filter") public static native int setMsrFilter(int vm, @Cast("void*") long filter);
+    @Name("kvmctl_get_stats_fd") public static native int getStatsFd(int fd);
+    @Name("kvmctl_kvmclock_ctrl") public static native int kvmclockCtrl(int vcpu);
+    @Name("kvmctl_smi") public static native int smi(int vcpu);
+    @Name("kvmctl_get_nested_state") public static native int getNestedState(int vcpu, @Cast("void*") long state);
+    @Name("kvmctl_set_nested_state") public static native int setNestedState(int vcpu, @Cast("void*") long state);
+    @Name("kvmctl_pre_fault_memory") public static native int preFaultMemory(int vcpu, @Cast("void*") long range);
+
     // ---- leaving KVM_RUN from another thread ----
     @Name("kvmctl_kick_install") public static native int kickInstall(int signo);
     @Name("kvmctl_sigrtmin") public static native int sigrtmin();
