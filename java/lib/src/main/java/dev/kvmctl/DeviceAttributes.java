@@ -1,6 +1,7 @@
 package dev.kvmctl;
 
 import dev.kvmctl.internal.OwnedFd;
+import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.internal.bridge.Memory;
 import dev.kvmctl.internal.bridge.Shim;
 import java.nio.ByteBuffer;
@@ -10,7 +11,6 @@ import java.nio.ByteBuffer;
  * ioctls on either kind of descriptor). Not a hot path: a value call allocates its 8-byte buffer.
  */
 final class DeviceAttributes {
-    private static final int ENXIO = 6;
 
     private DeviceAttributes() {}
 
@@ -18,7 +18,7 @@ final class DeviceAttributes {
         int f = fd.acquire();
         try {
             int rc = Shim.hasDeviceAttr(f, 0, group, attr, 0);
-            if (rc == -ENXIO) {
+            if (rc == -LibC.ENXIO) {
                 return false; // the kernel's answer for "no such attribute"
             }
             KvmException.check(rc, "KVM_HAS_DEVICE_ATTR");

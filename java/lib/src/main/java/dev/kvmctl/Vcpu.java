@@ -980,7 +980,7 @@ public final class Vcpu implements AutoCloseable {
         try {
             int rc = fd.call(Shim::preFaultMemory, dev.kvmctl.internal.bridge.Memory.addressOf(range));
             long left = range.getLong(PRE_FAULT_LENGTH);
-            if (rc < 0 && !(rc == -EINTR || rc == -EAGAIN) || (rc < 0 && left == size)) {
+            if (rc < 0 && !(rc == -LibC.EINTR || rc == -LibC.EAGAIN) || (rc < 0 && left == size)) {
                 throw new KvmException("KVM_PRE_FAULT_MEMORY", -rc);
             }
             return size - left;
