@@ -776,7 +776,7 @@ public final class Vm implements AutoCloseable {
         int vm = fd.acquire();
         try {
             int rc = Shim.createDevice(vm, type, CREATE_DEVICE_TEST);
-            if (rc == -19) {
+            if (rc == -LibC.ENODEV) {
                 return false; // ENODEV: no such device type
             }
             KvmException.check(rc, "KVM_CREATE_DEVICE(" + type + ", KVM_CREATE_DEVICE_TEST)");
