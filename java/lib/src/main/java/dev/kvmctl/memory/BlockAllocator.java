@@ -77,8 +77,12 @@ public final class BlockAllocator {
      * levels, each a 64th of the one below or at most half a word per unit in small regions).
      */
     public static final long FOOTPRINT_PER_BLOCK = 176;
-    /** Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins and minimum array sizes (owners not counted). */
-    public static final long FOOTPRINT_FIXED = 48 * 1024;
+    /**
+     * Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins (20 bytes each: lowest
+     * offset, count, top trie word; 4,096 at most) with their bitmap, and minimum array sizes
+     * (owners not counted).
+     */
+    public static final long FOOTPRINT_FIXED = 96 * 1024;
 
     private final Object lock = new Object();
     private final long size;

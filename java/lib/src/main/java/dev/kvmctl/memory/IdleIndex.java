@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  *
  * <p>Small blocks (fewer than {@code bins} alignment units, 4096 at most: 256 KiB at 64 bytes) sit in
  * one <em>bin</em> per exact size. A two-level bitmap of the non-empty bins finds the first bin that
- * fits with two bit scans, and each bin caches its lowest-addressed block, so best fit for a small
+ * fits with two bit scans, and each bin caches its lowest offset, so best fit for a small
  * request is O(1). Each bin's blocks are kept in address order by a bitmap of their offsets: a
  * 64-way trie of 64-bit words, one word per non-empty node, stored in a {@link LongMap} keyed by
  * (offset prefix, level, bin). Adding or removing a block sets or clears one bit, and touches the
@@ -44,12 +44,20 @@ final class IdleIndex {
     final int bins;
     /** The trie's depth: 64^levels covers every unit of the region. */
     private final int levels;
-    /** The lowest-addressed block of each bin, NIL when empty. */
-    private final int[] mins;
+    /**
+     * The lowest offset (in units) of each bin, -1 when empty. Units, not block ids: an insert
+     * compares with it without reading the current lowest block, which at a million blocks is
+     * a cache miss; the id is looked up only when a request takes the block.
+     */
+    private final long[] mins;
+    /** How many blocks each bin holds: an emptied bin needs no search for its next-lowest block. */
+    private final int[] binCounts;
+    /** Each bin's top trie word, the one over the whole region, kept out of the map: one probe less per change. */
+    private final long[] topWords;
     /** Bit k set when bin k is non-empty, plus a summary bit per word. */
     private final long[] binBits;
     private long binSummary;
-    /** Words of every bin's offset trie. */
+    /** Words of every bin's offset trie below the top level. */
     private final LongMap trie = new LongMap();
     private int root = NIL;
     private int count;
@@ -67,8 +75,10 @@ final class IdleIndex {
         this.bins = units >= 1L << MAX_UNIT_BITS ? 1 : (int) Math.min(maxBins, units + 1);
         int unitBits = 64 - Long.numberOfLeadingZeros(Math.max(0, units - 1));
         this.levels = Math.max(1, (unitBits + 5) / 6);
-        this.mins = new int[bins];
-        Arrays.fill(mins, NIL);
+        this.mins = new long[bins];
+        Arrays.fill(mins, -1);
+        this.binCounts = new int[bins];
+        this.topWords = new long[bins];
         this.binBits = new long[(bins + 63) >>> 6];
     }
 
@@ -79,7 +89,7 @@ final class IdleIndex {
 
     /** {@return the heap bytes of the bins and the trie} */
     long footprintBytes() {
-        return 4L * mins.length + 8L * binBits.length + trie.footprintBytes();
+        return 8L * mins.length + 4L * binCounts.length + 8L * topWords.length + 8L * binBits.length + trie.footprintBytes();
     }
 
     private int binOf(long len) {
@@ -96,15 +106,16 @@ final class IdleIndex {
             return;
         }
         store.set(id, TAG, -1);
-        long off = store.get(id, OFF);
-        trieAdd(bin, off >>> alignShift);
-        int min = mins[bin];
-        if (min == NIL) {
-            mins[bin] = id;
+        long unit = store.get(id, OFF) >>> alignShift;
+        trieAdd(bin, unit);
+        binCounts[bin]++;
+        long min = mins[bin];
+        if (min < 0) {
+            mins[bin] = unit;
             binBits[bin >>> 6] |= 1L << bin;
             binSummary |= 1L << (bin >>> 6);
-        } else if (off < store.get(min, OFF)) {
-            mins[bin] = id;
+        } else if (unit < min) {
+            mins[bin] = unit;
         }
     }
 
@@ -118,16 +129,15 @@ final class IdleIndex {
         }
         long unit = store.get(id, OFF) >>> alignShift;
         trieRemove(bin, unit);
-        if (mins[bin] == id) {
-            long next = ceiling(bin, unit + 1);
+        int left = --binCounts[bin];
+        if (mins[bin] == unit) {
+            long next = left == 0 ? -1 : ceiling(bin, unit + 1);
+            mins[bin] = next;
             if (next < 0) {
-                mins[bin] = NIL;
                 binBits[bin >>> 6] &= ~(1L << bin);
                 if (binBits[bin >>> 6] == 0) {
                     binSummary &= ~(1L << (bin >>> 6));
                 }
-            } else {
-                mins[bin] = offsets.blockAt(next << alignShift);
             }
         }
     }
@@ -137,7 +147,7 @@ final class IdleIndex {
         if (n < bins) {
             int k = nextBin((int) n);
             if (k > 0) {
-                return mins[k];
+                return offsets.blockAt(mins[k] << alignShift);
             }
         }
         // The treap's ceiling of (n, 0), branch-free: which way a descent goes is a coin toss for
@@ -194,7 +204,8 @@ final class IdleIndex {
     }
 
     private void trieAdd(int bin, long unit) {
-        for (int level = 0; level < levels; level++) {
+        int top = levels - 1;
+        for (int level = 0; level < top; level++) {
             long bit = 1L << (unit >>> (6 * level));
             long k = key(bin, level, unit);
             int slot = trie.slotOf(k);
@@ -204,10 +215,12 @@ final class IdleIndex {
             }
             trie.putNew(k, bit);
         }
+        topWords[bin] |= 1L << (unit >>> (6 * top));
     }
 
     private void trieRemove(int bin, long unit) {
-        for (int level = 0; level < levels; level++) {
+        int top = levels - 1;
+        for (int level = 0; level < top; level++) {
             int slot = trie.slotOf(key(bin, level, unit));
             long word = trie.valueAt(slot) & ~(1L << (unit >>> (6 * level)));
             if (word != 0) {
@@ -216,17 +229,26 @@ final class IdleIndex {
             }
             trie.removeSlot(slot); // the word is empty: clear its bit one level up
         }
+        topWords[bin] &= ~(1L << (unit >>> (6 * top)));
+    }
+
+    /** {@return the word at {@code level} that covers {@code unit} in bin {@code bin}, 0 if none} */
+    private long word(int bin, int level, long unit) {
+        if (level == levels - 1) {
+            return unit >>> (6 * level + 6) == 0 ? topWords[bin] : 0;
+        }
+        return trie.get(key(bin, level, unit), 0);
     }
 
     /** {@return the lowest unit at or above {@code from} where a block of bin {@code bin} starts, or -1} */
     long ceiling(int bin, long from) {
         for (int level = 0; level < levels; level++) {
             int shift = 6 * level;
-            long word = trie.get(key(bin, level, from), 0) & (-1L << (from >>> shift));
+            long word = word(bin, level, from) & (-1L << (from >>> shift));
             if (word != 0) {
                 long prefix = ((from >>> shift >>> 6) << 6) | Long.numberOfTrailingZeros(word);
                 for (int down = level - 1; down >= 0; down--) {
-                    long w = trie.get(key(bin, down, prefix << (6 * down + 6)), 0);
+                    long w = word(bin, down, prefix << (6 * down + 6));
                     prefix = (prefix << 6) | Long.numberOfTrailingZeros(w);
                 }
                 return prefix;
@@ -380,14 +402,22 @@ final class IdleIndex {
             boolean bit = (binBits[bin >>> 6] & (1L << bin)) != 0;
             long first = ceiling(bin, 0);
             BlockAllocator.check(bit == (first >= 0), "bin " + bin + " emptiness disagrees with its bitmap bit");
-            BlockAllocator.check(mins[bin] == (first < 0 ? NIL : offsets.blockAt(first << alignShift)),
-                    "bin " + bin + " has a wrong lowest block");
+            BlockAllocator.check(mins[bin] == first, "bin " + bin + " has a wrong lowest block");
+            BlockAllocator.check(binCounts[bin] == countBin(bin), "bin " + bin + " miscounts its blocks");
         }
         for (int w = 0; w < binBits.length; w++) {
             BlockAllocator.check((binSummary & (1L << w)) != 0 == (binBits[w] != 0), "bin summary word " + w + " is wrong");
         }
         BlockAllocator.check(binSummary >>> binBits.length == 0 || binBits.length == 64, "bin summary has stray bits");
         BlockAllocator.check((binBits[0] & 1) == 0, "bin 0 is marked non-empty");
+    }
+
+    private int countBin(int bin) {
+        int n = 0;
+        for (long u = ceiling(bin, 0); u >= 0; u = ceiling(bin, u + 1)) {
+            n++;
+        }
+        return n;
     }
 
     /** Every trie word is non-zero, linked from above and leading below; returns the blocks at level 0. */
@@ -402,26 +432,33 @@ final class IdleIndex {
             int bin = (int) (k & 0xFFF);
             int level = (int) (k >>> 12) & 0xF;
             long prefix = k >>> 16;
-            BlockAllocator.check(bin > 0 && bin < bins && level < levels && word != 0, "bad trie word " + Long.toHexString(k));
-            if (level + 1 < levels) {
-                long up = trie.get(key(bin, level + 1, prefix << (6 * level + 6)), 0);
-                BlockAllocator.check((up & (1L << prefix)) != 0, "trie word " + Long.toHexString(k) + " is not linked from above");
-            } else {
-                BlockAllocator.check(prefix == 0, "top trie word with a prefix: " + Long.toHexString(k));
+            BlockAllocator.check(bin > 0 && bin < bins && level < levels - 1 && word != 0, "bad trie word " + Long.toHexString(k));
+            long up = word(bin, level + 1, prefix << (6 * level + 6));
+            BlockAllocator.check((up & (1L << prefix)) != 0, "trie word " + Long.toHexString(k) + " is not linked from above");
+            members += checkWord(live, bin, level, prefix, word);
+        }
+        for (int bin = 0; bin < bins; bin++) {
+            BlockAllocator.check(bin > 0 || topWords[0] == 0, "bin 0 has a trie");
+            members += checkWord(live, bin, levels - 1, 0, topWords[bin]);
+        }
+        return members;
+    }
+
+    /** Checks that each bit of a trie word leads to a word below, or at level 0 to an idle block of the bin; returns those blocks. */
+    private int checkWord(boolean[] live, int bin, int level, long prefix, long word) {
+        int members = 0;
+        for (long bits = word; bits != 0; bits &= bits - 1) {
+            long below = (prefix << 6) | Long.numberOfTrailingZeros(bits);
+            if (level > 0) {
+                BlockAllocator.check(trie.slotOf(key(bin, level - 1, below << (6 * level))) >= 0,
+                        "bin " + bin + "'s trie leads to a missing word at level " + (level - 1));
+                continue;
             }
-            for (long bits = word; bits != 0; bits &= bits - 1) {
-                long below = (prefix << 6) | Long.numberOfTrailingZeros(bits);
-                if (level > 0) {
-                    BlockAllocator.check(trie.slotOf(key(bin, level - 1, below << (6 * level))) >= 0,
-                            "trie word " + Long.toHexString(k) + " leads to a missing word");
-                    continue;
-                }
-                int id = offsets.blockAt(below << alignShift);
-                BlockAllocator.check(id >= 0 && id < live.length && live[id] && store.isIdle(id),
-                        "bin " + bin + " holds unit " + below + ", where no idle block starts");
-                BlockAllocator.check(binOf(store.get(id, LEN)) == bin, "block at " + (below << alignShift) + " is in the wrong bin " + bin);
-                members++;
-            }
+            int id = offsets.blockAt(below << alignShift);
+            BlockAllocator.check(id >= 0 && id < live.length && live[id] && store.isIdle(id),
+                    "bin " + bin + " holds unit " + below + ", where no idle block starts");
+            BlockAllocator.check(binOf(store.get(id, LEN)) == bin, "block at " + (below << alignShift) + " is in the wrong bin " + bin);
+            members++;
         }
         return members;
     }
