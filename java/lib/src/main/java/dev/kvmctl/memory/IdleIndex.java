@@ -21,7 +21,8 @@ import java.util.SplittableRandom;
  * 64-way trie of 64-bit words, one word per non-empty node, stored in a {@link LongMap} keyed by
  * (offset prefix, level, bin). Adding or removing a block sets or clears one bit, and touches the
  * levels above only when a word becomes non-zero or zero; the next-lowest block after the cached
- * one is a scan of the same word in the common case. There is no tree walk and no comparison of
+ * one is a scan of the same word in the common case. A bin of one block keeps it in its lowest
+ * offset alone, with no trie: small regions, whose bins are mostly empty or single, pay no probes. There is no tree walk and no comparison of
  * keys: at a million blocks, every step down a search tree is a dependent cache miss.
  *
  * <p>Large blocks (rare: they are split as soon as a small request takes their front) sit in one
@@ -107,14 +108,19 @@ final class IdleIndex {
         }
         store.set(id, TAG, -1);
         long unit = store.get(id, OFF) >>> alignShift;
-        trieAdd(bin, unit);
-        binCounts[bin]++;
-        long min = mins[bin];
-        if (min < 0) {
+        int before = binCounts[bin]++;
+        if (before == 0) {
+            // A bin of one block needs no trie: its lowest offset says where the block is.
             mins[bin] = unit;
             binBits[bin >>> 6] |= 1L << bin;
             binSummary |= 1L << (bin >>> 6);
-        } else if (unit < min) {
+            return;
+        }
+        if (before == 1) {
+            trieAdd(bin, mins[bin]); // the lone block joins the trie
+        }
+        trieAdd(bin, unit);
+        if (unit < mins[bin]) {
             mins[bin] = unit;
         }
     }
@@ -127,18 +133,22 @@ final class IdleIndex {
             treapRemove(id);
             return;
         }
+        int left = --binCounts[bin];
+        if (left == 0) {
+            mins[bin] = -1; // it was alone, so not in the trie
+            binBits[bin >>> 6] &= ~(1L << bin);
+            if (binBits[bin >>> 6] == 0) {
+                binSummary &= ~(1L << (bin >>> 6));
+            }
+            return;
+        }
         long unit = store.get(id, OFF) >>> alignShift;
         trieRemove(bin, unit);
-        int left = --binCounts[bin];
         if (mins[bin] == unit) {
-            long next = left == 0 ? -1 : ceiling(bin, unit + 1);
-            mins[bin] = next;
-            if (next < 0) {
-                binBits[bin >>> 6] &= ~(1L << bin);
-                if (binBits[bin >>> 6] == 0) {
-                    binSummary &= ~(1L << (bin >>> 6));
-                }
-            }
+            mins[bin] = ceiling(bin, unit + 1);
+        }
+        if (left == 1) {
+            trieRemove(bin, mins[bin]); // the last block leaves the trie
         }
     }
 
@@ -396,15 +406,23 @@ final class IdleIndex {
         BlockAllocator.check(count == idle, "idle index counts " + count + " blocks, but " + idle + " are idle");
         int nodes = checkTreap(live);
         int members = checkTrie(live);
+        for (int bin = 1; bin < bins; bin++) {
+            int c = binCounts[bin];
+            boolean bit = (binBits[bin >>> 6] & (1L << bin)) != 0;
+            BlockAllocator.check(bit == (c > 0), "bin " + bin + " emptiness disagrees with its bitmap bit");
+            if (c == 1) {
+                BlockAllocator.check(topWords[bin] == 0, "bin " + bin + " of one block has a trie");
+                int id = mins[bin] < 0 ? NIL : offsets.blockAt(mins[bin] << alignShift);
+                BlockAllocator.check(id >= 0 && id < live.length && live[id] && store.isIdle(id) && binOf(store.get(id, LEN)) == bin,
+                        "bin " + bin + "'s one block is not an idle block of its size");
+                members++;
+            } else {
+                BlockAllocator.check(mins[bin] == ceiling(bin, 0), "bin " + bin + " has a wrong lowest block");
+                BlockAllocator.check(c == countBin(bin), "bin " + bin + " miscounts its blocks");
+            }
+        }
         BlockAllocator.check(nodes + members == idle,
                 "idle index holds " + (nodes + members) + " blocks, but " + idle + " are idle");
-        for (int bin = 1; bin < bins; bin++) {
-            boolean bit = (binBits[bin >>> 6] & (1L << bin)) != 0;
-            long first = ceiling(bin, 0);
-            BlockAllocator.check(bit == (first >= 0), "bin " + bin + " emptiness disagrees with its bitmap bit");
-            BlockAllocator.check(mins[bin] == first, "bin " + bin + " has a wrong lowest block");
-            BlockAllocator.check(binCounts[bin] == countBin(bin), "bin " + bin + " miscounts its blocks");
-        }
         for (int w = 0; w < binBits.length; w++) {
             BlockAllocator.check((binSummary & (1L << w)) != 0 == (binBits[w] != 0), "bin summary word " + w + " is wrong");
         }
