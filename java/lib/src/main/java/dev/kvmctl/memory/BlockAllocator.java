@@ -78,11 +78,11 @@ public final class BlockAllocator {
      */
     public static final long FOOTPRINT_PER_BLOCK = 176;
     /**
-     * Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins (20 bytes each: lowest
-     * offset, count, top trie word; 4,096 at most) with their bitmap, and minimum array sizes
-     * (owners not counted).
+     * Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins (24 bytes each: lowest
+     * offset and its block id, count, top trie word; 4,096 at most) with their bitmap, and minimum
+     * array sizes (owners not counted).
      */
-    public static final long FOOTPRINT_FIXED = 96 * 1024;
+    public static final long FOOTPRINT_FIXED = 112 * 1024;
 
     private final Object lock = new Object();
     private final long size;

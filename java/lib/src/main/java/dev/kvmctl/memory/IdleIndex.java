@@ -51,6 +51,8 @@ final class IdleIndex {
      * a cache miss; the id is looked up only when a request takes the block.
      */
     private final long[] mins;
+    /** The id of the block at each bin's lowest offset, or NIL when not known yet: looked up once, when first needed. */
+    private final int[] minIds;
     /** How many blocks each bin holds: an emptied bin needs no search for its next-lowest block. */
     private final int[] binCounts;
     /** Each bin's top trie word, the one over the whole region, kept out of the map: one probe less per change. */
@@ -78,6 +80,8 @@ final class IdleIndex {
         this.levels = Math.max(1, (unitBits + 5) / 6);
         this.mins = new long[bins];
         Arrays.fill(mins, -1);
+        this.minIds = new int[bins];
+        Arrays.fill(minIds, NIL);
         this.binCounts = new int[bins];
         this.topWords = new long[bins];
         this.binBits = new long[(bins + 63) >>> 6];
@@ -90,7 +94,7 @@ final class IdleIndex {
 
     /** {@return the heap bytes of the bins and the trie} */
     long footprintBytes() {
-        return 8L * mins.length + 4L * binCounts.length + 8L * topWords.length + 8L * binBits.length + trie.footprintBytes();
+        return 8L * mins.length + 4L * minIds.length + 4L * binCounts.length + 8L * topWords.length + 8L * binBits.length + trie.footprintBytes();
     }
 
     private int binOf(long len) {
@@ -112,6 +116,7 @@ final class IdleIndex {
         if (before == 0) {
             // A bin of one block needs no trie: its lowest offset says where the block is.
             mins[bin] = unit;
+            minIds[bin] = id;
             binBits[bin >>> 6] |= 1L << bin;
             binSummary |= 1L << (bin >>> 6);
             return;
@@ -122,6 +127,7 @@ final class IdleIndex {
         trieAdd(bin, unit);
         if (unit < mins[bin]) {
             mins[bin] = unit;
+            minIds[bin] = id;
         }
     }
 
@@ -136,6 +142,7 @@ final class IdleIndex {
         int left = --binCounts[bin];
         if (left == 0) {
             mins[bin] = -1; // it was alone, so not in the trie
+            minIds[bin] = NIL;
             binBits[bin >>> 6] &= ~(1L << bin);
             if (binBits[bin >>> 6] == 0) {
                 binSummary &= ~(1L << (bin >>> 6));
@@ -146,6 +153,7 @@ final class IdleIndex {
         trieRemove(bin, unit);
         if (mins[bin] == unit) {
             mins[bin] = ceiling(bin, unit + 1);
+            minIds[bin] = NIL; // looked up if a request takes it
         }
         if (left == 1) {
             trieRemove(bin, mins[bin]); // the last block leaves the trie
@@ -157,7 +165,12 @@ final class IdleIndex {
         if (n < bins) {
             int k = nextBin((int) n);
             if (k > 0) {
-                return offsets.blockAt(mins[k] << alignShift);
+                int id = minIds[k];
+                if (id == NIL) {
+                    id = offsets.blockAt(mins[k] << alignShift);
+                    minIds[k] = id;
+                }
+                return id;
             }
         }
         // The treap's ceiling of (n, 0), branch-free: which way a descent goes is a coin toss for
@@ -410,6 +423,8 @@ final class IdleIndex {
             int c = binCounts[bin];
             boolean bit = (binBits[bin >>> 6] & (1L << bin)) != 0;
             BlockAllocator.check(bit == (c > 0), "bin " + bin + " emptiness disagrees with its bitmap bit");
+            BlockAllocator.check(minIds[bin] == NIL || (c > 0 && minIds[bin] == offsets.blockAt(mins[bin] << alignShift)),
+                    "bin " + bin + " remembers a wrong id for its lowest block");
             if (c == 1) {
                 BlockAllocator.check(topWords[bin] == 0, "bin " + bin + " of one block has a trie");
                 int id = mins[bin] < 0 ? NIL : offsets.blockAt(mins[bin] << alignShift);
