@@ -3,7 +3,8 @@ package dev.kvmctl.memory;
 import java.util.SplittableRandom;
 
 /**
- * The benchmarks' starting state, the same for both allocators: 2N requests of 1 to 4096 bytes by
+ * The starting state of {@link AllocatorBenchmark} and {@link ReferenceCheck}, the same for both
+ * allocators: 2N requests of 1 to 4096 bytes by
  * four owners, allocated in order from a fresh region of 2N x 4096 bytes, then a random half freed
  * in random order (fixed seed), leaving N live blocks scattered among idle holes of all sizes.
  */
@@ -13,15 +14,6 @@ final class AllocatorWorkload {
     static final long ALIGNMENT = BlockAllocator.DEFAULT_ALIGNMENT;
     static final int OWNERS = 4;
 
-    // One JMH set-up for every contender (BlockAllocator, the linear-scan baseline, the TreeMap
-    // yardstick), so their error bars are comparable: the same warm-up, iterations and forks.
-    static final int WARMUP_ITERATIONS = 5;
-    static final int MEASUREMENT_ITERATIONS = 5;
-    static final int ITERATION_SECONDS = 1;
-    static final int FORKS = 2;
-    static final String HEAP_MIN = "-Xms3g";
-    static final String HEAP_MAX = "-Xmx3g";
-
     final int live;
     final long regionSize;
     private final long[] requests;
@@ -29,7 +21,7 @@ final class AllocatorWorkload {
     /** Request indices in random order: the first {@code live} stay, the rest are freed in this order. */
     private final int[] order;
 
-    /** The live blocks after {@link #populate} or {@link #populateBaseline}: slot i is order[i]. */
+    /** The live blocks after {@link #populate} or {@link #populateReference}: slot i is order[i]. */
     final long[] liveOffsets;
     final int[] liveOwners;
 
@@ -80,8 +72,8 @@ final class AllocatorWorkload {
         return a;
     }
 
-    /** The identical state for the baseline, laid out directly (see {@link LinearScanAllocator#laidOut}). */
-    LinearScanAllocator populateBaseline() {
+    /** The identical state for the reference model, laid out directly (see {@link ReferenceAllocator#laidOut}). */
+    ReferenceAllocator populateReference() {
         long[] lens = new long[requests.length];
         long[] offsets = new long[requests.length];
         int[] finalOwners = owners.clone();
@@ -95,7 +87,7 @@ final class AllocatorWorkload {
             finalOwners[order[i]] = -1;
         }
         fillLive(offsets);
-        return LinearScanAllocator.laidOut(regionSize, ALIGNMENT, lens, finalOwners);
+        return ReferenceAllocator.laidOut(regionSize, ALIGNMENT, lens, finalOwners);
     }
 
     private void fillLive(long[] offsets) {

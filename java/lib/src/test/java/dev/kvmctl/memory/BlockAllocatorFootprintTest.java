@@ -12,23 +12,40 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link BlockAllocator#footprintBytes()} is what its Javadoc says, the bytes of the allocator's
  * arrays: counted here field by field through reflection (every primitive array the instance
- * holds, length times element size), not from the allocator's own formula, as the allocator
+ * and its parts hold, length times element size), not from the allocator's own formula, as the allocator
  * grows and shrinks. And {@link BlockAllocator#granuleFor} exactly at its limits.
  */
 class BlockAllocatorFootprintTest {
-    /** The bytes of every primitive array {@code a} holds in its own fields. */
+    /**
+     * The bytes of every primitive array {@code a} holds in its own fields or in those of its parts
+     * (the package's objects it refers to, followed recursively; each counted once).
+     */
     static long arrayBytes(BlockAllocator a) throws IllegalAccessException {
+        return arrayBytes(a, new java.util.IdentityHashMap<>());
+    }
+
+    private static long arrayBytes(Object o, java.util.IdentityHashMap<Object, Boolean> seen) throws IllegalAccessException {
+        if (seen.put(o, Boolean.TRUE) != null) {
+            return 0;
+        }
         long total = 0;
-        for (Field f : BlockAllocator.class.getDeclaredFields()) {
-            if (Modifier.isStatic(f.getModifiers()) || !f.getType().isArray() || !f.getType().getComponentType().isPrimitive()) {
+        for (Field f : o.getClass().getDeclaredFields()) {
+            if (Modifier.isStatic(f.getModifiers())) {
                 continue;
             }
             f.setAccessible(true);
-            Object array = f.get(a);
-            Class<?> c = f.getType().getComponentType();
+            Object value = f.get(o);
+            Class<?> type = f.getType();
+            if (value != null && type.getPackageName().equals(BlockAllocator.class.getPackageName())) {
+                total += arrayBytes(value, seen);
+            }
+            if (!type.isArray() || !type.getComponentType().isPrimitive()) {
+                continue;
+            }
+            Class<?> c = type.getComponentType();
             int element = c == long.class || c == double.class ? 8 : c == int.class || c == float.class ? 4
                     : c == short.class || c == char.class ? 2 : 1;
-            total += (long) element * Array.getLength(array);
+            total += (long) element * Array.getLength(value);
         }
         return total;
     }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -22,160 +21,13 @@ import net.jqwik.api.constraints.Size;
 
 /**
  * Random operation sequences against {@link BlockAllocator}: after every step the invariants hold,
- * every answer equals that of a deliberately naive reference implementation of the same method
- * (exact fit, else best fit at the lowest address; merge on free), and an independent ledger of
- * live allocations confirms they are aligned, big enough, inside the region and never overlap.
+ * every answer equals that of {@link ReferenceAllocator}, a deliberately naive implementation of the
+ * same method (exact fit, else best fit at the lowest address; merge on free) that the benchmarks
+ * also use as their baseline, and an independent ledger of live allocations confirms they are
+ * aligned, big enough, inside the region and never overlap.
  */
 class BlockAllocatorPropertiesTest {
     private static final int OWNERS = 4;
-
-    /** The method spelled out as plainly as possible: a sorted map of blocks and linear scans. */
-    static final class Reference {
-        /** length, owner (-1 idle). */
-        private record Blk(long len, int owner) {}
-
-        final long size;
-        final long alignment;
-        final TreeMap<Long, Blk> blocks = new TreeMap<>();
-
-        Reference(long size, long alignment) {
-            this.size = size;
-            this.alignment = alignment;
-            blocks.put(0L, new Blk(size, -1));
-        }
-
-        long largestIdle() {
-            long max = 0;
-            for (Blk b : blocks.values()) {
-                if (b.owner < 0) {
-                    max = Math.max(max, b.len);
-                }
-            }
-            return max;
-        }
-
-        AllocationResult allocate(int owner, long bytes) {
-            if (bytes <= 0) {
-                return new AllocationResult.Refused(AllocationResult.Reason.INVALID_SIZE, bytes, largestIdle());
-            }
-            if (bytes > size) {
-                return new AllocationResult.Refused(AllocationResult.Reason.LARGER_THAN_REGION, bytes, largestIdle());
-            }
-            long n = (bytes + alignment - 1) / alignment * alignment;
-            Long chosen = null;
-            for (Map.Entry<Long, Blk> e : blocks.entrySet()) {
-                if (e.getValue().owner < 0 && e.getValue().len == n) {
-                    chosen = e.getKey();
-                    break;
-                }
-            }
-            if (chosen == null) {
-                long bestLen = Long.MAX_VALUE;
-                for (Map.Entry<Long, Blk> e : blocks.entrySet()) {
-                    Blk b = e.getValue();
-                    if (b.owner < 0 && b.len > n && b.len < bestLen) {
-                        bestLen = b.len;
-                        chosen = e.getKey();
-                    }
-                }
-            }
-            if (chosen == null) {
-                return new AllocationResult.Refused(
-                        AllocationResult.Reason.NO_IDLE_BLOCK_LARGE_ENOUGH, bytes, largestIdle());
-            }
-            Blk b = blocks.get(chosen);
-            blocks.put(chosen, new Blk(n, owner));
-            if (b.len > n) {
-                blocks.put(chosen + n, new Blk(b.len - n, -1));
-            }
-            return new AllocationResult.Allocated(chosen, n);
-        }
-
-        private BlockResult.Refused refusal(int owner, long offset) {
-            Blk b = blocks.get(offset);
-            if (b == null) {
-                return new BlockResult.Refused(BlockResult.Reason.NOT_A_BLOCK_START, offset, -1);
-            }
-            if (b.owner < 0) {
-                return new BlockResult.Refused(BlockResult.Reason.NOT_IN_USE, offset, -1);
-            }
-            if (b.owner != owner) {
-                return new BlockResult.Refused(BlockResult.Reason.WRONG_OWNER, offset, b.owner);
-            }
-            return null;
-        }
-
-        BlockResult free(int owner, long offset) {
-            BlockResult.Refused no = refusal(owner, offset);
-            if (no != null) {
-                return no;
-            }
-            long len = blocks.get(offset).len;
-            long start = offset;
-            long total = len;
-            Map.Entry<Long, Blk> after = blocks.higherEntry(offset);
-            if (after != null && after.getValue().owner < 0) {
-                total += after.getValue().len;
-                blocks.remove(after.getKey());
-            }
-            Map.Entry<Long, Blk> before = blocks.lowerEntry(offset);
-            if (before != null && before.getValue().owner < 0) {
-                blocks.remove(offset);
-                start = before.getKey();
-                total += before.getValue().len;
-            }
-            blocks.put(start, new Blk(total, -1));
-            return new BlockResult.Done(offset, len);
-        }
-
-        BlockResult transfer(int from, long offset, int to) {
-            BlockResult.Refused no = refusal(from, offset);
-            if (no != null) {
-                return no;
-            }
-            Blk b = blocks.get(offset);
-            blocks.put(offset, new Blk(b.len, to));
-            return new BlockResult.Done(offset, b.len);
-        }
-
-        BlockAllocator.Reclaimed freeAll(int owner) {
-            int count = 0;
-            long bytes = 0;
-            // Collect keys first: TreeMap entries are not stable snapshots across removals.
-            List<Long> mine = new ArrayList<>();
-            blocks.forEach((off, b) -> {
-                if (b.owner == owner) {
-                    mine.add(off);
-                }
-            });
-            for (long off : mine) {
-                count++;
-                bytes += blocks.get(off).len;
-                free(owner, off);
-            }
-            return new BlockAllocator.Reclaimed(count, bytes);
-        }
-
-        AllocatorStats stats() {
-            int used = 0;
-            int idle = 0;
-            long inUse = 0;
-            Map<Integer, Long> byOwner = new HashMap<>();
-            for (Blk b : blocks.values()) {
-                if (b.owner < 0) {
-                    idle++;
-                } else {
-                    used++;
-                    inUse += b.len;
-                    byOwner.merge(b.owner, b.len, Long::sum);
-                }
-            }
-            long idleBytes = size - inUse;
-            long largest = largestIdle();
-            double fragmentation = idleBytes == 0 ? 0.0 : 1.0 - (double) largest / idleBytes;
-            return new AllocatorStats(size, used, idle, inUse, idleBytes, largest, fragmentation, byOwner);
-        }
-    }
 
     /**
      * Runs both implementations side by side and keeps its own ledger of live allocations
@@ -183,7 +35,7 @@ class BlockAllocatorPropertiesTest {
      */
     static final class Harness {
         final BlockAllocator real;
-        final Reference ref;
+        final ReferenceAllocator ref;
         final TreeMap<Long, long[]> live = new TreeMap<>();
         final List<Long> liveOffsets = new ArrayList<>();
         final List<Long> freed = new ArrayList<>();
@@ -195,7 +47,7 @@ class BlockAllocatorPropertiesTest {
             this.size = size;
             this.alignment = alignment;
             this.real = new BlockAllocator(size, alignment, maxBins);
-            this.ref = new Reference(size, alignment);
+            this.ref = new ReferenceAllocator(size, alignment);
         }
 
         void allocate(int owner, long bytes) {
@@ -252,6 +104,42 @@ class BlockAllocatorPropertiesTest {
                 entry[1] = to;
             } else {
                 assertEquals(before, real.stats(), "a refused transfer changes nothing");
+            }
+            after();
+        }
+
+        /** Allocates up to {@code count} blocks in one batch; each allocated block is checked as one. */
+        void allocateBatch(int owner, long bytes, int count) {
+            long[] got = new long[count + 2];
+            long[] want = new long[count + 2];
+            int n = real.allocateBatch(owner, bytes, got, 1, count);
+            assertEquals(ref.allocateBatch(owner, bytes, want, 1, count), n, () -> "allocateBatch(" + owner + ", " + bytes + ", " + count + ")");
+            assertEquals(java.util.Arrays.toString(want), java.util.Arrays.toString(got), "the same offsets, nothing written outside");
+            long rounded = (bytes + alignment - 1) / alignment * alignment;
+            for (int i = 1; i <= n; i++) {
+                Map.Entry<Long, long[]> below = live.floorEntry(got[i]);
+                if (below != null && below.getKey() + below.getValue()[0] > got[i]) {
+                    fail("batch block overlaps the live block at " + below.getKey());
+                }
+                live.put(got[i], new long[] {rounded, owner});
+                liveOffsets.add(got[i]);
+            }
+            after();
+        }
+
+        /** Frees a batch of offsets (some may be refused: the batch stops there). */
+        void freeBatch(int owner, long[] offsets) {
+            int n = real.freeBatch(owner, offsets, 0, offsets.length);
+            assertEquals(ref.freeBatch(owner, offsets, 0, offsets.length), n, () -> "freeBatch(" + owner + ", " + java.util.Arrays.toString(offsets) + ")");
+            for (int i = 0; i < n; i++) {
+                long[] entry = live.remove(offsets[i]);
+                assertTrue(entry != null && entry[1] == owner, "freed exactly the caller's live blocks");
+                liveOffsets.remove(Long.valueOf(offsets[i]));
+                freed.add(offsets[i]);
+            }
+            if (n < offsets.length) {
+                long[] entry = live.get(offsets[n]);
+                assertTrue(entry == null || entry[1] != owner, "stopped at a block the caller could not free");
             }
             after();
         }
@@ -363,6 +251,16 @@ class BlockAllocatorPropertiesTest {
                 }
             } else if (dice < 96) {
                 h.freeAll(owner);
+            } else if (dice < 97) {
+                h.allocateBatch(owner, 1 + rnd.nextLong(typical), rnd.nextInt(9));
+            } else if (dice < 98) {
+                // Mostly the owner's own blocks, sometimes a stranger's or a bad offset in the middle.
+                long[] batch = new long[rnd.nextInt(9)];
+                for (int k = 0; k < batch.length; k++) {
+                    long off = h.pickLive(rnd.nextLong());
+                    batch[k] = rnd.nextInt(10) == 0 || off < 0 ? rnd.nextLong(size + 1) : off;
+                }
+                h.freeBatch(batch.length > 0 && h.live.containsKey(batch[0]) ? h.ownerOf(batch[0]) : owner, batch);
             } else {
                 // Drain then refill in a burst: long runs of merges and splits.
                 for (int k = 0, n = rnd.nextInt(20); k < n; k++) {
@@ -397,7 +295,7 @@ class BlockAllocatorPropertiesTest {
                 Arbitraries.longs().between(-70, 1100),
                 Arbitraries.of(0L, 1L, 63L, 64L, 65L, 1023L, 1024L, 1025L, Long.MAX_VALUE, Long.MIN_VALUE));
         return Combinators.combine(
-                        Arbitraries.integers().between(0, 6),
+                        Arbitraries.integers().between(0, 8),
                         Arbitraries.integers().between(0, OWNERS - 1),
                         values,
                         Arbitraries.integers().between(0, OWNERS - 1))
@@ -420,6 +318,12 @@ class BlockAllocatorPropertiesTest {
                 case 5 -> {
                     long off = h.pickLive(op.value());
                     h.transfer(off >= 0 && op.owner() != op.other() ? h.ownerOf(off) : op.owner(), off, op.other());
+                }
+                case 6 -> h.allocateBatch(op.owner(), op.value(), op.other() + 1);
+                case 7 -> {
+                    long off = h.pickLive(op.value());
+                    int owner = off >= 0 ? h.ownerOf(off) : op.owner();
+                    h.freeBatch(owner, new long[] {off, h.pickLive(op.value() + 1), h.pickLive(op.value() + 2)});
                 }
                 default -> h.freeAll(op.owner());
             }

@@ -36,7 +36,7 @@ public final class SharedRegion implements AutoCloseable {
      * The most blocks a region's allocator ever tracks (2^18): its granule, the smallest block,
      * is 64 bytes up to 16 MiB and grows with larger regions, so guests cannot make the host's
      * bookkeeping grow past about {@code MAX_GRANULES * BlockAllocator.FOOTPRINT_PER_BLOCK} bytes
-     * (24 MiB) however they allocate.
+     * (44 MiB) however they allocate.
      */
     public static final long MAX_GRANULES = 1L << 18;
 

@@ -1,18 +1,22 @@
 package dev.kvmctl.memory;
 
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
- * Baseline for the benchmarks only: the same method as {@link BlockAllocator} (exact fit, else best
- * fit at the lowest address, merge on free), written the straightforward way the patent describes
- * it: one address-ordered list of blocks, scanned linearly for every request and every free. Its
- * answers are identical to {@link BlockAllocator}'s ({@link LinearScanAllocatorCheck} verifies that);
- * only the cost differs: O(n) per operation, plus O(n) list shifting on split and merge.
+ * The allocator's method spelled out as plainly as possible, the one reference model of the
+ * project: the property tests compare {@link BlockAllocator}'s every answer with it, and the
+ * benchmarks run it as the linear-scan baseline. One address-ordered list of block objects,
+ * scanned from the start for every request (first for an exact fit, then for the smallest larger
+ * block, the lowest address winning ties) and every free; splits and merges shift the list. Every
+ * operation is O(n): only the cost differs from {@link BlockAllocator}, never an answer.
  */
-final class LinearScanAllocator {
+final class ReferenceAllocator {
     private static final class Blk {
         final long off;
         long len;
+        /** -1 while idle. */
         int owner;
 
         Blk(long off, long len, int owner) {
@@ -26,7 +30,8 @@ final class LinearScanAllocator {
     private final long size;
     private final long alignMask;
 
-    LinearScanAllocator(long size, long alignment) {
+    /** One idle block of {@code size} bytes, blocks aligned to {@code alignment} (a power of two). */
+    ReferenceAllocator(long size, long alignment) {
         this.size = size;
         this.alignMask = alignment - 1;
         blocks.add(new Blk(0, size, -1));
@@ -35,10 +40,10 @@ final class LinearScanAllocator {
     /**
      * The state that allocating {@code lens} one after another from a fresh region, then freeing
      * those whose owner is given as -1, leaves behind; built in O(n), since doing it through
-     * {@link #allocate} would take O(n^2) and hours for a million blocks.
+     * {@link #allocate} would take O(n^2): hours for the benchmarks' million blocks.
      */
-    static LinearScanAllocator laidOut(long size, long alignment, long[] lens, int[] owners) {
-        LinearScanAllocator a = new LinearScanAllocator(size, alignment);
+    static ReferenceAllocator laidOut(long size, long alignment, long[] lens, int[] owners) {
+        ReferenceAllocator a = new ReferenceAllocator(size, alignment);
         a.blocks.clear();
         long pos = 0;
         for (int i = 0; i < lens.length; i++) {
@@ -140,6 +145,11 @@ final class LinearScanAllocator {
         if (no != null) {
             return no;
         }
+        return new BlockResult.Done(offset, release(i));
+    }
+
+    /** Makes block i idle and merges it with idle neighbours; returns its size. */
+    private long release(int i) {
         Blk b = blocks.get(i);
         long len = b.len;
         b.owner = -1;
@@ -149,7 +159,28 @@ final class LinearScanAllocator {
         if (i > 0 && blocks.get(i - 1).owner < 0) {
             blocks.get(i - 1).len += blocks.remove(i).len;
         }
-        return new BlockResult.Done(offset, len);
+        return len;
+    }
+
+    /** As {@link BlockAllocator#allocateBatch}: {@code count} allocations until the first refusal. */
+    int allocateBatch(int owner, long bytes, long[] offsetsOut, int from, int count) {
+        for (int i = 0; i < count; i++) {
+            if (!(allocate(owner, bytes) instanceof AllocationResult.Allocated a)) {
+                return i;
+            }
+            offsetsOut[from + i] = a.offset();
+        }
+        return count;
+    }
+
+    /** As {@link BlockAllocator#freeBatch}: {@code count} frees until the first refusal. */
+    int freeBatch(int owner, long[] offsets, int from, int count) {
+        for (int i = 0; i < count; i++) {
+            if (!free(owner, offsets[from + i]).isDone()) {
+                return i;
+            }
+        }
+        return count;
     }
 
     BlockResult transfer(int from, long offset, int to) {
@@ -163,21 +194,41 @@ final class LinearScanAllocator {
         return new BlockResult.Done(offset, b.len);
     }
 
-    int idleBlocks() {
+    BlockAllocator.Reclaimed freeAll(int owner) {
+        int count = 0;
+        long bytes = 0;
+        for (int i = 0; i < blocks.size(); ) {
+            Blk b = blocks.get(i);
+            if (b.owner != owner) {
+                i++;
+                continue;
+            }
+            count++;
+            bytes += release(i);
+            // Merging may have removed b (into its left neighbour) or its right neighbour: go on
+            // from the first block not yet looked at, which follows the idle block now at i - 1 or i.
+            i = Math.max(0, i - 1);
+        }
+        return new BlockAllocator.Reclaimed(count, bytes);
+    }
+
+    AllocatorStats stats() {
+        int used = 0;
         int idle = 0;
+        long inUse = 0;
+        Map<Integer, Long> byOwner = new HashMap<>();
         for (Blk b : blocks) {
             if (b.owner < 0) {
                 idle++;
+            } else {
+                used++;
+                inUse += b.len;
+                byOwner.merge(b.owner, b.len, Long::sum);
             }
         }
-        return idle;
-    }
-
-    int blocksInUse() {
-        return blocks.size() - idleBlocks();
-    }
-
-    long largestIdleBlock() {
-        return largestIdle();
+        long idleBytes = size - inUse;
+        long largest = largestIdle();
+        double fragmentation = idleBytes == 0 ? 0.0 : 1.0 - (double) largest / idleBytes;
+        return new AllocatorStats(size, used, idle, inUse, idleBytes, largest, fragmentation, byOwner);
     }
 }

@@ -1,0 +1,172 @@
+package dev.kvmctl.memory;
+
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Steady-state throughput of one allocator step, for each contender with the same JMH set-up (so
+ * their error bars compare) and the same starting state ({@link AllocatorWorkload}):
+ *
+ * <ul>
+ * <li>{@code BlockAllocator}: free a random live block, then allocate a random size (1 to 4096
+ *     bytes) for a random one of four owners, so the live count stays N;
+ * <li>{@code LinearScan}: the same step on {@link ReferenceAllocator}, the property tests'
+ *     reference model, whose scans make it the linear-scan baseline (at a million live blocks one
+ *     step takes milliseconds, so an iteration holds only a few hundred);
+ * <li>{@code TreeMap}: a yardstick for the machine, not an allocator: one {@code remove} plus one
+ *     {@code put} on a {@code java.util.TreeMap<Long, Long>} of N random keys.
+ * </ul>
+ *
+ * <p>Each contender runs in its own fork, so the measured call site only ever sees one of them.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 2, jvmArgsAppend = {"-Xms3g", "-Xmx3g"})
+public class AllocatorBenchmark {
+    /** How many blocks (or keys) are live throughout. */
+    @Param({"100", "10000", "1000000"})
+    public int liveBlocks;
+
+    /** Which implementation runs the step. */
+    @Param({"BlockAllocator", "LinearScan", "TreeMap"})
+    public String contender;
+
+    private Step step;
+
+    /** Builds the contender's starting state (not measured). */
+    @Setup(Level.Trial)
+    public void setUp() {
+        AllocatorWorkload w = new AllocatorWorkload(liveBlocks);
+        step = switch (contender) {
+            case "BlockAllocator" -> new AllocatorStep(w, w.populate());
+            case "LinearScan" -> new ReferenceStep(w, w.populateReference());
+            case "TreeMap" -> new TreeMapStep(liveBlocks);
+            default -> throw new IllegalArgumentException("unknown contender " + contender);
+        };
+    }
+
+    /** {@return one step (for the allocators: one free plus one allocate)} */
+    @Benchmark
+    public long step() {
+        return step.run();
+    }
+
+    /** One measured step of a contender. */
+    private abstract static class Step {
+        long rnd = AllocatorWorkload.SEED;
+
+        abstract long run();
+    }
+
+    /** The pair for both allocators: which block to free, who allocates how much next. */
+    private abstract static class PairStep extends Step {
+        final long[] offsets;
+        final int[] owners;
+
+        PairStep(AllocatorWorkload w) {
+            offsets = w.liveOffsets;
+            owners = w.liveOwners;
+        }
+
+        abstract boolean free(int owner, long offset);
+
+        abstract AllocationResult allocate(int owner, long bytes);
+
+        @Override
+        final long run() {
+            long r = rnd = AllocatorWorkload.next(rnd);
+            long m = AllocatorWorkload.mixed(r);
+            int i = (int) (((m >>> 32) * offsets.length) >>> 32);
+            if (!free(owners[i], offsets[i])) {
+                throw new IllegalStateException("free refused");
+            }
+            int owner = (int) (m >>> 30) & (AllocatorWorkload.OWNERS - 1);
+            long bytes = 1 + (((m & 0x3FFF_FFFFL) * AllocatorWorkload.MAX_REQUEST) >>> 30);
+            if (!(allocate(owner, bytes) instanceof AllocationResult.Allocated ok)) {
+                throw new IllegalStateException("allocation refused");
+            }
+            offsets[i] = ok.offset();
+            owners[i] = owner;
+            return ok.offset();
+        }
+    }
+
+    private static final class AllocatorStep extends PairStep {
+        private final BlockAllocator allocator;
+
+        AllocatorStep(AllocatorWorkload w, BlockAllocator allocator) {
+            super(w);
+            this.allocator = allocator;
+        }
+
+        @Override
+        boolean free(int owner, long offset) {
+            return allocator.free(owner, offset).isDone();
+        }
+
+        @Override
+        AllocationResult allocate(int owner, long bytes) {
+            return allocator.allocate(owner, bytes);
+        }
+    }
+
+    private static final class ReferenceStep extends PairStep {
+        private final ReferenceAllocator allocator;
+
+        ReferenceStep(AllocatorWorkload w, ReferenceAllocator allocator) {
+            super(w);
+            this.allocator = allocator;
+        }
+
+        @Override
+        boolean free(int owner, long offset) {
+            return allocator.free(owner, offset).isDone();
+        }
+
+        @Override
+        AllocationResult allocate(int owner, long bytes) {
+            return allocator.allocate(owner, bytes);
+        }
+    }
+
+    private static final class TreeMapStep extends Step {
+        private final TreeMap<Long, Long> map = new TreeMap<>();
+        private final long[] keys;
+
+        TreeMapStep(int live) {
+            SplittableRandom r = new SplittableRandom(AllocatorWorkload.SEED);
+            keys = new long[live];
+            for (int i = 0; i < live; i++) {
+                keys[i] = r.nextLong();
+                map.put(keys[i], keys[i]);
+            }
+        }
+
+        @Override
+        long run() {
+            long r = rnd = AllocatorWorkload.next(rnd);
+            long m = AllocatorWorkload.mixed(r);
+            int i = (int) (((m >>> 32) * keys.length) >>> 32);
+            map.remove(keys[i]);
+            keys[i] = m;
+            Long previous = map.put(m, r);
+            return previous == null ? m : previous;
+        }
+    }
+}

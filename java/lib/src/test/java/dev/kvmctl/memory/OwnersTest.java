@@ -1,0 +1,67 @@
+package dev.kvmctl.memory;
+
+import static dev.kvmctl.memory.BlockStore.LEN;
+import static dev.kvmctl.memory.BlockStore.NIL;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** {@link Owners} alone: slots, per-owner lists and counts, and the check that guards them. */
+class OwnersTest {
+    private static int block(BlockStore s, long len) {
+        int id = s.newId();
+        s.set(id, LEN, len);
+        return id;
+    }
+
+    @Test
+    void eachOwnerCountsAndListsItsOwnBlocks() {
+        BlockStore s = new BlockStore(64);
+        Owners o = new Owners(s);
+        assertEquals(-1, o.find(5));
+        int five = o.slotFor(5);
+        int nine = o.slotFor(9);
+        assertEquals(five, o.find(5));
+        assertEquals(five, o.slotFor(5), "the same slot again");
+        assertEquals(9, o.owner(nine));
+        int a = block(s, 64);
+        int b = block(s, 128);
+        int c = block(s, 192);
+        o.add(five, a, 64);
+        o.add(five, b, 128);
+        o.add(nine, c, 192);
+        assertEquals(2, o.blocks(five));
+        assertEquals(192, o.bytes(five));
+        assertEquals(b, o.head(five));
+        assertEquals(a, o.nextOf(b));
+        assertEquals(NIL, o.nextOf(a));
+        assertEquals(Map.of(5, 192L, 9, 192L), o.bytesByOwner());
+        o.check(new long[] {192, 192}, new int[] {2, 1});
+        o.remove(b, 128);
+        assertEquals(a, o.head(five));
+        o.remove(a, 64);
+        assertEquals(NIL, o.head(five));
+        assertEquals(Map.of(9, 192L), o.bytesByOwner(), "owners with no blocks are left out");
+        o.check(new long[] {0, 192}, new int[] {0, 1});
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> o.check(new long[] {0, 191}, new int[] {0, 1}));
+        assertEquals("BlockAllocator invariant violated: owner 9 byte count disagrees", e.getMessage());
+        o.clear(nine);
+        assertEquals(0, o.blocks(nine));
+        assertEquals(NIL, o.head(nine));
+    }
+
+    @Test
+    void manyOwnersKeepTheirSlotsAsTheTableGrows() {
+        Owners o = new Owners(new BlockStore(4));
+        for (int owner = 0; owner < 1000; owner++) {
+            assertEquals(owner, o.slotFor(owner * 7919));
+        }
+        for (int owner = 999; owner >= 0; owner--) {
+            assertEquals(owner, o.find(owner * 7919));
+        }
+        assertEquals(1000, o.slots());
+        assertEquals(-1, o.find(1));
+    }
+}
