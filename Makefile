@@ -29,10 +29,11 @@ build:
 	$(MVN) $(MVNFLAGS) package -DskipTests
 	$(MAKE) --no-print-directory cds
 
-# A static class-data-sharing archive of the classes one launch of a small guest loads (a
+# A static class-data-sharing archive of the classes a launch of a small guest, a snapshot and a
+# restore of it load (their class lists merged; a
 # dynamic archive, -XX:ArchiveClassesAtExit, leaves out picocli on JDK 17: its classes are of
-# Java 5's class-file version). The training run needs /dev/kvm to get through a whole launch;
-# without it the list still holds the start-up classes, so its failure is ignored. The archive
+# Java 5's class-file version). The training runs need /dev/kvm to get through a whole launch;
+# without it the lists still hold the start-up classes, so their failures are ignored. The archive
 # works only with the JVM that built it and the jar as it is now, at the absolute path it was
 # built with (a relative one would hold only in this directory) (scripts/kvmctl checks). jffi's
 # native library is unpacked next to it too: otherwise jffi unpacks it into a temporary file at
@@ -40,8 +41,15 @@ build:
 cds:
 	rm -rf target/kvmctl.classlist target/kvmctl.jsa target/kvmctl.jsa.jvm target/jni
 	cd target && jar xf kvmctl.jar jni/x86_64-Linux/libjffi-1.2.so
-	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl.classlist -jar target/kvmctl.jar \
+	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl-launch.classlist -jar target/kvmctl.jar \
 	    launch --image hello-long.elf --json >/dev/null 2>&1
+	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl-snapshot.classlist -jar target/kvmctl.jar \
+	    launch --image spin --mem 16M --snapshot-after 20ms --snapshot target/cds-training.snap >/dev/null 2>&1
+	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl-restore.classlist -jar target/kvmctl.jar \
+	    restore --json --timeout 20ms target/cds-training.snap >/dev/null 2>&1
+	cat target/kvmctl-launch.classlist target/kvmctl-snapshot.classlist target/kvmctl-restore.classlist 2>/dev/null \
+	    | awk '!seen[$$0]++' >target/kvmctl.classlist
+	rm -f target/kvmctl-*.classlist target/cds-training.snap
 	$(JAVA) -Xshare:dump -XX:SharedClassListFile=target/kvmctl.classlist \
 	    -XX:SharedArchiveFile=target/kvmctl.jsa -cp "$(CURDIR)/target/kvmctl.jar" >target/kvmctl-cds.log 2>&1 \
 	    || { cat target/kvmctl-cds.log; exit 1; }

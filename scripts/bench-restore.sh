@@ -5,13 +5,15 @@
 # after SNAP_AFTER: sparse-ish (the guest's image and stack are data, the rest zero chunks, which
 # stay holes in the file and are never read). Each restore is a fresh process whose guest runs
 # for RUN_FOR; the file is in the page cache after the first round (which is not counted).
-# Each figure is the median (min–max) over ROUNDS.
+# Each figure is the median (min–max) over ROUNDS. Each size is restored by scripts/kvmctl (the
+# class-data-sharing archive that `make` builds, trained on a restore too, and the client compiler)
+# and by plain `java -jar target/kvmctl.jar` (LAUNCHERS="kvmctl" leaves the latter out).
 #
-#   scripts/bench-restore.sh                          # 64 MiB, 1 GiB and 8 GiB; builds target/kvmctl.jar if missing
+#   scripts/bench-restore.sh                          # 64 MiB, 1 GiB and 8 GiB; runs `make` if the jar or archive is missing
 #   SIZES="64M" ROUNDS=3 scripts/bench-restore.sh     # smoke run
 #
-# Writing the 8 GiB snapshot reads all of the guest's memory, which a memfd allocates as it is read:
-# the machine needs about 8 GiB free for that step.
+# Writing a snapshot skips the holes of the guest's memfd (pages never touched) without reading
+# them, so the 8 GiB guest, which touches a few MiB, needs no 8 GiB of free memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-64M 1G 8G}
@@ -19,30 +21,43 @@ ROUNDS=${ROUNDS:-10}
 SNAP_AFTER=${SNAP_AFTER:-50ms}
 RUN_FOR=${RUN_FOR:-20ms}
 OUT=target/bench
+LAUNCHERS=${LAUNCHERS:-kvmctl java-jar}
 JAR=target/kvmctl.jar
 mkdir -p "$OUT"
-if [ ! -f "$JAR" ]; then
-    mvn -q -B package -DskipTests
+if [ ! -f "$JAR" ] || [ ! -f target/kvmctl.jsa ]; then
+    make -s
 fi
+
+launcher() { # the command line a launcher name stands for
+    case $1 in
+        kvmctl) echo scripts/kvmctl ;;
+        java-jar) echo java -jar "$JAR" ;;
+        *) echo "unknown launcher $1 (kvmctl or java-jar)" >&2; exit 2 ;;
+    esac
+}
 
 results=()
 for size in $SIZES; do
     snap="$OUT/restore-$size.snap"
     rm -f "$snap"
     echo "snapshot of $size..." >&2
-    java -jar "$JAR" launch --image spin --mem "$size" --snapshot-after "$SNAP_AFTER" --snapshot "$snap" >/dev/null
-    java -jar "$JAR" restore --json --timeout "$RUN_FOR" "$snap" >/dev/null 2>&1 || true # warms the page cache
-    lines=""
-    for _ in $(seq "$ROUNDS"); do
-        # a guest that is stopped by --timeout exits 124: expected
-        line=$(java -jar "$JAR" restore --json --timeout "$RUN_FOR" "$snap" 2>/dev/null | tail -n 1) || true
-        lines+="$line"$'\n'
+    scripts/kvmctl launch --image spin --mem "$size" --snapshot-after "$SNAP_AFTER" --snapshot "$snap" >/dev/null
+    for l in $LAUNCHERS; do
+        # shellcheck disable=SC2046
+        $(launcher "$l") restore --json --timeout "$RUN_FOR" "$snap" >/dev/null 2>&1 || true # warms the page cache
+        lines=""
+        for _ in $(seq "$ROUNDS"); do
+            # a guest that is stopped by --timeout exits 124: expected
+            # shellcheck disable=SC2046
+            line=$($(launcher "$l") restore --json --timeout "$RUN_FOR" "$snap" 2>/dev/null | tail -n 1) || true
+            lines+="$line"$'\n'
+        done
+        results+=("$size" "$l" "$(du -h --apparent-size "$snap" | cut -f1)" "$(du -h "$snap" | cut -f1)" "$lines")
     done
-    results+=("$size" "$(du -h --apparent-size "$snap" | cut -f1)" "$(du -h "$snap" | cut -f1)" "$lines")
     rm -f "$snap"
 done
 
-echo "Command: SIZES=\"$SIZES\" ROUNDS=$ROUNDS scripts/bench-restore.sh; $(date -u '+%Y-%m-%d %H:%M UTC'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Command: SIZES=\"$SIZES\" ROUNDS=$ROUNDS LAUNCHERS=\"$LAUNCHERS\" scripts/bench-restore.sh; $(date -u '+%Y-%m-%d %H:%M UTC'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 - "${results[@]}" <<'PY'
 import json, statistics, sys
@@ -51,20 +66,20 @@ def spread(values):
     return "%.2f (%.2f–%.2f)" % (statistics.median(values), min(values), max(values))
 
 args = sys.argv[1:]
-print("| memory | file (apparent / on disk) | lazy | restore_ms: open → first KVM_RUN | verify_ms: all chunks checked |")
-print("|---|---|---|---|---|")
+print("| memory | launcher | file (apparent / on disk) | lazy | restore_ms: open → first KVM_RUN | verify_ms: all chunks checked |")
+print("|---|---|---|---|---|---|")
 last = {}
-for i in range(0, len(args), 4):
-    size, apparent, disk, lines = args[i:i + 4]
+for i in range(0, len(args), 5):
+    size, launcher, apparent, disk, lines = args[i:i + 5]
     reports = [json.loads(l) for l in lines.splitlines() if l.startswith("{")]
     if not reports:
-        sys.exit("no report for %s: run 'java -jar target/kvmctl.jar restore --json' by hand to see why" % size)
+        sys.exit("no report for %s (%s): run 'scripts/kvmctl restore --json' by hand to see why" % (size, launcher))
     restore = [r["restore_ms"] for r in reports]
     verify = [r["verify_ms"] for r in reports if "verify_ms" in r]
     lazy = all(r.get("lazy") for r in reports)
-    print("| %s | %s / %s | %s | %s | %s |" % (size, apparent, disk, "yes" if lazy else "NO", spread(restore),
-                                               spread(verify) if verify else "—"))
-    last[size] = statistics.median(restore)
+    print("| %s | %s | %s / %s | %s | %s | %s |" % (size, launcher, apparent, disk, "yes" if lazy else "NO", spread(restore),
+                                                    spread(verify) if verify else "—"))
+    last.setdefault(launcher, {})[size] = statistics.median(restore)
 print()
 print(json.dumps({"restore_ms": last}))
 PY

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "shim.h"
 
@@ -231,6 +232,7 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
     CONSTANT(MAP_FIXED),
     CONSTANT(EFD_CLOEXEC), CONSTANT(EFD_NONBLOCK),
     CONSTANT(MADV_DONTNEED), CONSTANT(MADV_REMOVE), CONSTANT(MADV_POPULATE_WRITE),
+    CONSTANT(SEEK_DATA),
     CONSTANT(POLLIN),
     CONSTANT(SCHED_BATCH),
     SIZE(pollfd), FIELD(pollfd, fd), FIELD(pollfd, events), FIELD(pollfd, revents),

@@ -504,6 +504,35 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /**
+     * Whether the {@code length} bytes at {@code offset} may hold anything but zeros, found
+     * without touching them: false only for memfd memory whose range is a hole of the file (never
+     * written, or discarded), which {@code lseek(SEEK_DATA)} tells. Reading a hole through the
+     * mapping would allocate its pages, so a pass over a large, mostly empty memory (a snapshot's)
+     * skips the ranges this says are empty. Anonymous and file-mapped memory always answer true.
+     *
+     * @param offset the offset of the first byte from the start of this memory
+     * @param length how many bytes
+     * @return false if the range is certainly all zeros; true if it may hold data
+     * @throws IndexOutOfBoundsException if the range is not inside this memory
+     * @throws IllegalStateException if this memory is closed
+     */
+    public boolean mayHoldData(long offset, long length) {
+        try {
+            at(offset, length); // bounds, open, and a lazy fill over: its pages are holes until filled
+            if (length == 0 || memfd == null) {
+                return length != 0;
+            }
+            long data = LibC.INSTANCE.lseek(memfd.get(), offset, LibC.SEEK_DATA);
+            if (data < 0) {
+                return LibC.errno() != LibC.ENXIO; // ENXIO: no data from offset to the end; anything else: may be
+            }
+            return data < offset + length;
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
      * A little-endian view of {@code length} bytes at {@code offset} (at most 2 GiB). Once this
      * memory is released (see the class comment) a kept view reads zeros and its writes go
      * nowhere; it never reaches an unmapped address.

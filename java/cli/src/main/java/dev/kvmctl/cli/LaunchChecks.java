@@ -1,11 +1,17 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.GuestMemory;
+import dev.kvmctl.contexts.ContextFormatException;
+import dev.kvmctl.contexts.DiffSnapshot;
 import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.shm.SharedRegion;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import picocli.CommandLine.ParseResult;
@@ -133,6 +139,34 @@ final class LaunchChecks {
         }
         if (c.snapshot != null) {
             Snapshot.checkDestination(c.snapshot); // a path that cannot take the file fails now, not after the run
+        }
+        if (c.diffBase != null) {
+            checkDiffBase(c.diffBase, c.snapshot, ram, c.irqchip);
+        }
+    }
+
+    /** {@code --diff-base}: with {@code --snapshot}, not the same file, and a snapshot the diff can be taken from (metadata only). */
+    private static void checkDiffBase(Path base, Path snapshot, long ram, boolean irqchip) {
+        if (snapshot == null) {
+            throw new IllegalArgumentException("--diff-base goes with --snapshot and --snapshot-after: it says what the snapshot "
+                    + "is a diff of");
+        }
+        if (!Files.isRegularFile(base)) {
+            throw new IllegalArgumentException("--diff-base " + base + (Files.exists(base) ? " is not a regular file" : " does not exist")
+                    + "; give a snapshot an earlier 'launch --snapshot' wrote");
+        }
+        try {
+            if (Files.exists(snapshot) && Files.isSameFile(base, snapshot)) {
+                throw new IllegalArgumentException("--diff-base and --snapshot are the same file " + base + ": the diff would "
+                        + "replace its own base; write it to another file");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot compare --diff-base " + base + " with --snapshot " + snapshot, e);
+        }
+        try {
+            DiffSnapshot.checkBase(base, ram, irqchip);
+        } catch (ContextFormatException e) {
+            throw new IllegalArgumentException("--diff-base: " + e.getMessage(), e);
         }
     }
 

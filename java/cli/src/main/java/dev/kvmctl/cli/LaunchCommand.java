@@ -1,6 +1,7 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.Kvm;
+import dev.kvmctl.contexts.DiffSnapshot;
 import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.contexts.SwitchMode;
 import dev.kvmctl.guests.BootInfo;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.LongConsumer;
 import java.util.function.ToIntFunction;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -139,6 +141,12 @@ final class LaunchCommand implements Callable<Integer> {
             description = "Where --snapshot-after writes the stopped guest (continue it with 'kvmctl restore FILE'). "
                     + "It replaces FILE atomically; a write that fails leaves FILE as it was and exits with status 1.")
     Path snapshot;
+
+    @Option(names = "--diff-base", paramLabel = "BASE",
+            description = {"With --snapshot: write a diff snapshot, only the memory that differs from the snapshot BASE (the guest's "
+                    + "earlier snapshot, full or a diff); continue it with 'kvmctl restore BASE... FILE'.",
+                "BASE must be a snapshot of a machine with the same memory size and irqchip, other than FILE."})
+    Path diffBase;
 
     @Option(names = "--irqchip", description = "Give each VM an in-kernel irqchip and PIT (their state joins the contexts).")
     boolean irqchip;
@@ -266,7 +274,9 @@ final class LaunchCommand implements Callable<Integer> {
         }
         long total = machine.ram().size();
         // A failed write is an UncheckedIOException naming the file: Main reports it as status 1.
-        long size = Snapshot.write(machine, snapshot, done -> System.err.printf("snapshot: %d/%d MiB%n", done >> 20, total >> 20));
+        LongConsumer progress = done -> System.err.printf("snapshot: %d/%d MiB%n", done >> 20, total >> 20);
+        long size = diffBase != null ? DiffSnapshot.write(machine, diffBase, snapshot, progress)
+                : Snapshot.write(machine, snapshot, progress);
         // The file's length: zero pages are holes, so du shows less (Java cannot read st_blocks portably).
         System.err.printf("snapshot: %s written (%d MiB of RAM, %d bytes, sparse: zero pages take no disk); continue with 'kvmctl restore %s'%n",
                 snapshot, total >> 20, size, snapshot);
@@ -274,6 +284,9 @@ final class LaunchCommand implements Callable<Integer> {
             Map<String, Object> m = Reports.of(r);
             m.put("snapshot", snapshot.toString());
             m.put("snapshot_bytes", size);
+            if (diffBase != null) {
+                m.put("diff_base", diffBase.toString());
+            }
             Reports.print(m, List.of(machine));
         }
         return 0;

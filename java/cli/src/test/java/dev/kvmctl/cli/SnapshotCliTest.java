@@ -110,4 +110,43 @@ class SnapshotCliTest {
         assertEquals(Main.USAGE_ERROR, r.status(), r.err());
         assertTrue(r.err().contains(f + " is truncated"), r.err());
     }
+
+    /**
+     * {@code launch --snapshot FILE --diff-base BASE} writes a diff that {@code restore BASE FILE}
+     * continues; a base that cannot serve (missing, the destination itself, of another memory
+     * size, without --snapshot) is bad input before KVM is opened, and the base is left as it was.
+     */
+    @Test
+    void aDiffSnapshotFromTheCommandLineRestoresOnItsBaseAndABadBaseIsRefusedFirst() throws Exception {
+        Path base = dir.resolve("base.snap");
+        Path diff = dir.resolve("guest.diff");
+        Cli first = launchSpin(base, "--mem", "16M");
+        assertEquals(0, first.status(), first.err());
+        Cli second = launchSpin(diff, "--mem", "16M", "--diff-base", base.toString(), "--json");
+        assertEquals(0, second.status(), second.err());
+        assertTrue(second.out().contains("\"diff_base\":\"" + base + "\""), second.out());
+        Cli restored = Cli.run("restore", "--json", "--timeout", "20ms", base.toString(), diff.toString());
+        assertEquals(124, restored.status(), "spin runs until --timeout stops it: " + restored.err());
+        assertTrue(restored.out().contains("\"diffs\":[\"" + diff + "\"]") && restored.out().contains("\"verified\":true"),
+                restored.out());
+
+        byte[] before = Files.readAllBytes(base);
+        String noKvm = dir.resolve("no-kvm").toString(); // a check made after KVM was opened would fail on this instead
+        String[][] cases = {
+            {base.toString(), base.toString(), "16M", "the same file"},
+            {dir.resolve("other.diff").toString(), dir.resolve("missing.snap").toString(), "16M", "does not exist"},
+            {dir.resolve("other.diff").toString(), dir.toString(), "16M", "is not a regular file"},
+            {dir.resolve("other.diff").toString(), base.toString(), "32M", "was taken from a machine with 16777216 bytes of RAM"},
+        };
+        for (String[] c : cases) {
+            Cli r = launchSpin(Path.of(c[0]), "--mem", c[2], "--diff-base", c[1], "--device", noKvm);
+            assertEquals(Main.USAGE_ERROR, r.status(), c[3] + ": " + r.err());
+            assertTrue(r.err().startsWith("kvmctl: ") && r.err().contains(c[3]), c[3] + ": " + r.err());
+        }
+        Cli alone = Cli.run("launch", "--image", "spin.elf", "--diff-base", base.toString(), "--device", noKvm);
+        assertEquals(Main.USAGE_ERROR, alone.status(), alone.err());
+        assertTrue(alone.err().contains("--diff-base goes with --snapshot"), alone.err());
+        assertArrayEquals(before, Files.readAllBytes(base), "the base is unchanged");
+        assertFalse(Files.exists(dir.resolve("other.diff")));
+    }
 }

@@ -17,7 +17,9 @@ import java.util.concurrent.locks.LockSupport;
  * one chunk at a time, each checked against its CRC32C in the {@link MemoryIndex} before any of it
  * reaches the guest. A page the guest (through KVM) waits on is served first: its chunk is read,
  * checked and copied in; between faults the remaining chunks are loaded in order, so the whole
- * image is verified in the background. Zero chunks, and zero pages inside chunks, are left to
+ * image is verified in the background. That background loading waits for the guest's first fault
+ * (or for someone to wait on the loading), so it does not compete for the CPU with the restore's
+ * build of the machine, on which the time to the first {@code KVM_RUN} depends. Zero chunks, and zero pages inside chunks, are left to
  * the kernel (a fault on one gets a zero page), so a sparse image stays sparse.
  *
  * <p>A chunk that does not check out, or a file that ends early (truncated while the guest runs)
@@ -43,8 +45,14 @@ final class ChunkLoader implements Runnable {
     private Machine machine; // guarded by this
     private String failure; // guarded by this
     private volatile long verifyNanos = -1;
-    /** Whether chunks nobody waits on are loaded too; only tests hold it back, to prove the fault path. */
+    /** Whether chunks nobody waits on are loaded too, from now on. */
     private volatile boolean prefetch;
+    /**
+     * Whether prefetching starts by itself: at the guest's first fault (it runs), or when someone
+     * waits for the loading. Until then the loader serves faults only, leaving the CPU to the
+     * restore's build; only tests hold it back altogether, to prove the fault path.
+     */
+    private final boolean prefetchOnDemand;
     private volatile long faults;
 
     /**
@@ -54,7 +62,7 @@ final class ChunkLoader implements Runnable {
      * machine is built (the copying restore of a chain).
      */
     ChunkLoader(List<Source> sources, Source[] sourceOf, MemoryIndex index, GuestMemory ram, UserFaultFd uffd, boolean prefetch) {
-        this.prefetch = prefetch;
+        this.prefetchOnDemand = prefetch;
         this.sources = sources;
         this.sourceOf = sourceOf;
         this.index = index;
@@ -77,6 +85,9 @@ final class ChunkLoader implements Runnable {
 
     /** Waits, uninterruptibly, until the loader is done (every chunk checked, or it gave up). */
     void await() {
+        if (prefetchOnDemand) {
+            prefetch = true;
+        }
         boolean interrupted = false;
         while (true) {
             try {
@@ -93,6 +104,9 @@ final class ChunkLoader implements Runnable {
 
     /** Waits up to {@code nanos} until the loader is done; whether it is. */
     boolean await(long nanos) throws InterruptedException {
+        if (prefetchOnDemand) {
+            prefetch = true;
+        }
         return done.await(nanos, TimeUnit.NANOSECONDS);
     }
 
@@ -168,6 +182,9 @@ final class ChunkLoader implements Runnable {
                 if (!load(chunk) || !uffd.zero(at & -GuestMemory.PAGE_SIZE, GuestMemory.PAGE_SIZE)) {
                     return false; // zero(): the page was in a zero run, or was discarded since
                 }
+            }
+            if (served && prefetchOnDemand) {
+                prefetch = true; // the guest runs: the restore's build is over
             }
             if (!prefetch) {
                 if (ram.isClosed()) {

@@ -88,6 +88,34 @@ public final class DiffSnapshot {
      * @throws UncheckedIOException if reading the base or writing fails; the messages name the file
      */
     public static long write(Machine machine, Path base, Path file, LongConsumer progress) {
+        MemoryIndex baseIndex = baseIndex(base, machine.ram().size(), machine.config().irqchip(), machine.name());
+        return Snapshot.write(machine, file, progress, index -> {
+            boolean[] stored = new boolean[index.count()];
+            for (int i = 0; i < stored.length; i++) {
+                stored[i] = index.crc(i) != baseIndex.crc(i) || index.isZero(i) != baseIndex.isZero(i);
+            }
+            return new Link(baseIndex.id(), stored);
+        });
+    }
+
+    /**
+     * Checks, from its header and metadata only (the memory is not read), that {@code base} can be
+     * the base of a diff of a machine with {@code memorySize} bytes of RAM and, or without, an
+     * irqchip: what {@link #write} checks first, for a caller that wants to fail before the
+     * machine runs.
+     *
+     * @param base the snapshot (full or diff) a diff would be taken from
+     * @param memorySize the machine's RAM in bytes
+     * @param irqchip whether the machine has an in-kernel irqchip
+     * @throws ContextFormatException if {@code base} is not an intact snapshot with a memory index,
+     *     or was taken from a machine of another memory size or irqchip
+     * @throws UncheckedIOException if reading it fails (a missing file too); the message names it
+     */
+    public static void checkBase(Path base, long memorySize, boolean irqchip) {
+        baseIndex(base, memorySize, irqchip, String.format("the new machine (%d bytes%s)", memorySize, irqchip ? ", an irqchip" : ""));
+    }
+
+    private static MemoryIndex baseIndex(Path base, long memorySize, boolean irqchip, String machine) {
         SnapshotReader.Metadata b;
         try (FileChannel ch = Snapshot.open(base)) {
             b = SnapshotReader.readAnyMetadata(ch, base);
@@ -98,18 +126,11 @@ public final class DiffSnapshot {
             throw new ContextFormatException(base + " has no memory index (written by an older kvmctl): "
                     + "write a full snapshot first and take diffs from that one");
         }
-        if (b.info().memorySize() != machine.ram().size() || b.info().irqchip() != machine.config().irqchip()) {
+        if (b.info().memorySize() != memorySize || b.info().irqchip() != irqchip) {
             throw new ContextFormatException(String.format("%s was taken from a machine with %d bytes of RAM%s; %s differs",
-                    base, b.info().memorySize(), b.info().irqchip() ? " and an irqchip" : "", machine.name()));
+                    base, b.info().memorySize(), b.info().irqchip() ? " and an irqchip" : "", machine));
         }
-        MemoryIndex baseIndex = b.index();
-        return Snapshot.write(machine, file, progress, index -> {
-            boolean[] stored = new boolean[index.count()];
-            for (int i = 0; i < stored.length; i++) {
-                stored[i] = index.crc(i) != baseIndex.crc(i) || index.isZero(i) != baseIndex.isZero(i);
-            }
-            return new Link(baseIndex.id(), stored);
-        });
+        return b.index();
     }
 
     /**

@@ -45,7 +45,8 @@ final class MemoryIndex {
 
     /**
      * Checksums every chunk of {@code ram} (stopped: nothing may write it meanwhile), on the
-     * common fork-join pool: one read pass, in parallel.
+     * common fork-join pool: one read pass, in parallel. Chunks that are holes of a memfd are
+     * zero chunks without being read ({@link GuestMemory#mayHoldData}), so they stay unallocated.
      */
     static MemoryIndex of(GuestMemory ram) {
         long size = ram.size();
@@ -54,8 +55,10 @@ final class MemoryIndex {
         boolean[] zero = new boolean[n];
         IntStream.range(0, n).parallel().forEach(i -> {
             int length = length(size, i);
-            ByteBuffer chunk = ram.slice((long) i * CHUNK, length);
-            zero[i] = SnapshotFormat.isZero(chunk, 0, length);
+            long at = (long) i * CHUNK;
+            // A hole of a memfd is zeros: reading it would allocate it (all 8 GiB of a mostly empty guest).
+            ByteBuffer chunk = ram.mayHoldData(at, length) ? ram.slice(at, length) : null;
+            zero[i] = chunk == null || SnapshotFormat.isZero(chunk, 0, length);
             crcs[i] = zero[i] ? zeroCrc(length) : crc(chunk);
         });
         return new MemoryIndex(size, crcs, zero);

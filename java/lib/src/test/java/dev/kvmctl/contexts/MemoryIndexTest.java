@@ -16,6 +16,41 @@ import org.junit.jupiter.api.Test;
 class MemoryIndexTest {
     private static final Path FILE = Path.of("test.snap");
 
+    /**
+     * A memfd's holes (never written, or discarded) are zero chunks found without reading them:
+     * the index is the same as over anonymous memory with the same bytes, and the holes are still
+     * holes afterwards (reading them would have allocated them: all 8 GiB of a mostly empty guest).
+     */
+    @Test
+    void theHolesOfAMemfdAreZeroChunksAndStayUnallocated() {
+        long size = 6L * MemoryIndex.CHUNK;
+        try (GuestMemory memfd = GuestMemory.memfd("index-holes", size); GuestMemory anon = GuestMemory.anonymous(size)) {
+            for (GuestMemory ram : new GuestMemory[] {memfd, anon}) {
+                ram.putLong(0x40, 7);                                   // chunk 0: data
+                ram.putLong(3L * MemoryIndex.CHUNK + 0x2000, 9);        // chunk 3: data
+                ram.putLong(4L * MemoryIndex.CHUNK, 0);                 // chunk 4: written, but zeros
+            }
+            memfd.putLong(5L * MemoryIndex.CHUNK, 1);                   // chunk 5: written, then discarded
+            memfd.discard(5L * MemoryIndex.CHUNK, MemoryIndex.CHUNK);
+            assertFalse(memfd.mayHoldData(MemoryIndex.CHUNK, 2L * MemoryIndex.CHUNK));
+            assertTrue(memfd.mayHoldData(MemoryIndex.CHUNK, 3L * MemoryIndex.CHUNK));
+            assertFalse(memfd.mayHoldData(5L * MemoryIndex.CHUNK, MemoryIndex.CHUNK));
+            assertTrue(anon.mayHoldData(MemoryIndex.CHUNK, MemoryIndex.CHUNK), "anonymous memory cannot tell: may hold data");
+            MemoryIndex fromMemfd = MemoryIndex.of(memfd);
+            MemoryIndex fromAnon = MemoryIndex.of(anon);
+            for (int i = 0; i < fromMemfd.count(); i++) {
+                assertEquals(i != 0 && i != 3, fromMemfd.isZero(i), "chunk " + i);
+                assertEquals(fromAnon.isZero(i), fromMemfd.isZero(i), "chunk " + i);
+                assertEquals(fromAnon.crc(i), fromMemfd.crc(i), "chunk " + i);
+            }
+            assertEquals(fromAnon.wholeCrc(), fromMemfd.wholeCrc());
+            for (int hole : new int[] {1, 2, 5}) {
+                assertFalse(memfd.mayHoldData((long) hole * MemoryIndex.CHUNK, MemoryIndex.CHUNK),
+                        "chunk " + hole + " is still a hole after the index was built");
+            }
+        }
+    }
+
     @Test
     void combiningChunkCrcsGivesTheCrcOfTheWhole() {
         Random random = new Random(7);

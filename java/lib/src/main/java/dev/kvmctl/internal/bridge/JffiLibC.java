@@ -30,6 +30,7 @@ final class JffiLibC implements LibC {
     private static final CallContext INT_INT_LONG_PTR = context(Type.SINT, Type.SINT, Type.ULONG, Type.POINTER);
     private static final CallContext LONG_INT_PTR_LONG = context(Type.SLONG, Type.SINT, Type.POINTER, Type.ULONG);
     private static final CallContext LONG_INT_PTR_LONG_LONG = context(Type.SLONG, Type.SINT, Type.POINTER, Type.ULONG, Type.SLONG);
+    private static final CallContext LONG_INT_LONG_INT = context(Type.SLONG, Type.SINT, Type.SLONG, Type.SINT);
     private static final CallContext MMAP = context(Type.POINTER, Type.POINTER, Type.ULONG, Type.SINT, Type.SINT, Type.SINT, Type.SLONG);
 
     private static final long OPEN = symbol("open");
@@ -39,6 +40,7 @@ final class JffiLibC implements LibC {
     private static final long MMAP_FN = symbol("mmap");
     private static final long MUNMAP = symbol("munmap");
     private static final long MADVISE = symbol("madvise");
+    private static final long LSEEK = symbol("lseek");
     private static final long EVENTFD = symbol("eventfd");
     private static final long READ = symbol("read");
     private static final long PREAD = symbol("pread");
@@ -126,6 +128,11 @@ final class JffiLibC implements LibC {
     @Override
     public int madvise(long addr, long length, int advice) {
         return (int) INVOKER.invokeN3(INT_PTR_LONG_INT, MADVISE, addr, length, advice);
+    }
+
+    @Override
+    public long lseek(int fd, long offset, int whence) {
+        return INVOKER.invokeN3(LONG_INT_LONG_INT, LSEEK, fd, offset, whence);
     }
 
     @Override

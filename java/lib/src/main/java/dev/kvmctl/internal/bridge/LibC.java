@@ -50,6 +50,8 @@ public interface LibC {
     int MADV_REMOVE = Layout.intValue("MADV_REMOVE");
     /** Linux 5.14+: allocate a range's pages now, as writes would (EINVAL on older kernels). */
     int MADV_POPULATE_WRITE = Layout.intValue("MADV_POPULATE_WRITE");
+    /** {@code lseek(2)}: the next offset at or after the given one that holds data (ENXIO if none: a hole to the end). */
+    int SEEK_DATA = Layout.intValue("SEEK_DATA");
     /** {@code poll(2)}: readable. */
     short POLLIN = (short) Layout.intValue("POLLIN");
     /** {@code sched_setscheduler(2)} policy: no wakeup preemption, a fair share of the CPU all the same. */
@@ -100,6 +102,9 @@ public interface LibC {
     int munmap(long addr, long length);
 
     int madvise(long addr, long length, int advice);
+
+    /** {@code lseek(2)}: the new offset, or -1 (see {@link #errno()}). */
+    long lseek(int fd, long offset, int whence);
 
     int eventfd(int initval, int flags);
 
