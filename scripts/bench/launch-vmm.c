@@ -81,8 +81,10 @@ int main(int argc, char **argv)
 
     uint32_t *info = (uint32_t *)(mem + 0x1000);
     info[0] = 0x4b564d43; /* "KVMC" */
-    info[1] = 1;
+    info[1] = 2;          /* version 2: cpu_index and cpu_count at 72 and 76 */
     *(uint64_t *)(mem + 0x1008) = VMM_RAM;
+    info[18] = 0;         /* cpu_index */
+    info[19] = 1;         /* cpu_count */
     setup_long_mode(kvm, vcpu, mem);
     struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs[0] = { .xcr = 0, .value = 0x7 } };
     if (ioctl(vcpu, KVM_SET_XCRS, &xcrs) < 0) { /* a CPU without AVX: x87 and SSE */
