@@ -27,7 +27,7 @@ import java.util.Objects;
  * neighbours, one remainder) and take expected O(1) time for blocks smaller than 4096 alignment
  * units (256 KiB at the default alignment), with no scan and no tree walk: exact-size bins found
  * with bitmaps, each bin in address order by a bitmap trie of offsets (see {@code IdleIndex}), an
- * offset hash and address links for neighbours ({@code OffsetIndex}), blocks as primitive arrays
+ * offset table or hash and address links for neighbours ({@code OffsetIndex}), blocks as primitive arrays
  * ({@code BlockStore}), per-owner lists and counts ({@code Owners}). Larger idle blocks sit in a
  * treap: expected O(log n). {@link #freeAll} costs O(k) for an owner's k blocks. The calls allocate
  * no memory apart from their small result object (and the occasional doubling of an internal
@@ -71,8 +71,9 @@ public final class BlockAllocator {
     /**
      * Heap bytes per alignment unit that {@link #footprintBytes()} never exceeds (beyond
      * {@link #FOOTPRINT_FIXED}): 40 for the block fields and 4 for recycled ids; under 52 for the
-     * offset hash (one entry of 16 bytes per block, kept at most 5/8 full, so under 3.2 slots per
-     * entry after a doubling); under 80 for the bins' offset tries (at most one word per idle block,
+     * offset index (regions of up to 2^18 units: a table of 4 bytes per unit; larger ones: a hash,
+     * one entry of 16 bytes per block, kept at most 5/8 full, so under 3.2 slots per entry after a
+     * doubling); under 80 for the bins' offset tries (at most one word per idle block,
      * and there is at most one idle block per two units, at the two lowest levels, plus the upper
      * levels, each a 64th of the one below or at most half a word per unit in small regions).
      */
