@@ -27,9 +27,10 @@ import java.util.Objects;
  * neighbours, one remainder) and take expected O(1) time for blocks smaller than 4096 alignment
  * units (256 KiB at the default alignment), with no scan and no tree walk: exact-size bins found
  * with bitmaps, each bin in address order by a bitmap trie of offsets (see {@code IdleIndex}), an
- * offset hash and address links for neighbours ({@code OffsetIndex}), blocks as primitive arrays
- * ({@code BlockStore}), per-owner lists and counts ({@code Owners}). Larger idle blocks sit in a
- * treap: expected O(log n). {@link #freeAll} costs O(k) for an owner's k blocks. The calls allocate
+ * offset table or hash and address links for neighbours ({@code OffsetIndex}), blocks as primitive arrays
+ * ({@code BlockStore}), per-owner counts ({@code Owners}). Larger idle blocks sit in a
+ * treap: expected O(log n). {@link #freeAll} walks the blocks in address order up to the owner's
+ * last one: O(n). The calls allocate
  * no memory apart from their small result object (and the occasional doubling of an internal
  * array). {@code docs/allocator.md} has the design and measurements.
  *
@@ -71,8 +72,9 @@ public final class BlockAllocator {
     /**
      * Heap bytes per alignment unit that {@link #footprintBytes()} never exceeds (beyond
      * {@link #FOOTPRINT_FIXED}): 40 for the block fields and 4 for recycled ids; under 52 for the
-     * offset hash (one entry of 16 bytes per block, kept at most 5/8 full, so under 3.2 slots per
-     * entry after a doubling); under 80 for the bins' offset tries (at most one word per idle block,
+     * offset index (regions of up to 2^18 units: a table of 4 bytes per unit; larger ones: a hash,
+     * one entry of 16 bytes per block, kept at most 5/8 full, so under 3.2 slots per entry after a
+     * doubling); under 80 for the bins' offset tries (at most one word per idle block,
      * and there is at most one idle block per two units, at the two lowest levels, plus the upper
      * levels, each a 64th of the one below or at most half a word per unit in small regions).
      */
@@ -357,8 +359,9 @@ public final class BlockAllocator {
     public record Reclaimed(int blocks, long bytes) {}
 
     /**
-     * Frees every block {@code owner} holds, as when its VM faulted or closed. Costs O(k) for its k
-     * blocks (found through a per-owner list), not a scan of the region.
+     * Frees every block {@code owner} holds, as when its VM faulted or closed. Walks the blocks in
+     * address order up to the owner's last one: O(n) for n blocks (no per-owner list is kept, which
+     * would cost every free two cache misses at a million blocks).
      *
      * @param owner whose blocks to free; non-negative; an owner with no blocks is fine
      * @return how many blocks and bytes were freed
@@ -368,17 +371,19 @@ public final class BlockAllocator {
         requireOwner(owner);
         synchronized (lock) {
             int slot = owners.find(owner);
-            if (slot < 0 || owners.head(slot) == NIL) {
+            if (slot < 0 || owners.blocks(slot) == 0) {
                 return new Reclaimed(0, 0);
             }
             int count = owners.blocks(slot);
             long bytes = owners.bytes(slot);
-            // Merging only ever retires idle neighbours, never a block still on this list, so the
-            // saved successor stays valid across release().
-            for (int b = owners.head(slot); b != NIL; ) {
-                int following = owners.nextOf(b);
-                release(b);
-                b = following;
+            // After a release the merged idle block's successor is in use or NIL (no two idle
+            // blocks are adjacent), so the walk goes on from there; it stops at the last of them.
+            for (int b = 0, left = count; left > 0; ) {
+                if (store.get(b, TAG) == slot) {
+                    b = release(b);
+                    left--;
+                }
+                b = offsets.next(b);
             }
             owners.clear(slot);
             bytesInUse -= bytes;
@@ -405,7 +410,7 @@ public final class BlockAllocator {
      * Verifies every internal invariant in O(n), for tests and debugging: the blocks tile
      * [0, size) with no gap or overlap, all aligned; no two idle blocks are adjacent; the idle index
      * holds exactly the idle blocks, each where its size says, in order; the offset index finds
-     * every block; per-owner lists and all counters agree with the blocks.
+     * every block; per-owner and all other counters agree with the blocks.
      *
      * @throws IllegalStateException describing the first violation found
      */
@@ -535,8 +540,8 @@ public final class BlockAllocator {
         return null;
     }
 
-    /** Turns in-use block {@code b} (already off its owner's list) idle, merging with idle neighbours. */
-    private void release(int b) {
+    /** Turns in-use block {@code b} (already off its owner's counts) idle, merging with idle neighbours; returns the idle block it ends in. */
+    private int release(int b) {
         int after = offsets.next(b);
         if (after != NIL && store.isIdle(after)) {
             // Leave the idle index before the key (the length) changes.
@@ -556,6 +561,7 @@ public final class BlockAllocator {
             b = before;
         }
         idle.insert(b);
+        return b;
     }
 
     private static void requireOwner(int owner) {

@@ -11,8 +11,8 @@ import java.util.Arrays;
  * <ul>
  * <li>{@code OFF}, {@code LEN}: the block's offset and size in bytes;
  * <li>{@code ADJ}: address-order neighbours (previous id high, next id low), kept by {@link OffsetIndex};
- * <li>{@code LINK}: two ids, high and low: an in-use block's owner-list neighbours ({@link Owners}),
- *     or a large idle block's tree children ({@link IdleIndex});
+ * <li>{@code LINK}: two ids, high and low: a large idle block's tree children ({@link IdleIndex});
+ *     unused while a block is in use;
  * <li>{@code TAG}: in use, the owner's slot (0 or more); idle, negative ({@link IdleIndex} keeps a
  *     tree parent there as {@code -2 - parent}, -1 for none).
  * </ul>

@@ -4,13 +4,17 @@ import static dev.kvmctl.memory.BlockStore.NIL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link OffsetIndex} alone: the block at an offset, and address-order neighbours. */
 class OffsetIndexTest {
-    @Test
-    void findsBlocksOnlyAtTheirStarts() {
+    /** A region of 64 units (the direct table) and one of 2^34 (the hash). */
+    @ParameterizedTest
+    @ValueSource(longs = {4096, 1L << 40})
+    void findsBlocksOnlyAtTheirStarts(long size) {
         BlockStore s = new BlockStore(64);
-        OffsetIndex x = new OffsetIndex(s, 4096, 6);
+        OffsetIndex x = new OffsetIndex(s, size, 6);
         int a = s.newId();
         int b = s.newId();
         x.add(0, a);
@@ -20,7 +24,7 @@ class OffsetIndexTest {
         assertEquals(NIL, x.blockAt(64), "no block starts there");
         assertEquals(NIL, x.blockAt(1025), "misaligned");
         assertEquals(NIL, x.blockAt(-64), "before the region");
-        assertEquals(NIL, x.blockAt(4096), "past the region");
+        assertEquals(NIL, x.blockAt(size), "past the region");
         assertEquals(NIL, x.blockAt(Long.MIN_VALUE));
         assertEquals(2, x.count());
         x.remove(1024);

@@ -1,14 +1,14 @@
 package dev.kvmctl.memory;
 
 import static dev.kvmctl.memory.BlockStore.LEN;
-import static dev.kvmctl.memory.BlockStore.NIL;
+import static dev.kvmctl.memory.BlockStore.TAG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** {@link Owners} alone: slots, per-owner lists and counts, and the check that guards them. */
+/** {@link Owners} alone: slots, per-owner counts and tags, and the check that guards them. */
 class OwnersTest {
     private static int block(BlockStore s, long len) {
         int id = s.newId();
@@ -17,7 +17,7 @@ class OwnersTest {
     }
 
     @Test
-    void eachOwnerCountsAndListsItsOwnBlocks() {
+    void eachOwnerCountsAndTagsItsOwnBlocks() {
         BlockStore s = new BlockStore(64);
         Owners o = new Owners(s);
         assertEquals(-1, o.find(5));
@@ -34,22 +34,22 @@ class OwnersTest {
         o.add(nine, c, 192);
         assertEquals(2, o.blocks(five));
         assertEquals(192, o.bytes(five));
-        assertEquals(b, o.head(five));
-        assertEquals(a, o.nextOf(b));
-        assertEquals(NIL, o.nextOf(a));
+        assertEquals(five, s.get(b, TAG));
+        assertEquals(nine, s.get(c, TAG));
         assertEquals(Map.of(5, 192L, 9, 192L), o.bytesByOwner());
         o.check(new long[] {192, 192}, new int[] {2, 1});
         o.remove(b, 128);
-        assertEquals(a, o.head(five));
+        assertEquals(64, o.bytes(five));
+        assertEquals(1, o.blocks(five));
         o.remove(a, 64);
-        assertEquals(NIL, o.head(five));
+        assertEquals(0, o.blocks(five));
         assertEquals(Map.of(9, 192L), o.bytesByOwner(), "owners with no blocks are left out");
         o.check(new long[] {0, 192}, new int[] {0, 1});
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> o.check(new long[] {0, 191}, new int[] {0, 1}));
         assertEquals("BlockAllocator invariant violated: owner 9 byte count disagrees", e.getMessage());
         o.clear(nine);
         assertEquals(0, o.blocks(nine));
-        assertEquals(NIL, o.head(nine));
+        assertEquals(0, o.bytes(nine));
     }
 
     @Test
