@@ -4,10 +4,13 @@ import dev.kvmctl.GuestMemory;
 import dev.kvmctl.MemorySlot;
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.Vm;
+import dev.kvmctl.guests.devices.DeviceState;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * A checkpoint of a stopped VM that it can be reset to again and again, cheaply: the context of
@@ -30,12 +33,14 @@ import java.util.Objects;
  * }
  * }</pre>
  *
- * <p>What it covers: the vCPUs' architectural state and the slot's memory. Not covered: other
- * slots, in-kernel devices (irqchip, PIT, clock: see {@link HypervisorContext}), and device models
- * in user space, whose state is their owner's to reset. The slot must be mapped with
+ * <p>What it covers: the vCPUs' architectural state, the slot's memory and, when given to
+ * {@link #mark(Vm, MemorySlot, Scope, List)}, the VMM's device models ({@link DeviceState}: each
+ * saved at the mark and handed back its bytes at every reset). Not covered: other slots and
+ * in-kernel devices (irqchip, PIT, clock: see {@link HypervisorContext}). The slot must be mapped with
  * {@link MemorySlot#LOG_DIRTY_PAGES}, and the guest must write its memory only through that slot.
  *
- * <p>A reset allocates nothing (the bitmap buffer and the contexts are the checkpoint's own). Call
+ * <p>A reset without device models allocates nothing (the bitmap buffer and the contexts are the
+ * checkpoint's own). Call
  * it only while no vCPU of the VM is inside {@code KVM_RUN}. On hardware KVM an I/O exit is
  * finished on the next {@code KVM_RUN}; KVM skips that completion when the restored instruction
  * pointer differs from the exit's, which it does unless the checkpoint was marked at that very
@@ -73,11 +78,19 @@ public final class Checkpoint implements AutoCloseable {
     private final VcpuContext[] contexts;
     private final Scope scope;
     private final GuestMemory copy;
+    /** The device models reset with the VM, and their state and its version at the mark. */
+    private final DeviceState[] devices;
+    private final byte[][] deviceStates;
+    private final int[] deviceVersions;
     private final ByteBuffer bitmap;
     private final int words;
     private boolean closed;
 
-    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, Vcpu[] vcpus, VcpuContext[] contexts, GuestMemory copy) {
+    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, Vcpu[] vcpus, VcpuContext[] contexts, GuestMemory copy,
+                       DeviceState[] devices, byte[][] deviceStates, int[] deviceVersions) {
+        this.devices = devices;
+        this.deviceStates = deviceStates;
+        this.deviceVersions = deviceVersions;
         this.vm = vm;
         this.scope = scope;
         this.slot = slot;
@@ -121,7 +134,41 @@ public final class Checkpoint implements AutoCloseable {
      * @throws dev.kvmctl.KvmException if KVM refuses a read
      */
     public static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope) {
+        return mark(vm, slot, scope, List.of());
+    }
+
+    /**
+     * Marks a checkpoint that also resets the VMM's device models: each one's
+     * {@link DeviceState#save()} is taken now, and every {@link #reset()} hands it back to
+     * {@link DeviceState#restore(int, byte[])} with the version it had at the mark, after the vCPUs.
+     * Otherwise as {@link #mark(Vm, MemorySlot, Scope)}.
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}
+     * @param slot a current slot of {@code vm}, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param scope what a reset writes back into each vCPU
+     * @param devices the device models to reset with the VM, by distinct names (empty for none)
+     * @return the checkpoint
+     * @throws IllegalArgumentException as {@link #mark(Vm, MemorySlot, Scope)}, or if two devices
+     *     share a name or a device saves {@code null}; nothing is allocated
+     * @throws IllegalStateException if {@code vm}, a vCPU or the slot's memory is closed
+     * @throws dev.kvmctl.KvmException if KVM refuses a read
+     */
+    public static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope, List<? extends DeviceState> devices) {
         Objects.requireNonNull(scope, "scope");
+        DeviceState[] models = devices.toArray(new DeviceState[0]);
+        byte[][] states = new byte[models.length][];
+        int[] versions = new int[models.length];
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < models.length; i++) {
+            if (!names.add(models[i].name())) {
+                throw new IllegalArgumentException("two devices are named \"" + models[i].name() + "\"; give each a distinct name");
+            }
+            versions[i] = models[i].version();
+            states[i] = models[i].save();
+            if (states[i] == null) {
+                throw new IllegalArgumentException("device \"" + models[i].name() + "\" saved null; save an empty array for no state");
+            }
+        }
         if ((slot.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
             throw new IllegalArgumentException(slot + " was not mapped with MemorySlot.LOG_DIRTY_PAGES; a checkpoint needs its dirty log");
         }
@@ -137,7 +184,7 @@ public final class Checkpoint implements AutoCloseable {
         }
         GuestMemory copy = GuestMemory.anonymous(slot.size());
         try {
-            Checkpoint checkpoint = new Checkpoint(vm, slot, scope, vcpus, contexts, copy);
+            Checkpoint checkpoint = new Checkpoint(vm, slot, scope, vcpus, contexts, copy, models, states, versions);
             // Clear the log first: from here on every guest write is logged, and the copy below
             // is of memory the stopped guest no longer changes.
             vm.dirtyLog(slot, checkpoint.bitmap);
@@ -153,8 +200,10 @@ public final class Checkpoint implements AutoCloseable {
      * Resets the VM to this checkpoint: fetches and clears the slot's dirty log, copies the pages
      * it names back from the checkpoint's copy (runs of adjacent pages in one copy), and restores
      * every vCPU's context, as much as the checkpoint's {@link Scope} says, in Firecracker's order
-     * (CPUID, which only the host sets, is left as it is). The log then holds nothing, so the next reset copies only what the
-     * guest writes from now on. Allocates nothing.
+     * (CPUID, which only the host sets, is left as it is), then the device models given to the
+     * mark, if any. The log then holds nothing, so the next reset copies only what the guest
+     * writes from now on. Allocates nothing without device models; with them, a copy of each
+     * one's saved bytes (and what its {@code restore} allocates).
      *
      * @return how many pages were copied back
      * @throws IllegalStateException if this checkpoint, the VM, a vCPU or the slot's memory is
@@ -193,6 +242,10 @@ public final class Checkpoint implements AutoCloseable {
             } else {
                 contexts[i].restoreGuestWritable(vcpus[i], scope == Scope.ALL);
             }
+        }
+        for (int i = 0; i < devices.length; i++) {
+            // A copy: a device may keep or change the array it is given, and the next reset needs the mark's bytes.
+            devices[i].restore(deviceVersions[i], deviceStates[i].clone());
         }
         return pages;
     }

@@ -14,7 +14,9 @@ import dev.kvmctl.Vm;
 import dev.kvmctl.VmExit;
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
+import dev.kvmctl.guests.devices.DeviceState;
 import java.lang.management.ManagementFactory;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -214,6 +216,76 @@ class CheckpointTest {
             h.run(4, 16);
             h.ram.close(); // the slot keeps the mapping; the reset must refuse to copy into it
             assertThrows(IllegalStateException.class, checkpoint2::reset);
+        }
+    }
+
+    /** A device model of the VMM's: a counter the host changes between runs, and what it was handed back. */
+    private static class CounterDevice implements DeviceState {
+        final String name;
+        long count;
+        int restoredVersion = -1;
+
+        CounterDevice(String name, long count) {
+            this.name = name;
+            this.count = count;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public int version() {
+            return 3;
+        }
+
+        @Override
+        public byte[] save() {
+            return java.nio.ByteBuffer.allocate(8).putLong(count).array();
+        }
+
+        @Override
+        public void restore(int version, byte[] state) {
+            restoredVersion = version;
+            count = java.nio.ByteBuffer.wrap(state).getLong();
+            state[0] = 0x7f; // a device may scribble on what it was given: the next reset must not see it
+        }
+    }
+
+    @Test
+    void aResetHandsEachDeviceModelTheStateItHadAtTheMark() {
+        CounterDevice uart = new CounterDevice("uart", 41);
+        CounterDevice timer = new CounterDevice("timer", 7);
+        try (Guest g = new Guest();
+             Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.NO_MSRS, List.of(uart, timer))) {
+            for (int round = 0; round < 3; round++) {
+                assertEquals(model(round, 16), g.run(round, 16));
+                uart.count += 1000;
+                timer.count = -1;
+                checkpoint.reset();
+                assertEquals(41, uart.count, "round " + round);
+                assertEquals(7, timer.count, "round " + round);
+                assertEquals(3, uart.restoredVersion);
+            }
+        }
+    }
+
+    @Test
+    void devicesThatCannotBeResetAreRefusedAtTheMark() {
+        try (Guest g = new Guest()) {
+            IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> Checkpoint.mark(g.vm, g.slot,
+                    Checkpoint.Scope.ALL, List.of(new CounterDevice("uart", 1), new CounterDevice("uart", 2))));
+            assertEquals("two devices are named \"uart\"; give each a distinct name", twice.getMessage());
+            DeviceState nothing = new CounterDevice("void", 0) {
+                @Override
+                public byte[] save() {
+                    return null;
+                }
+            };
+            IllegalArgumentException saved = assertThrows(IllegalArgumentException.class,
+                    () -> Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.ALL, List.of(nothing)));
+            assertEquals("device \"void\" saved null; save an empty array for no state", saved.getMessage());
         }
     }
 
