@@ -33,8 +33,6 @@ import org.junit.jupiter.api.io.TempDir;
  * JVM, reading every page meanwhile, neither crashes nor hangs.
  */
 class LazyRestoreTest {
-    private static final long ITERATIONS = 300;
-
     @TempDir
     static Path dir;
     /** sse-compute stopped after its first line, before its computation. */
@@ -45,19 +43,10 @@ class LazyRestoreTest {
     @BeforeAll
     static void takeSnapshot() throws Exception {
         KvmAvailable.assumeKvm();
-        ByteArrayOutputStream full = new ByteArrayOutputStream();
-        try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", full, false, ITERATIONS)) {
-            assertTrue(m.run(Duration.ofSeconds(60)).succeeded());
-        }
-        uninterrupted = full.toString();
-        good = dir.resolve("good.snap");
-        StopAfterLines out = new StopAfterLines(1);
-        try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", out, false, ITERATIONS)) {
-            out.stopping(m);
-            assertEquals(Outcome.STOPPED, m.run(Duration.ofSeconds(60)).outcome());
-            Snapshot.write(m, good, done -> {});
-        }
-        before = out.toString();
+        StoppedSseSnapshot snapshot = StoppedSseSnapshot.take(dir);
+        good = snapshot.file();
+        before = snapshot.before();
+        uninterrupted = snapshot.uninterrupted();
     }
 
     @Test

@@ -8,7 +8,6 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmAvailable;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.Machine;
-import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
 import dev.kvmctl.state.Msrs;
 import java.io.ByteArrayOutputStream;
@@ -35,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a restore never reaches the guest or the JVM.
  */
 class SnapshotRestoreSafetyTest {
-    private static final long ITERATIONS = 300;
+    private static final long ITERATIONS = StoppedSseSnapshot.ITERATIONS;
 
     @TempDir
     static Path dir;
@@ -47,19 +46,10 @@ class SnapshotRestoreSafetyTest {
     @BeforeAll
     static void takeSnapshot() throws Exception {
         KvmAvailable.assumeKvm();
-        ByteArrayOutputStream full = new ByteArrayOutputStream();
-        try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", full, false, ITERATIONS)) {
-            assertTrue(m.run(Duration.ofSeconds(60)).succeeded());
-        }
-        uninterrupted = full.toString();
-        good = dir.resolve("good.snap");
-        StopAfterLines out = new StopAfterLines(1);
-        try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", out, false, ITERATIONS)) {
-            out.stopping(m);
-            assertEquals(Outcome.STOPPED, m.run(Duration.ofSeconds(60)).outcome());
-            Snapshot.write(m, good, done -> {});
-        }
-        before = out.toString();
+        StoppedSseSnapshot snapshot = StoppedSseSnapshot.take(dir);
+        good = snapshot.file();
+        before = snapshot.before();
+        uninterrupted = snapshot.uninterrupted();
         assertEquals(1, before.split("\n").length, before);
     }
 
