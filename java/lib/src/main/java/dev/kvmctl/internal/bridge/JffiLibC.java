@@ -142,25 +142,24 @@ final class JffiLibC implements LibC {
 
     @Override
     public long read(int fd, byte[] buf, long count) {
-        int n = (int) Math.min(count, buf.length);
-        long p = IO.allocateMemory(Math.max(n, 1), false);
-        try {
-            long got = INVOKER.invokeN3(LONG_INT_PTR_LONG, READ, fd, p, n);
-            if (got > 0) {
-                IO.getByteArray(p, buf, 0, (int) got);
-            }
-            return got;
-        } finally {
-            IO.freeMemory(p);
-        }
+        return receive(fd, buf, count, false, 0);
     }
 
     @Override
     public long pread(int fd, byte[] buf, long count, long offset) {
+        return receive(fd, buf, count, true, offset);
+    }
+
+    /**
+     * {@code read(2)}, or {@code pread(2)} at {@code offset} when {@code positional}, into a native
+     * bounce buffer of up to {@code buf.length} bytes, then the bytes read into {@code buf}.
+     */
+    private static long receive(int fd, byte[] buf, long count, boolean positional, long offset) {
         int n = (int) Math.min(count, buf.length);
         long p = IO.allocateMemory(Math.max(n, 1), false);
         try {
-            long got = INVOKER.invokeN4(LONG_INT_PTR_LONG_LONG, PREAD, fd, p, n, offset);
+            long got = positional ? INVOKER.invokeN4(LONG_INT_PTR_LONG_LONG, PREAD, fd, p, n, offset)
+                    : INVOKER.invokeN3(LONG_INT_PTR_LONG, READ, fd, p, n);
             if (got > 0) {
                 IO.getByteArray(p, buf, 0, (int) got);
             }
