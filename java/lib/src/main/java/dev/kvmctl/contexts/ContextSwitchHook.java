@@ -64,10 +64,8 @@ public final class ContextSwitchHook implements SwitchHook, AutoCloseable {
                 if (pool == null) {
                     pool = new VmPool();
                 }
-                // Closed in the background; the next VM is being made meanwhile. Its CPUID is set
-                // ahead for one vCPU; with several, each has its own table and the restore sets them.
-                VmContext ctx = contexts.get(m);
-                pool.retire(machine, ctx.vcpuCount() == 1 ? ctx.vcpu(0).cpuid() : null);
+                // closed in the background; the next VM is being made meanwhile, its CPUID set ahead
+                pool.retire(machine, contexts.get(m).vcpu(0).cpuid());
             } else {
                 m.discardVm();
             }

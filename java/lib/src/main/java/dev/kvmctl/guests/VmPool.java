@@ -156,7 +156,7 @@ public final class VmPool implements AutoCloseable {
      * @param machine a machine of the switching thread, not running
      * @param cpuid the CPUID of the context that will be restored into its next VM (copied; a
      *     table like the last one is compared, not copied again), or null to keep the last one
-     *     given (none at first)
+     *     given (none at first); ignored for a machine with several vCPUs
      * @throws IllegalStateException if the pool is closed (the machine's VM is then closed here)
      */
     public void retire(Machine machine, Cpuid cpuid) {
@@ -170,7 +170,8 @@ public final class VmPool implements AutoCloseable {
                     closing.signal();
                 }
                 Entry e = entry(machine);
-                if (cpuid != null && !cpuid.equals(e.cpuid)) {
+                // One table for one vCPU: with several, each vCPU has its own (APIC ids), set at restore.
+                if (cpuid != null && machine.config().cpus() == 1 && !cpuid.equals(e.cpuid)) {
                     if (e.cpuid == null || e.cpuid.capacity() != cpuid.capacity()) {
                         e.cpuid = new Cpuid(cpuid.capacity());
                     }
@@ -335,8 +336,7 @@ public final class VmPool implements AutoCloseable {
             Throwable failure = null;
             try {
                 p = e.machine.prepareVm();
-                if (generation != 0 && p.vcpus().length == 1) {
-                    // One table for one vCPU: several vCPUs each have their own (APIC ids), set at restore.
+                if (generation != 0) {
                     p.vcpu().setCpuid(preparerCpuid);
                     p.cpuidGeneration = generation;
                 }
