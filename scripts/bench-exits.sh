@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cost per port-I/O exit and per register get+set: plain C vs kvmctl's Java API vs JNR-FFI ioctl,
+# Cost per port-I/O exit and per register get+set: plain C vs kvmctl's Java API vs a direct ioctl through jffi (JNR-FFI's native layer),
 # on the same ring-3 guest over the same memfd RAM, in one run. Prints a markdown table: C as the
 # median (min–max) of its rounds, Java as JMH's mean ± 99.9 % error, and each comparison by the
 # rule of scripts/bench/stats.py (overlapping intervals: "no measurable difference").
@@ -40,7 +40,7 @@ from stats import c_rounds, goal, jmh, jmh_results, ratio, runs
 c = {k: runs(v) for k, v in c_rounds(sys.argv[1], sys.argv[2]).items()}
 j = {k: jmh(m) for k, m in jmh_results(sys.argv[3]).items()}
 n = c["port-io-exit"].n
-print(f"| operation | C (ns): median (min–max of {n} rounds) | kvmctl Java (ns) | kvmctl / C | JNR-FFI ioctl (ns) | JNR-FFI / C |")
+print(f"| operation | C (ns): median (min–max of {n} rounds) | kvmctl Java (ns) | kvmctl / C | jffi ioctl (ns) | jffi / C |")
 print("| --- | ---: | ---: | --- | ---: | --- |")
 for name, key, java, jnr in (("port-I/O exit (KVM_RUN)", "port-io-exit", "kvmctlPortIoExit", "jnrPortIoExit"),
                              ("KVM_GET_REGS + KVM_SET_REGS", "regs-get-set", "kvmctlRegsGetSet", "jnrRegsGetSet")):
