@@ -3,7 +3,7 @@
 # the vCPU (and mapping kvm_run), closing it all, each timed as a single call per VM over the same
 # memfd RAM, three ways:
 #   C            scripts/bench/vm-lifecycle.c, before and after the Java run (pooled)
-#   Java, bare   the same ioctls through the bare shim and JNR-FFI in a JVM (VmLifecycleTimes)
+#   Java, bare   the same ioctls through the bare shim and LibC (jffi) in a JVM (VmLifecycleTimes)
 #   kvmctl API   Kvm.createVm, Vm.mapMemory, Vm.createVcpu, Vm.close, in the same JVM, interleaved
 # "bare / C" is what running in a JVM's process costs the kernel's work; "API / bare" is what
 # kvmctl's own Java code adds. Each figure is the median (min–max) of the per-round means; the

@@ -12,7 +12,7 @@ import java.util.Arrays;
  * (create a VM, map its RAM, create its vCPU, close it), timed one call at a time as in
  * scripts/bench/vm-lifecycle.c, two ways in the same process and interleaved VM by VM:
  * <ul>
- *   <li>{@code raw}: the same ioctls through the bare shim and JNR-FFI, no kvmctl objects, so it
+ *   <li>{@code raw}: the same ioctls through the bare shim and {@code LibC} (jffi), no kvmctl objects, so it
  *       differs from the C program only by the process it runs in (a JVM);
  *   <li>{@code api}: {@link Kvm#createVm()}, {@link Vm#mapMemory(long, GuestMemory)},
  *       {@link Vm#createVcpu(int)}, {@link Vm#close()}, as {@code Machine.rebuildVm()} calls them.
