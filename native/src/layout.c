@@ -262,6 +262,7 @@ static const struct kvmctl_layout_entry kvmctl_layout[] = {
 
     /* Issue 9: the rest of kvm-ioctls' x86-64 ioctls, and every exit the headers define. */
     FIELD(kvm_run, kvm_valid_regs), FIELD(kvm_run, kvm_dirty_regs), FIELD(kvm_run, s.regs),
+    FIELD(kvm_run, s.regs.sregs), FIELD(kvm_run, s.regs.events),
     FIELD(kvm_run, hypercall.args), FIELD(kvm_run, hypercall.ret), FIELD(kvm_run, hypercall.longmode),
     FIELD(kvm_run, tpr_access.rip), FIELD(kvm_run, tpr_access.is_write),
     FIELD(kvm_run, eoi.vector),

@@ -18,6 +18,11 @@
  *                    from its fd) names each page the guest wrote; the copy harvests the ring's
  *                    entries, then KVM_RESET_DIRTY_RINGS re-protects those pages; restores as
  *                    plain-full. Left out when the kernel lacks the capability.
+ *   sync-full        KVM_GET_DIRTY_LOG; the same state as plain-full, but regs, sregs and vCPU
+ *                    events through kvm_run's sync regs (KVM_CAP_SYNC_REGS: written into
+ *                    kvm_run.s.regs and flagged in kvm_dirty_regs, KVM applies them at the next
+ *                    KVM_RUN's entry: 3 ioctls fewer); MP state, XSAVE, XCRs and debug regs by
+ *                    ioctl first. Left out when the kernel does not sync all three sets.
  *   plain-full-msrs  plain-full plus every saveable MSR (as kvmctl's Checkpoint restores)
  * Prints "name ns/reset ..." lines: ns per reset in each of ROUNDS rounds, after a warm-up round.
  * Checks after the warm-up that a reset gave back the checkpoint's bytes and registers.
@@ -50,8 +55,10 @@ static const uint8_t guest[] = {
 /* Entries of a dirty ring: 64 KiB, room for every page a run here writes (K is at most 1024). */
 #define RING_ENTRIES 4096u
 
-enum mode { PLAIN_REGS, PLAIN_FULL, CLEAR_FULL, RING_FULL, PLAIN_FULL_MSRS, MODES };
-static const char *names[MODES] = { "plain-regs", "plain-full", "clear-full", "ring-full", "plain-full-msrs" };
+enum mode { PLAIN_REGS, PLAIN_FULL, CLEAR_FULL, RING_FULL, SYNC_FULL, PLAIN_FULL_MSRS, MODES };
+static const char *names[MODES] = { "plain-regs", "plain-full", "clear-full", "ring-full", "sync-full", "plain-full-msrs" };
+
+#define SYNC_ALL (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
 
 struct context {
     struct kvm_mp_state mp;
@@ -127,6 +134,18 @@ static void restore(struct bench *b)
         return;
     }
     IOCTL(b->vcpu, KVM_SET_MP_STATE, &c->mp);
+    if (b->mode == SYNC_FULL) {
+        /* KVM's sync_regs applies regs, sregs, events (in that order) at the next KVM_RUN's
+         * entry, after these: none of them depends on what sregs set here (no LAPIC, no MSRs). */
+        IOCTL(b->vcpu, KVM_SET_XSAVE, &c->xsave);
+        IOCTL(b->vcpu, KVM_SET_XCRS, &c->xcrs);
+        IOCTL(b->vcpu, KVM_SET_DEBUGREGS, &c->debugregs);
+        b->run->s.regs.regs = c->regs;
+        b->run->s.regs.sregs = c->sregs;
+        b->run->s.regs.events = c->events;
+        b->run->kvm_dirty_regs = SYNC_ALL;
+        return;
+    }
     IOCTL(b->vcpu, KVM_SET_REGS, &c->regs);
     IOCTL(b->vcpu, KVM_SET_SREGS, &c->sregs);
     IOCTL(b->vcpu, KVM_SET_XSAVE, &c->xsave);
@@ -263,7 +282,10 @@ static void check(struct bench *b, uint32_t k)
         die("the guest did not write its first page");
     reset(b);
     struct kvm_regs r;
-    IOCTL(b->vcpu, KVM_GET_REGS, &r);
+    if (b->mode == SYNC_FULL)
+        r = b->run->s.regs.regs; /* what the next entry loads; KVM_GET_REGS still has the old */
+    else
+        IOCTL(b->vcpu, KVM_GET_REGS, &r);
     if (memcmp(b->mem, b->copy, b->size) != 0 || r.rip != b->ctx.regs.rip) {
         fprintf(stderr, "bench: %s: a reset did not give back the checkpoint\n", names[b->mode]);
         exit(1);
@@ -300,9 +322,12 @@ int main(int argc, char **argv)
         die("open /dev/kvm");
     int manual = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
     int ring = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_DIRTY_LOG_RING); /* the largest ring in bytes */
-    fprintf(stderr, "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: %d, KVM_CAP_DIRTY_LOG_RING: %d)\n", manual, ring);
+    int sync = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS); /* the sets KVM syncs */
+    fprintf(stderr, "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: %d, KVM_CAP_DIRTY_LOG_RING: %d, KVM_CAP_SYNC_REGS: %d)\n",
+            manual, ring, sync);
     for (int m = 0; m < MODES; m++) {
-        if ((m == CLEAR_FULL && manual <= 0) || (m == RING_FULL && ring < (int)(RING_ENTRIES * sizeof(struct kvm_dirty_gfn))))
+        if ((m == CLEAR_FULL && manual <= 0) || (m == RING_FULL && ring < (int)(RING_ENTRIES * sizeof(struct kvm_dirty_gfn)))
+            || (m == SYNC_FULL && (sync < 0 || (sync & SYNC_ALL) != SYNC_ALL)))
             continue;
         static struct bench b;
         setup(kvm, &b, size, k, (enum mode)m);

@@ -70,6 +70,8 @@ final class RunPage {
     static final int VALID_REGS = Layout.offsetOf("kvm_run", "kvm_valid_regs");
     static final int DIRTY_REGS = Layout.offsetOf("kvm_run", "kvm_dirty_regs");
     static final int SYNC_REGS = Layout.offsetOf("kvm_run", "s.regs");
+    static final int SYNC_SREGS = Layout.offsetOf("kvm_run", "s.regs.sregs");
+    static final int SYNC_EVENTS = Layout.offsetOf("kvm_run", "s.regs.events");
     /** The exit-data union: {@code char padding[256]} is its largest member. */
     static final int EXIT_UNION = Layout.offsetOf("kvm_run", "padding");
     static final int EXIT_UNION_SIZE = 256;
@@ -210,6 +212,15 @@ final class RunPage {
     void copyIn(long address, int offset, int length) {
         check();
         Memory.copy(address, Memory.addressOf(page) + offset, length);
+    }
+
+    /**
+     * The native address of {@code offset}, for an ioctl that reads a struct in the page: valid
+     * while this object is reachable, and readable (as zeros) even after {@link #close()}.
+     */
+    long address(int offset) {
+        check();
+        return Memory.addressOf(page) + offset;
     }
 
     /** Copies {@code dst.length} bytes at {@code offset}. */

@@ -780,6 +780,7 @@ public final class Vcpu implements AutoCloseable {
     public Translation translate(long linearAddress) {
         TranslationBuffer.Holder t = TranslationBuffer.get();
         t.linearAddress(linearAddress);
+        applyDirtySyncedRegs(); // the paging mode and CR3 may be among the pending special registers
         KvmException.check(fd.call(Shim::translate, t.address()), "KVM_TRANSLATE"); // t is this thread's: reachable
         return t.result();
     }
@@ -791,6 +792,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void injectNmi() {
+        applyDirtySyncedRegs(); // pending events would otherwise replace the NMI at the next entry
         KvmException.check(fd.call((vcpu, unused) -> Shim.nmi(vcpu), 0), "KVM_NMI");
     }
 
@@ -804,6 +806,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void injectInterrupt(int vector) {
+        applyDirtySyncedRegs(); // pending events would otherwise replace the interrupt at the next entry
         KvmException.check(fd.call((vcpu, v) -> Shim.interrupt(vcpu, (int) v), vector), "KVM_INTERRUPT");
     }
 
@@ -889,6 +892,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void injectSmi() {
+        applyDirtySyncedRegs(); // pending events would otherwise replace the SMI at the next entry
         KvmException.check(fd.call((vcpu, unused) -> Shim.smi(vcpu), 0), "KVM_SMI");
     }
 
@@ -937,6 +941,7 @@ public final class Vcpu implements AutoCloseable {
     }
 
     private void nested(ByteBuffer b, boolean get) {
+        applyDirtySyncedRegs();
         try {
             KvmException.check(fd.call(get ? Shim::getNestedState : Shim::setNestedState,
                     dev.kvmctl.internal.bridge.Memory.addressOf(b)), get ? "KVM_GET_NESTED_STATE" : "KVM_SET_NESTED_STATE");
@@ -1080,7 +1085,12 @@ public final class Vcpu implements AutoCloseable {
 
     /**
      * Sets {@code kvm_run.kvm_dirty_regs}: the register sets KVM loads from the page at the next
-     * entry (written with {@link #writeSyncedRegs}), saving a set call.
+     * entry (written with {@link #writeSyncedRegs}, {@link #writeSyncedSregs} and
+     * {@link #writeSyncedVcpuEvents}), saving a set call each. Until then any other call of this
+     * class that reads or writes the vCPU's state (a get, a set, {@link #translate},
+     * {@link #injectNmi}, ...) first applies the dirty sets itself, with their ioctls in KVM's order
+     * (regs, sregs, events) and clears their bits: a get sees them and a set comes after them, as
+     * if they had been set by ioctl right away.
      *
      * @param sets {@link #SYNC_REGS}, {@link #SYNC_SREGS} and {@link #SYNC_EVENTS} or'ed, or 0
      * @throws IllegalStateException if this vCPU is closed
@@ -1139,11 +1149,67 @@ public final class Vcpu implements AutoCloseable {
     }
 
     /**
+     * Copies {@code from} into the {@code kvm_run} page's special-register area; with
+     * {@link #SYNC_SREGS} dirty ({@link #syncDirtyRegs(int)}) KVM loads it at the next entry,
+     * without an ioctl.
+     *
+     * @param from the special registers
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void writeSyncedSregs(SRegs from) {
+        ensureOpen();
+        run.copyIn(from.address(), RunPage.SYNC_SREGS, from.size());
+        Reference.reachabilityFence(from);
+    }
+
+    /**
+     * Copies {@code from} into the {@code kvm_run} page's vCPU-events area; with
+     * {@link #SYNC_EVENTS} dirty ({@link #syncDirtyRegs(int)}) KVM loads it at the next entry,
+     * without an ioctl.
+     *
+     * @param from the vCPU events
+     * @throws IllegalStateException if this vCPU is closed
+     */
+    public void writeSyncedVcpuEvents(VcpuEvents from) {
+        ensureOpen();
+        run.copyIn(from.address(), RunPage.SYNC_EVENTS, from.size());
+        Reference.reachabilityFence(from);
+    }
+
+    /**
+     * Applies the register sets left dirty in the {@code kvm_run} page ({@link #syncDirtyRegs})
+     * with their ioctls, straight from the page, in the order KVM's {@code sync_regs} applies them
+     * at {@code KVM_RUN}'s entry, and clears their bits first (a set KVM refuses is reported once,
+     * not again at every later call). Called before every other state ioctl, so a get sees the
+     * pending state and a set lands after it. One read of the page when nothing is dirty.
+     */
+    private void applyDirtySyncedRegs() {
+        if (closed) {
+            return; // the ioctl that follows reports it
+        }
+        long dirty = run.getLong(RunPage.DIRTY_REGS);
+        if (dirty == 0) {
+            return;
+        }
+        run.putLong(RunPage.DIRTY_REGS, 0);
+        if ((dirty & SYNC_REGS) != 0) {
+            KvmException.check(fd.call(Shim::setRegs, run.address(RunPage.SYNC_REGS)), "KVM_SET_REGS");
+        }
+        if ((dirty & SYNC_SREGS) != 0) {
+            KvmException.check(fd.call(Shim::setSregs, run.address(RunPage.SYNC_SREGS)), "KVM_SET_SREGS");
+        }
+        if ((dirty & SYNC_EVENTS) != 0) {
+            KvmException.check(fd.call(Shim::setVcpuEvents, run.address(RunPage.SYNC_EVENTS)), "KVM_SET_VCPU_EVENTS");
+        }
+    }
+
+    /**
      * The ioctl {@code op} with {@code struct}'s address, the descriptor held open for the call
      * and the struct kept reachable until the kernel is done with its memory (a struct the caller
      * no longer uses could otherwise be freed while the kernel writes into it).
      */
     private int struct(OwnedFd.Call op, KvmStruct struct, String name) {
+        applyDirtySyncedRegs();
         try {
             return KvmException.check(fd.call(op, struct.address()), name);
         } finally {

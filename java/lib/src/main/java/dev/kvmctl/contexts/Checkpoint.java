@@ -1,5 +1,6 @@
 package dev.kvmctl.contexts;
 
+import dev.kvmctl.Capability;
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.MemorySlot;
 import dev.kvmctl.Vcpu;
@@ -18,7 +19,8 @@ import java.util.Set;
  * the pages the guest wrote since the checkpoint or the last reset, as KVM's dirty log names them
  * ({@code KVM_GET_DIRTY_LOG}, which write-protects the pages again as it returns them: one ioctl;
  * {@code scripts/bench-reset.sh} compares it with {@code KVM_CLEAR_DIRTY_LOG} under manual
- * protection), and restores the vCPUs in Firecracker's order. A fuzzer or a test
+ * protection), and restores the vCPUs in Firecracker's order (with the registers, special
+ * registers and events through the {@code kvm_run} page where it can: see {@link #reset()}). A fuzzer or a test
  * harness runs a guest from the same state many times this way without rebuilding it.
  *
  * <pre>{@code
@@ -77,6 +79,8 @@ public final class Checkpoint implements AutoCloseable {
     private final Vcpu[] vcpus;
     private final VcpuContext[] contexts;
     private final Scope scope;
+    /** Whether resets hand regs, sregs and events to KVM through the kvm_run page (KVM_CAP_SYNC_REGS). */
+    private final boolean syncRegs;
     private final GuestMemory copy;
     /** The device models reset with the VM, and their state and its version at the mark. */
     private final DeviceState[] devices;
@@ -86,8 +90,9 @@ public final class Checkpoint implements AutoCloseable {
     private final int words;
     private boolean closed;
 
-    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, Vcpu[] vcpus, VcpuContext[] contexts, GuestMemory copy,
-                       DeviceState[] devices, byte[][] deviceStates, int[] deviceVersions) {
+    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, boolean syncRegs, Vcpu[] vcpus, VcpuContext[] contexts,
+                       GuestMemory copy, DeviceState[] devices, byte[][] deviceStates, int[] deviceVersions) {
+        this.syncRegs = syncRegs;
         this.devices = devices;
         this.deviceStates = deviceStates;
         this.deviceVersions = deviceVersions;
@@ -154,6 +159,15 @@ public final class Checkpoint implements AutoCloseable {
      * @throws dev.kvmctl.KvmException if KVM refuses a read
      */
     public static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope, List<? extends DeviceState> devices) {
+        return mark(vm, slot, scope, devices, true);
+    }
+
+    /**
+     * {@link #mark(Vm, MemorySlot, Scope, List)}, with {@code syncRegs} false to restore every part
+     * by ioctl even where KVM could take the registers through the {@code kvm_run} page (the
+     * fallback for kernels without {@code KVM_CAP_SYNC_REGS}, tested on one with it).
+     */
+    static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope, List<? extends DeviceState> devices, boolean syncRegs) {
         Objects.requireNonNull(scope, "scope");
         DeviceState[] models = devices.toArray(new DeviceState[0]);
         byte[][] states = new byte[models.length][];
@@ -184,7 +198,9 @@ public final class Checkpoint implements AutoCloseable {
         }
         GuestMemory copy = GuestMemory.anonymous(slot.size());
         try {
-            Checkpoint checkpoint = new Checkpoint(vm, slot, scope, vcpus, contexts, copy, models, states, versions);
+            Checkpoint checkpoint = new Checkpoint(vm, slot, scope,
+                    syncRegs && scope == Scope.NO_MSRS && !vm.hasIrqchip() && syncsAllRegs(vm), vcpus, contexts, copy,
+                    models, states, versions);
             // Clear the log first: from here on every guest write is logged, and the copy below
             // is of memory the stopped guest no longer changes.
             vm.dirtyLog(slot, checkpoint.bitmap);
@@ -196,13 +212,26 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
+    /** Whether KVM syncs regs, sregs and vCPU events through the kvm_run page for {@code vm}'s vCPUs. */
+    private static boolean syncsAllRegs(Vm vm) {
+        int all = Vcpu.SYNC_REGS | Vcpu.SYNC_SREGS | Vcpu.SYNC_EVENTS;
+        return (vm.checkExtension(Capability.SYNC_REGS) & all) == all;
+    }
+
     /**
      * Resets the VM to this checkpoint: fetches and clears the slot's dirty log, copies the pages
      * it names back from the checkpoint's copy (runs of adjacent pages in one copy), and restores
      * every vCPU's context, as much as the checkpoint's {@link Scope} says, in Firecracker's order
      * (CPUID, which only the host sets, is left as it is), then the device models given to the
      * mark, if any. The log then holds nothing, so the next reset copies only what the guest
-     * writes from now on. Allocates nothing without device models; with them, a copy of each
+     * writes from now on.
+     *
+     * <p>With {@link Scope#NO_MSRS}, no in-kernel irqchip and a kernel that syncs registers
+     * through the {@code kvm_run} page ({@code KVM_CAP_SYNC_REGS} with all three sets), the
+     * registers, special registers and vCPU events are written into each vCPU's page and applied
+     * by KVM at its next {@code KVM_RUN}, three ioctls fewer per vCPU, to the same state (the
+     * reasoning is in {@code VcpuContext}). Until then every state call on the vCPU (a get, a set,
+     * a capture) applies them first, so it sees or overrides the reset state as after an ioctl. Allocates nothing without device models; with them, a copy of each
      * one's saved bytes (and what its {@code restore} allocates).
      *
      * @return how many pages were copied back
@@ -240,7 +269,7 @@ public final class Checkpoint implements AutoCloseable {
             if (scope == Scope.REGISTERS) {
                 vcpus[i].setRegs(contexts[i].regs());
             } else {
-                contexts[i].restoreGuestWritable(vcpus[i], scope == Scope.ALL);
+                contexts[i].restoreGuestWritable(vcpus[i], scope == Scope.ALL, syncRegs);
             }
         }
         for (int i = 0; i < devices.length; i++) {
@@ -259,6 +288,15 @@ public final class Checkpoint implements AutoCloseable {
     /** {@return what a reset restores of each vCPU} */
     public Scope scope() {
         return scope;
+    }
+
+    /**
+     * {@return whether resets hand each vCPU's registers, special registers and events to KVM
+     * through its {@code kvm_run} page (see {@link #reset()}); false when the kernel cannot or this
+     * checkpoint's scope or the VM's in-kernel irqchip at the mark rules it out}
+     */
+    public boolean resetsThroughSyncRegs() {
+        return syncRegs;
     }
 
     /** {@return the slot whose memory this checkpoint holds} */

@@ -156,15 +156,22 @@ public final class VcpuContext {
      */
     public void restore(Vcpu vcpu) {
         vcpu.setCpuid(cpuid); // before XSAVE, or KVM silently zeroes the AVX state
-        restoreGuestWritable(vcpu, true);
+        restoreGuestWritable(vcpu, true, false);
     }
 
     /**
      * Restores what a running guest can change, into the vCPU this context was captured from, in
      * {@link #restore}'s order but without CPUID (only the host sets it) and, unless {@code msrs},
-     * without the MSRs: a {@link Checkpoint} reset. Allocates nothing.
+     * without the MSRs: a {@link Checkpoint} reset. With {@code syncRegs} (KVM syncs all three
+     * sets, {@link Capability#SYNC_REGS}) and neither a local APIC nor MSRs to restore, the
+     * registers, special registers and events go through the {@code kvm_run} page instead of three
+     * ioctls (see {@link #restoreThroughSyncRegs}). Allocates nothing.
      */
-    void restoreGuestWritable(Vcpu vcpu, boolean msrs) {
+    void restoreGuestWritable(Vcpu vcpu, boolean msrs, boolean syncRegs) {
+        if (syncRegs && !msrs && !lapicPresent) {
+            restoreThroughSyncRegs(vcpu);
+            return;
+        }
         vcpu.setMpState(mpState);
         vcpu.setRegs(regs);
         vcpu.setSregs(sregs);
@@ -180,6 +187,34 @@ public final class VcpuContext {
             restoreMsrs(vcpu);
         }
         vcpu.setVcpuEvents(events);
+    }
+
+    /**
+     * {@link #restoreGuestWritable}'s order with the registers, special registers and events left
+     * in the {@code kvm_run} page for KVM to apply at the next {@code KVM_RUN}'s entry (its
+     * {@code sync_regs}, which applies them in that order: regs, sregs, events), after the XSAVE
+     * area, XCRs and debug registers set here. The same state results, because none of those three
+     * depends on what the special registers set: KVM_SET_XSAVE checks the area against the guest's
+     * CPUID, not CR4 or XCR0; KVM_SET_XCRS checks XCR0 against CPUID (CR4.OSXSAVE only gates the
+     * guest's own XSETBV); KVM_SET_DEBUGREGS takes DR0-3, DR6 and DR7 as they are. The two that do
+     * depend on sregs keep the ioctl order: the local APIC (its base is in sregs) and the MSRs (KVM
+     * checks some addresses against CR4.LA57), so {@link #restoreGuestWritable} uses this only
+     * without both. The MP state comes first either way, and the events last. Until that entry any
+     * state call on the vCPU applies the pending sets first ({@link Vcpu#syncDirtyRegs}), so a
+     * capture or a get right after the reset sees the checkpoint's state. They are written after
+     * every ioctl here for that reason: an ioctl would apply the previous reset's pending sets.
+     */
+    private void restoreThroughSyncRegs(Vcpu vcpu) {
+        vcpu.setMpState(mpState);
+        vcpu.setXsave(xsave);
+        if (xcrsPresent) {
+            vcpu.setXcrs(xcrs);
+        }
+        vcpu.setDebugRegs(debugRegs);
+        vcpu.writeSyncedRegs(regs);
+        vcpu.writeSyncedSregs(sregs);
+        vcpu.writeSyncedVcpuEvents(events);
+        vcpu.syncDirtyRegs(Vcpu.SYNC_REGS | Vcpu.SYNC_SREGS | Vcpu.SYNC_EVENTS);
     }
 
     private void restoreMsrs(Vcpu vcpu) {

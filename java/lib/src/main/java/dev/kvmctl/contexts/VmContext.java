@@ -143,7 +143,7 @@ public final class VmContext {
             if (cpuid) {
                 vcpus[i].restore(list.get(i));
             } else {
-                vcpus[i].restoreGuestWritable(list.get(i), true);
+                vcpus[i].restoreGuestWritable(list.get(i), true, false);
             }
         }
     }

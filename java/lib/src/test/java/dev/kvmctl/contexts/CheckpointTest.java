@@ -2,9 +2,12 @@ package dev.kvmctl.contexts;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.kvmctl.Capability;
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmAvailable;
@@ -15,6 +18,8 @@ import dev.kvmctl.VmExit;
 import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
 import dev.kvmctl.guests.devices.DeviceState;
+import dev.kvmctl.state.Regs;
+import dev.kvmctl.state.VcpuEvents;
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -174,6 +179,99 @@ class CheckpointTest {
             assertTrue(sink != 0);
             // one object per reset would be > 48 KB
             assertTrue(allocated < 4096, allocated + " bytes allocated over 3000 runs and resets");
+        }
+    }
+
+    /** The state a reset writes back, read from the vCPU with the ioctls (what a capture sees). */
+    private static void assertCheckpointState(VcpuContext expected, Vcpu vcpu, String when) {
+        VcpuContext now = new VcpuContext(vcpu.vm().kvm(), false);
+        now.capture(vcpu);
+        assertEquals(expected.regs(), now.regs(), "regs " + when);
+        assertEquals(expected.sregs(), now.sregs(), "sregs " + when);
+        assertEquals(expected.events(), now.events(), "vCPU events " + when);
+        assertEquals(expected.mpState(), now.mpState(), "MP state " + when);
+        assertEquals(expected.xsave(), now.xsave(), "XSAVE " + when);
+    }
+
+    /** Changes what a guest with more privilege could: a special register and an event, checked to have taken. */
+    private static void disturbSregsAndEvents(Vcpu vcpu) {
+        vcpu.setSregs(vcpu.getSregs().cr2(0x5eed000));
+        vcpu.setVcpuEvents(vcpu.getVcpuEvents(new VcpuEvents()).nmiMasked(true));
+        assertEquals(0x5eed000, vcpu.getSregs().cr2(), "the test's sregs change took");
+        assertTrue(vcpu.getVcpuEvents(new VcpuEvents()).nmiMasked(), "the test's events change took");
+    }
+
+    private static final int ALL_SYNC = Vcpu.SYNC_REGS | Vcpu.SYNC_SREGS | Vcpu.SYNC_EVENTS;
+
+    @Test
+    void aResetThroughSyncRegsRestoresRegsSregsAndEventsEvenForACaptureBeforeTheNextRun() {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.NO_MSRS)) {
+            assumeTrue((g.vm.checkExtension(Capability.SYNC_REGS) & ALL_SYNC) == ALL_SYNC,
+                    "KVM here does not sync regs, sregs and events through kvm_run");
+            assertTrue(checkpoint.resetsThroughSyncRegs(), "NO_MSRS without an irqchip on a kernel that syncs all three");
+            VcpuContext mark = checkpoint.vcpuContext(0);
+            g.run(5, 16);
+            disturbSregsAndEvents(g.vcpu);
+            checkpoint.reset();
+            assertEquals(ALL_SYNC, g.vcpu.syncDirtyRegs(), "the reset left regs, sregs and events for the next entry");
+            // no KVM_RUN in between: the capture's first ioctl applies them, so it sees the checkpoint
+            assertCheckpointState(mark, g.vcpu, "captured right after a reset");
+            assertEquals(0, g.vcpu.syncDirtyRegs(), "applied once, by the capture's ioctls");
+
+            // a set after the reset wins over it, as after an ioctl reset
+            g.run(6, 16);
+            checkpoint.reset();
+            Regs changed = new Regs();
+            changed.copyFrom(mark.regs());
+            changed.rbx(0xabcdef);
+            g.vcpu.setRegs(changed);
+            assertEquals(0, g.vcpu.syncDirtyRegs(), "nothing left for KVM_RUN to apply over the set");
+            assertEquals(changed, g.vcpu.getRegs());
+            assertEquals(mark.sregs(), g.vcpu.getSregs(), "the reset's sregs, applied before the set");
+
+            // and through the kernel's own path: a run from the reset state, then one more reset
+            g.vcpu.setRegs(mark.regs());
+            checkpoint.reset();
+            assertEquals(model(9, 16), g.run(9, 16), "KVM_RUN applied the synced state: the run is a fresh one");
+            assertEquals(0, g.vcpu.syncDirtyRegs(), "KVM cleared the bits it applied");
+            disturbSregsAndEvents(g.vcpu);
+            checkpoint.reset();
+            checkpoint.reset(); // twice with no run: the second's ioctls apply the first's pending sets
+            assertCheckpointState(mark, g.vcpu, "after two resets with no run between");
+        }
+    }
+
+    @Test
+    void theIoctlFallbackRestoresTheSameState() {
+        try (Guest g = new Guest();
+             Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.NO_MSRS, List.of(), false)) {
+            assertFalse(checkpoint.resetsThroughSyncRegs());
+            VcpuContext mark = checkpoint.vcpuContext(0);
+            g.run(5, 16);
+            disturbSregsAndEvents(g.vcpu);
+            checkpoint.reset();
+            assertEquals(0, g.vcpu.syncDirtyRegs(), "the fallback sets every part by ioctl");
+            assertCheckpointState(mark, g.vcpu, "after an ioctl reset");
+            assertEquals(model(9, 16), g.run(9, 16));
+        }
+        // the other scopes never use the page
+        for (Checkpoint.Scope scope : new Checkpoint.Scope[] {Checkpoint.Scope.ALL, Checkpoint.Scope.REGISTERS}) {
+            try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, scope)) {
+                assertFalse(checkpoint.resetsThroughSyncRegs(), scope.toString());
+                g.run(5, 16);
+                checkpoint.reset();
+                assertEquals(0, g.vcpu.syncDirtyRegs(), scope.toString());
+            }
+        }
+    }
+
+    @Test
+    void aResetOfAClosedVcpuThroughSyncRegsThrows() {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.NO_MSRS)) {
+            g.run(3, 16);
+            g.vcpu.close();
+            IllegalStateException e = assertThrows(IllegalStateException.class, checkpoint::reset);
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
         }
     }
 
