@@ -7,8 +7,10 @@
 # centres; comparisons by the rule of
 # scripts/bench/stats.py (overlapping intervals: "no measurable difference"); then a last line of
 # JSON for K = 16, 64 MiB, the full vCPU state (MP state, regs, sregs, XSAVE, XCRs, debug regs,
-# events: C 'plain-full', 'clear-full' (KVM_CLEAR_DIRTY_LOG, manual protect) or 'ring-full' (the
-# dirty ring, where the kernel has it), whichever is fastest, against Checkpoint.Scope.NO_MSRS);
+# events: C 'plain-full', 'clear-full' (KVM_CLEAR_DIRTY_LOG, manual protect), 'ring-full' (the
+# dirty ring, where the kernel has it) or 'sync-full' (regs, sregs and events through kvm_run's
+# sync regs, where the kernel has KVM_CAP_SYNC_REGS), whichever is fastest, against
+# Checkpoint.Scope.NO_MSRS, which uses the sync regs where the kernel has them);
 # "ratio" is Java's time per reset over C's (lower is better; the goal is ≤ 1.10).
 #
 #   scripts/bench-reset.sh            # compiles what it needs (java/lib, profile 'bench'); about 10 minutes
@@ -73,7 +75,7 @@ j = {k: jmh(m) for k, m in jmh_results(sys.argv[3]).items()}
 print("| RAM | dirty pages | vCPU state restored | C variant | C µs/reset: median (min–max) | kvmctl µs/reset | kvmctl / C | resets/s, C / kvmctl (centres) |")
 print("| ---: | ---: | --- | --- | ---: | ---: | --- | ---: |")
 pairs = (("REGISTERS", "general registers", ("plain-regs",)),
-         ("NO_MSRS", "full: MP state, regs, sregs, XSAVE, XCRs, debug regs, events", ("plain-full", "clear-full", "ring-full")),
+         ("NO_MSRS", "full: MP state, regs, sregs, XSAVE, XCRs, debug regs, events", ("plain-full", "clear-full", "ring-full", "sync-full")),
          ("ALL", "full + every saveable MSR", ("plain-full-msrs",)))
 verdicts, last = [], None
 for (ram, k) in c1:
