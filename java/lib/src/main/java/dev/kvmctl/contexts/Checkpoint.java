@@ -20,8 +20,9 @@ import java.util.Set;
  * ({@code KVM_GET_DIRTY_LOG}, which write-protects the pages again as it returns them: one ioctl;
  * {@code scripts/bench-reset.sh} compares it with {@code KVM_CLEAR_DIRTY_LOG} under manual
  * protection), and restores the vCPUs in Firecracker's order (with the registers, special
- * registers and events through the {@code kvm_run} page where it can: see {@link #reset()}). A fuzzer or a test
- * harness runs a guest from the same state many times this way without rebuilding it.
+ * registers and events through the {@code kvm_run} page where it can: see {@link #reset()}). A
+ * fuzzer or a test harness runs a guest from the same state many times this way without
+ * rebuilding it.
  *
  * <pre>{@code
  * MemorySlot slot = vm.mapMemory(0, ram, MemorySlot.LOG_DIRTY_PAGES);
@@ -231,8 +232,10 @@ public final class Checkpoint implements AutoCloseable {
      * registers, special registers and vCPU events are written into each vCPU's page and applied
      * by KVM at its next {@code KVM_RUN}, three ioctls fewer per vCPU, to the same state (the
      * reasoning is in {@code VcpuContext}). Until then every state call on the vCPU (a get, a set,
-     * a capture) applies them first, so it sees or overrides the reset state as after an ioctl. Allocates nothing without device models; with them, a copy of each
-     * one's saved bytes (and what its {@code restore} allocates).
+     * a capture) applies them first, so it sees or overrides the reset state as after an ioctl.
+     *
+     * <p>Allocates nothing without device models; with them, a copy of each one's saved bytes
+     * (and what its {@code restore} allocates).
      *
      * @return how many pages were copied back
      * @throws IllegalStateException if this checkpoint, the VM, a vCPU or the slot's memory is

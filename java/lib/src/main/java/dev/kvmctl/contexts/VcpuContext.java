@@ -198,8 +198,12 @@ public final class VcpuContext {
      * CPUID, not CR4 or XCR0; KVM_SET_XCRS checks XCR0 against CPUID (CR4.OSXSAVE only gates the
      * guest's own XSETBV); KVM_SET_DEBUGREGS takes DR0-3, DR6 and DR7 as they are. The two that do
      * depend on sregs keep the ioctl order: the local APIC (its base is in sregs) and the MSRs (KVM
-     * checks some addresses against CR4.LA57), so {@link #restoreGuestWritable} uses this only
-     * without both. The MP state comes first either way, and the events last. Until that entry any
+     * checks some addresses against CR4.LA57), so {@link #restoreGuestWritable} uses this only when
+     * neither is to be restored. What the ioctl order relies on still holds: the MP state comes
+     * first (KVM_SET_MP_STATE checks it against the SMM flag, which the events restore last either
+     * way); the registers come before the special registers (KVM_SET_SREGS reads RIP for the
+     * reset-vector case) and before the events (KVM_SET_REGS drops a pending exception, the events
+     * bring the checkpoint's back), the order {@code sync_regs} keeps. Until that entry any
      * state call on the vCPU applies the pending sets first ({@link Vcpu#syncDirtyRegs}), so a
      * capture or a get right after the reset sees the checkpoint's state. They are written after
      * every ioctl here for that reason: an ioctl would apply the previous reset's pending sets.
