@@ -11,6 +11,7 @@ import dev.kvmctl.Capability;
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmAvailable;
+import dev.kvmctl.KvmException;
 import dev.kvmctl.MemorySlot;
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.Vm;
@@ -19,6 +20,7 @@ import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
 import dev.kvmctl.guests.devices.DeviceState;
 import dev.kvmctl.state.Regs;
+import dev.kvmctl.state.SRegs;
 import dev.kvmctl.state.VcpuEvents;
 import java.lang.management.ManagementFactory;
 import java.util.List;
@@ -262,6 +264,21 @@ class CheckpointTest {
                 checkpoint.reset();
                 assertEquals(0, g.vcpu.syncDirtyRegs(), scope.toString());
             }
+        }
+    }
+
+    @Test
+    void aPendingSyncedSetKvmRefusesIsReportedByTheCallThatAppliesItThenDropped() {
+        try (Guest g = new Guest()) {
+            SRegs bad = g.vcpu.getSregs();
+            bad.cr4(bad.cr4() & ~0x20L); // long-mode paging without CR4.PAE: KVM refuses it
+            g.vcpu.writeSyncedSregs(bad);
+            g.vcpu.syncDirtyRegs(Vcpu.SYNC_SREGS);
+            KvmException e = assertThrows(KvmException.class, () -> g.vcpu.getRegs());
+            assertTrue(e.getMessage().contains("KVM_SET_SREGS"), e.getMessage());
+            assertEquals(0, g.vcpu.syncDirtyRegs(), "dropped, not retried by every later call");
+            assertTrue((g.vcpu.getSregs().cr4() & 0x20L) != 0, "the vCPU kept its valid special registers");
+            assertEquals(model(9, 16), g.run(9, 16), "and runs as before");
         }
     }
 
