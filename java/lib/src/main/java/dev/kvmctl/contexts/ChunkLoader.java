@@ -39,7 +39,8 @@ final class ChunkLoader implements Runnable {
     private final GuestMemory ram;
     private final UserFaultFd uffd;
     private final boolean[] loaded;
-    private final ByteBuffer buffer = ByteBuffer.allocateDirect(MemoryIndex.CHUNK);
+    /** Made by {@link #run()}, on the loader's thread: not on the way to the guest's first KVM_RUN. */
+    private ByteBuffer buffer;
     private final CountDownLatch done = new CountDownLatch(1);
     private final long start = System.nanoTime();
     private Machine machine; // guarded by this
@@ -132,6 +133,7 @@ final class ChunkLoader implements Runnable {
     @Override
     public void run() {
         try {
+            buffer = ByteBuffer.allocateDirect(MemoryIndex.CHUNK);
             if (loadAll()) {
                 verifyNanos = System.nanoTime() - start;
             }
