@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Time from opening a snapshot to the machine ready for the guest's first KVM_RUN (restore_ms: the
+# Time from opening a snapshot to the guest's first KVM_RUN (restore_ms: the
 # metadata read and checked, the VM, slot and vCPUs built, the contexts restored; docs/benchmarks.md
 # says exactly what the window holds) and until the whole memory image was loaded and checked in the
 # background (verify_ms), as `kvmctl restore --json` reports them, for snapshots of several memory

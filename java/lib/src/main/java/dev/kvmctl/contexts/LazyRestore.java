@@ -50,13 +50,16 @@ public final class LazyRestore {
     private final Machine machine;
     private final ChunkLoader loader;
     private final String fallbackReason;
+    /** {@link System#nanoTime()} when the file was opened. */
+    private final long openedAt;
     private final long restoreNanos;
 
-    private LazyRestore(Machine machine, ChunkLoader loader, String fallbackReason, long restoreNanos) {
+    private LazyRestore(Machine machine, ChunkLoader loader, String fallbackReason, long openedAt) {
         this.machine = machine;
         this.loader = loader;
         this.fallbackReason = fallbackReason;
-        this.restoreNanos = restoreNanos;
+        this.openedAt = openedAt;
+        this.restoreNanos = System.nanoTime() - openedAt;
     }
 
     /**
@@ -186,7 +189,7 @@ public final class LazyRestore {
             if (uffd == null && files.size() == 1) {
                 ram.close();
                 Machine machine = Snapshot.restore(kvm, channels.get(0), file, console);
-                return new LazyRestore(machine, null, unavailable, System.nanoTime() - begin);
+                return new LazyRestore(machine, null, unavailable, begin);
             }
             ChunkLoader loader = new ChunkLoader(sources, sourceOf, m.index(), ram, uffd, prefetch);
             handedOver = true; // the loader closes the channels (and the userfaultfd)
@@ -196,7 +199,7 @@ public final class LazyRestore {
                     ram.close();
                     throw new ContextFormatException(loader.failure() + "; nothing was restored");
                 }
-                return new LazyRestore(build(kvm, config, ram, contexts, null), null, unavailable, System.nanoTime() - begin);
+                return new LazyRestore(build(kvm, config, ram, contexts, null), null, unavailable, begin);
             }
             ram.fillLazily(loader::await);
             // One thread decodes the contexts while this one builds the machine (neither needs the
@@ -211,7 +214,7 @@ public final class LazyRestore {
             contexts.started();
             thread.start();
             Machine machine = build(kvm, config, ram, contexts, loader);
-            return new LazyRestore(machine, loader, null, System.nanoTime() - begin);
+            return new LazyRestore(machine, loader, null, begin);
         } catch (IOException e) {
             throw Snapshot.readError(reading, e);
         } finally {
@@ -346,6 +349,16 @@ public final class LazyRestore {
     /** {@return nanoseconds from opening the file until the machine could run (its first {@code KVM_RUN} may follow)} */
     public long restoreNanos() {
         return restoreNanos;
+    }
+
+    /**
+     * {@return nanoseconds from opening the file to the machine's first {@code KVM_RUN}: issue 11's
+     * time to a running guest, {@code restore --json}'s {@code restore_ms}}
+     *
+     * @throws IllegalStateException if the machine has not run yet
+     */
+    public long firstRunNanos() {
+        return machine.firstRunAt() - openedAt;
     }
 
     /**
