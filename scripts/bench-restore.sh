@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Time from opening a snapshot to the guest's first KVM_RUN (restore_ms) and until the whole memory
-# image was loaded and checked in the background (verify_ms), as `kvmctl restore --json` reports
-# them, for snapshots of several memory sizes. Each snapshot is of the built-in `spin` guest taken
+# Time from opening a snapshot to the guest's first KVM_RUN (restore_ms: the
+# metadata read and checked, the VM, slot and vCPUs built, the contexts restored; docs/benchmarks.md
+# says exactly what the window holds) and until the whole memory image was loaded and checked in the
+# background (verify_ms), as `kvmctl restore --json` reports them, for snapshots of several memory
+# sizes. Each snapshot is of the built-in `spin` guest taken
 # after SNAP_AFTER: sparse-ish (the guest's image and stack are data, the rest zero chunks, which
 # stay holes in the file and are never read). Each restore is a fresh process whose guest runs
 # for RUN_FOR; the file is in the page cache after the first round (which is not counted).

@@ -35,10 +35,16 @@ import java.nio.ByteBuffer;
  */
 public final class UserFaultFd implements AutoCloseable {
     private static final long MODE_MISSING = Layout.value("UFFDIO_REGISTER_MODE_MISSING");
+    private static final int POLLFD_SIZE = Layout.sizeOf("pollfd");
+    private static final int POLLFD_FD = Layout.offsetOf("pollfd", "fd");
+    private static final int POLLFD_EVENTS = Layout.offsetOf("pollfd", "events");
+    private static final int POLLFD_REVENTS = Layout.offsetOf("pollfd", "revents");
 
     private final OwnedFd fd;
     private final long address;
     private final long size;
+    /** The {@code struct pollfd} of {@link #awaitFault}; its one caller at a time is the thread serving faults. */
+    private final ByteBuffer pollfd = Memory.allocate(POLLFD_SIZE);
 
     private UserFaultFd(OwnedFd fd, long address, long size) {
         this.fd = fd;
@@ -107,6 +113,35 @@ public final class UserFaultFd implements AutoCloseable {
                 throw new KvmException("read(userfaultfd)", (int) -rc);
             }
             return rc - address;
+        } finally {
+            fd.release();
+        }
+    }
+
+    /**
+     * Waits until a touch waits on the memory, or {@code timeoutMillis} passes, without using the
+     * CPU meanwhile (a thread serving faults would otherwise poll {@link #nextFault()}). Issues
+     * {@code poll(2)}. Call it from one thread at a time.
+     *
+     * @param timeoutMillis the most milliseconds to wait; 0 looks without waiting
+     * @return whether a touch waits now ({@link #nextFault()} returns it); false on the timeout,
+     *     or when a signal interrupted the wait
+     * @throws KvmException naming {@code poll} if the descriptor fails
+     * @throws IllegalStateException if this descriptor is closed
+     */
+    public boolean awaitFault(int timeoutMillis) {
+        int f = fd.acquire();
+        try {
+            pollfd.putInt(POLLFD_FD, f).putShort(POLLFD_EVENTS, LibC.POLLIN).putShort(POLLFD_REVENTS, (short) 0);
+            int rc = LibC.INSTANCE.poll(Memory.addressOf(pollfd), 1, timeoutMillis);
+            if (rc < 0) {
+                int errno = LibC.errno();
+                if (errno == LibC.EINTR) {
+                    return false;
+                }
+                throw new KvmException("poll(userfaultfd)", errno);
+            }
+            return rc > 0;
         } finally {
             fd.release();
         }

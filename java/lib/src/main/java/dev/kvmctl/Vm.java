@@ -16,6 +16,7 @@ import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -502,8 +503,10 @@ public final class Vm implements AutoCloseable {
 
     /** A slot overlapping {@code [gpa, gpa+size)}, or null. */
     private MemorySlot overlapping(long gpa, long size) {
-        return slotsByAddress.subRangeMap(Range.closedOpen(gpa, gpa + size)).asMapOfRanges().values().stream()
-                .findFirst().orElse(null);
+        // An iterator, not a stream: this is on the way to a restored guest's first KVM_RUN, where
+        // a stream's first use spins lambda classes in a fresh JVM (milliseconds).
+        Iterator<MemorySlot> it = slotsByAddress.subRangeMap(Range.closedOpen(gpa, gpa + size)).asMapOfRanges().values().iterator();
+        return it.hasNext() ? it.next() : null;
     }
 
     private static Range<Long> guestRange(MemorySlot slot) {

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * The thread behind a {@link LazyRestore}: fills a restored guest's memory from the snapshot file
@@ -39,7 +38,8 @@ final class ChunkLoader implements Runnable {
     private final GuestMemory ram;
     private final UserFaultFd uffd;
     private final boolean[] loaded;
-    private final ByteBuffer buffer = ByteBuffer.allocateDirect(MemoryIndex.CHUNK);
+    /** Made by {@link #run()}, on the loader's thread: not on the way to the guest's first KVM_RUN. */
+    private ByteBuffer buffer;
     private final CountDownLatch done = new CountDownLatch(1);
     private final long start = System.nanoTime();
     private Machine machine; // guarded by this
@@ -54,6 +54,8 @@ final class ChunkLoader implements Runnable {
      */
     private final boolean prefetchOnDemand;
     private volatile long faults;
+    /** How long an idle loader sleeps before it looks whether it should prefetch or stop. */
+    private static final int IDLE_WAIT_MILLIS = 1;
 
     /**
      * A loader of {@code ram} from the chunks' sources ({@code sourceOf[chunk]}, each one of
@@ -132,6 +134,7 @@ final class ChunkLoader implements Runnable {
     @Override
     public void run() {
         try {
+            buffer = ByteBuffer.allocateDirect(MemoryIndex.CHUNK);
             if (loadAll()) {
                 verifyNanos = System.nanoTime() - start;
             }
@@ -191,7 +194,9 @@ final class ChunkLoader implements Runnable {
                     return false;
                 }
                 if (!served) {
-                    LockSupport.parkNanos(20_000); // nothing to do until the next fault
+                    // Nothing to do until the next fault: sleep in poll(2) rather than spin, leaving
+                    // the CPU to the restore's build; wake now and then to see a close or a prefetch.
+                    uffd.awaitFault(IDLE_WAIT_MILLIS);
                 }
                 continue;
             }

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * A restore that starts the guest before its memory is read: once the header and metadata are
@@ -49,13 +50,16 @@ public final class LazyRestore {
     private final Machine machine;
     private final ChunkLoader loader;
     private final String fallbackReason;
+    /** {@link System#nanoTime()} when the file was opened. */
+    private final long openedAt;
     private final long restoreNanos;
 
-    private LazyRestore(Machine machine, ChunkLoader loader, String fallbackReason, long restoreNanos) {
+    private LazyRestore(Machine machine, ChunkLoader loader, String fallbackReason, long openedAt) {
         this.machine = machine;
         this.loader = loader;
         this.fallbackReason = fallbackReason;
-        this.restoreNanos = restoreNanos;
+        this.openedAt = openedAt;
+        this.restoreNanos = System.nanoTime() - openedAt;
     }
 
     /**
@@ -171,6 +175,7 @@ public final class LazyRestore {
                     ? file + " has no memory index (written by an older kvmctl), so its memory was copied before the guest started"
                     : null;
             GuestConfig config = GuestConfigCodec.decode(m.config(), new Console(console, null));
+            ContextDecoder contexts = new ContextDecoder(kvm, config, m);
             GuestMemory ram = GuestMemory.memfd(Snapshot.memfdName(config.name()), m.info().memorySize());
             UserFaultFd uffd = null;
             if (unavailable == null) {
@@ -184,7 +189,7 @@ public final class LazyRestore {
             if (uffd == null && files.size() == 1) {
                 ram.close();
                 Machine machine = Snapshot.restore(kvm, channels.get(0), file, console);
-                return new LazyRestore(machine, null, unavailable, System.nanoTime() - begin);
+                return new LazyRestore(machine, null, unavailable, begin);
             }
             ChunkLoader loader = new ChunkLoader(sources, sourceOf, m.index(), ram, uffd, prefetch);
             handedOver = true; // the loader closes the channels (and the userfaultfd)
@@ -194,14 +199,22 @@ public final class LazyRestore {
                     ram.close();
                     throw new ContextFormatException(loader.failure() + "; nothing was restored");
                 }
-                return new LazyRestore(build(kvm, config, ram, m, null), null, unavailable, System.nanoTime() - begin);
+                return new LazyRestore(build(kvm, config, ram, contexts, null), null, unavailable, begin);
             }
             ram.fillLazily(loader::await);
-            Thread thread = new Thread(loader, "kvmctl-restore-" + config.name());
+            // One thread decodes the contexts while this one builds the machine (neither needs the
+            // other), then loads the memory. Building the VM, its slot and vCPUs touches no guest
+            // memory; restoring the contexts, which may, waits for the decoding, and so comes after
+            // the loader serves faults.
+            Thread thread = new Thread(() -> {
+                contexts.run();
+                loader.run();
+            }, "kvmctl-restore-" + config.name());
             thread.setDaemon(true);
-            thread.start(); // before the machine is built: building it may touch the memory
-            Machine machine = build(kvm, config, ram, m, loader);
-            return new LazyRestore(machine, loader, null, System.nanoTime() - begin);
+            contexts.started();
+            thread.start();
+            Machine machine = build(kvm, config, ram, contexts, loader);
+            return new LazyRestore(machine, loader, null, begin);
         } catch (IOException e) {
             throw Snapshot.readError(reading, e);
         } finally {
@@ -221,7 +234,7 @@ public final class LazyRestore {
         }
     }
 
-    private static Machine build(Kvm kvm, GuestConfig config, GuestMemory ram, SnapshotReader.Metadata m, ChunkLoader loader) {
+    private static Machine build(Kvm kvm, GuestConfig config, GuestMemory ram, ContextDecoder contexts, ChunkLoader loader) {
         Machine machine;
         try {
             machine = Machine.adopt(kvm, config, ram);
@@ -230,7 +243,8 @@ public final class LazyRestore {
             throw e;
         }
         try {
-            Snapshot.loadContext(machine, m).restore(machine);
+            MachineContext context = contexts.get();
+            context.restore(machine);
             if (loader != null) {
                 loader.attach(machine);
             }
@@ -238,6 +252,70 @@ public final class LazyRestore {
         } catch (RuntimeException e) {
             machine.close();
             throw e;
+        }
+    }
+
+    /**
+     * Decodes and checks a snapshot's contexts ({@link Snapshot#loadContext}), on the loader's
+     * thread before it loads memory, while the restoring thread builds the machine (VM, memory
+     * slot, vCPUs): neither needs the other, and in a fresh JVM each is milliseconds of first-time
+     * work (class initialisation, interpreted code) on the way to the guest's first {@code KVM_RUN}.
+     */
+    private static final class ContextDecoder implements Runnable {
+        private final Kvm kvm;
+        private final GuestConfig config;
+        private final SnapshotReader.Metadata metadata;
+        private final CountDownLatch done = new CountDownLatch(1);
+        private boolean started;
+        private MachineContext context; // published by done
+        private Throwable failure; // published by done
+
+        ContextDecoder(Kvm kvm, GuestConfig config, SnapshotReader.Metadata metadata) {
+            this.kvm = kvm;
+            this.config = config;
+            this.metadata = metadata;
+        }
+
+        /** Says that another thread runs this: {@link #get()} waits for it instead of decoding. */
+        void started() {
+            started = true;
+        }
+
+        @Override
+        public void run() {
+            try {
+                context = Snapshot.loadContext(kvm, config, metadata);
+            } catch (RuntimeException | Error e) {
+                failure = e;
+            } finally {
+                done.countDown();
+            }
+        }
+
+        /** The decoded contexts (decoded here and now unless another thread runs this); what decoding threw, rethrown. */
+        MachineContext get() {
+            if (!started) {
+                run();
+            }
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    done.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (failure instanceof RuntimeException e) {
+                throw e;
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
+            return context;
         }
     }
 
@@ -271,6 +349,16 @@ public final class LazyRestore {
     /** {@return nanoseconds from opening the file until the machine could run (its first {@code KVM_RUN} may follow)} */
     public long restoreNanos() {
         return restoreNanos;
+    }
+
+    /**
+     * {@return nanoseconds from opening the file to the machine's first {@code KVM_RUN}: issue 11's
+     * time to a running guest, {@code restore --json}'s {@code restore_ms}}
+     *
+     * @throws IllegalStateException if the machine has not run yet
+     */
+    public long firstRunNanos() {
+        return machine.firstRunAt() - openedAt;
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.kvmctl.contexts;
 
+import dev.kvmctl.Kvm;
 import dev.kvmctl.Vcpu;
 import dev.kvmctl.guests.Machine;
 import java.util.List;
@@ -30,7 +31,12 @@ public final class MachineContext {
      * @param machine the machine whose contexts this one holds
      */
     public MachineContext(Machine machine) {
-        this.context = new VmContext(machine.kvm(), machine.config().irqchip(), machine.config().cpus());
+        this(machine.kvm(), machine.config().irqchip(), machine.config().cpus());
+    }
+
+    /** An empty context for machines on {@code kvm} with or without an in-kernel irqchip and {@code cpus} vCPUs. */
+    MachineContext(Kvm kvm, boolean irqchip, int cpus) {
+        this.context = new VmContext(kvm, irqchip, cpus);
     }
 
     /**

@@ -379,7 +379,12 @@ public final class Snapshot {
     }
 
     static MachineContext loadContext(Machine machine, SnapshotReader.Metadata m) {
-        MachineContext ctx = new MachineContext(machine);
+        return loadContext(machine.kvm(), machine.config(), m);
+    }
+
+    /** The snapshot's contexts, decoded and checked, for a machine of {@code config} on {@code kvm}; it need not exist yet. */
+    static MachineContext loadContext(Kvm kvm, GuestConfig config, SnapshotReader.Metadata m) {
+        MachineContext ctx = new MachineContext(kvm, config.irqchip(), config.cpus());
         ctx.vmContext().load(m.context());
         return ctx;
     }

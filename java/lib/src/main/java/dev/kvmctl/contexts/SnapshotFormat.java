@@ -23,7 +23,14 @@ final class SnapshotFormat {
     static final int MAX_METADATA = 1 << 20;
     /** Memory is checksummed, read and written in pieces of this size. */
     static final int CHUNK = 1 << 20;
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(CHUNK).asReadOnlyBuffer();
+
+    /**
+     * A chunk of zeros to compare against, made on first use: by the thread that loads a restored
+     * guest's memory, not on the way to its first {@code KVM_RUN}.
+     */
+    private static final class Zeros {
+        static final ByteBuffer CHUNK_OF_ZEROS = ByteBuffer.allocateDirect(CHUNK).asReadOnlyBuffer();
+    }
 
     /** A header whose fields passed every check against each other and against the file's length. */
     record Header(long metadataLength, long memoryOffset, long memorySize, int metadataCrc, int memoryCrc) {}
@@ -105,7 +112,7 @@ final class SnapshotFormat {
 
     /** Whether {@code length} (at most {@link #CHUNK}) bytes of {@code buf} from {@code from} are zero. */
     static boolean isZero(ByteBuffer buf, int from, int length) {
-        return buf.slice(from, length).mismatch(ZEROS.slice(0, length)) < 0; // vectorized by the JDK
+        return buf.slice(from, length).mismatch(Zeros.CHUNK_OF_ZEROS.slice(0, length)) < 0; // vectorized by the JDK
     }
 
     static long align(long value) {

@@ -78,23 +78,35 @@ public final class VcpuContext {
         this.msrs = Msrs.of(orderedMsrs(kvm.msrIndexList()));
     }
 
-    /** TSC before TSC-deadline: KVM restores the deadline relative to the TSC it already has. */
+    /**
+     * TSC before TSC-deadline: KVM restores the deadline relative to the TSC it already has. The
+     * TSC goes first, the deadline last, the rest in KVM's order. Plain arrays: this runs on the
+     * way to a restored guest's first {@code KVM_RUN}, where a stream's first use costs ms.
+     */
     private static int[] orderedMsrs(int[] indices) {
-        List<Integer> list = new ArrayList<>();
+        int[] ordered = new int[indices.length];
+        int n = 0;
+        boolean tsc = false;
         boolean deadline = false;
         for (int i : indices) {
-            if (i == MSR_IA32_TSC_DEADLINE) {
+            if (i == MSR_IA32_TSC) {
+                tsc = true;
+            } else if (i == MSR_IA32_TSC_DEADLINE) {
                 deadline = true;
-            } else if (i == MSR_IA32_TSC) {
-                list.add(0, i);
-            } else {
-                list.add(i);
+            }
+        }
+        if (tsc) {
+            ordered[n++] = MSR_IA32_TSC;
+        }
+        for (int i : indices) {
+            if (i != MSR_IA32_TSC && i != MSR_IA32_TSC_DEADLINE) {
+                ordered[n++] = i;
             }
         }
         if (deadline) {
-            list.add(MSR_IA32_TSC_DEADLINE);
+            ordered[n++] = MSR_IA32_TSC_DEADLINE;
         }
-        return list.stream().mapToInt(Integer::intValue).toArray();
+        return n == ordered.length ? ordered : Arrays.copyOf(ordered, n);
     }
 
     /**
@@ -375,6 +387,29 @@ public final class VcpuContext {
         lapic.copyFrom(la);
         msrs = loadedMsrs;
         tscKhz = khz;
+    }
+
+    /**
+     * Takes the state of {@code loaded}, a context for the same KVM and irqchip that was just
+     * loaded (and so checked) and is dropped afterwards: what {@link #copyFrom} does, struct by
+     * struct, without encoding and decoding it again (a restore does this on the way to the
+     * guest's first {@code KVM_RUN}). Its MSR list becomes this context's own.
+     */
+    void takeLoaded(VcpuContext loaded) {
+        if (loaded.lapicPresent != lapicPresent || loaded.xcrsPresent != xcrsPresent || loaded.xsave.size() != xsave.size()) {
+            throw new IllegalArgumentException("a context for another kind of VM");
+        }
+        mpState.copyFrom(loaded.mpState);
+        regs.copyFrom(loaded.regs);
+        sregs.copyFrom(loaded.sregs);
+        xsave.copyFrom(loaded.xsave);
+        debugRegs.copyFrom(loaded.debugRegs);
+        events.copyFrom(loaded.events);
+        cpuid.copyFrom(loaded.cpuid);
+        xcrs.copyFrom(loaded.xcrs);
+        lapic.copyFrom(loaded.lapic);
+        msrs = loaded.msrs;
+        tscKhz = loaded.tscKhz;
     }
 
     /**

@@ -234,7 +234,7 @@ public final class VmContext {
         }
         hypervisor.load(hv); // checks everything before it changes anything
         for (int i = 0; i < n; i++) {
-            vcpus[i].copyFrom(loaded[i]);
+            vcpus[i].takeLoaded(loaded[i]);
         }
     }
 }

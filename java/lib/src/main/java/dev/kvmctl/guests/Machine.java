@@ -90,6 +90,9 @@ public final class Machine implements Switchable, AutoCloseable {
     private long runNanos;
     /** When the slice now running began ({@link System#nanoTime()}), or 0 between slices: only slices count as run time. */
     private long sliceStart;
+    /** {@link System#nanoTime()} just before the first KVM_RUN of a guest instruction; valid once {@link #hasRun}. */
+    private long firstRunAt;
+    private boolean hasRun;
     private CallDevice callDevice;
     private int callPort = -1;
     private boolean blocked;
@@ -638,6 +641,19 @@ public final class Machine implements Switchable, AutoCloseable {
     }
 
     /**
+     * {@return the {@link System#nanoTime()} reading taken just before this machine's first
+     * {@code KVM_RUN} (its first slice), for measuring the time to a running guest}
+     *
+     * @throws IllegalStateException if the machine has not run yet
+     */
+    public long firstRunAt() {
+        if (!hasRun) {
+            throw new IllegalStateException(config.name() + " has not run yet: run it first");
+        }
+        return firstRunAt;
+    }
+
+    /**
      * Runs a vCPU until the guest ends ({@link Finished}), KVM_RUN is interrupted by a kick
      * ({@link Preempted}) or a call must wait ({@link Blocked}), handling device exits in between.
      * The switcher calls this once per time slice. An SMP machine runs one vCPU per slice, the
@@ -667,6 +683,11 @@ public final class Machine implements Switchable, AutoCloseable {
         requireVm();
         pendingIo = false;
         Vcpu vcpu = vcpus[current];
+        if (!hasRun) {
+            // Time to a running guest (a restore's restore_ms) ends here.
+            firstRunAt = System.nanoTime();
+            hasRun = true;
+        }
         while (true) {
             VmExit exit = vcpu.run();
             exitCounts[exit.kind().ordinal()]++; // a constant's ordinal: no allocation on the exit path

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kvmctl.Kvm;
@@ -56,8 +57,12 @@ class LazyRestoreTest {
             LazyRestore restore = LazyRestore.start(kvm, good, after);
             assertTrue(restore.isLazy(), restore.fallbackReason());
             try (Machine m = restore.machine()) {
+                // restore_ms's end: nothing to report before the guest entered KVM_RUN
+                assertThrows(IllegalStateException.class, restore::firstRunNanos);
                 RunResult r = m.run(Duration.ofSeconds(60));
                 assertTrue(r.succeeded(), r.detail());
+                assertTrue(restore.firstRunNanos() >= restore.restoreNanos(),
+                        "the first KVM_RUN comes after the machine was ready");
                 assertTrue(restore.awaitVerified(Duration.ofSeconds(60)));
                 assertTrue(restore.isVerified());
                 assertNull(restore.failure());
