@@ -81,7 +81,7 @@ final class IdleIndex {
         this.alignShift = alignShift;
         this.prioritySeed = new SplittableRandom().nextInt();
         // No bin can hold a block larger than the region.
-        this.bins = (int) Math.min(maxBins, units + 1);
+        this.bins = units >= maxBins ? maxBins : (int) units + 1; // units + 1 could overflow
         this.heaps = new long[bins][];
         this.heapSizes = new int[bins];
         this.binCounts = new int[bins];
