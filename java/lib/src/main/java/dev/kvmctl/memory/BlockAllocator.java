@@ -74,17 +74,17 @@ public final class BlockAllocator {
      * {@link #FOOTPRINT_FIXED}): 40 for the block fields and 4 for recycled ids; under 52 for the
      * offset index (regions of up to 2^18 units: a table of 4 bytes per unit; larger ones: a hash,
      * one entry of 16 bytes per block, kept at most 5/8 full, so under 3.2 slots per entry after a
-     * doubling); under 80 for the bins' offset tries (at most one word per idle block,
-     * and there is at most one idle block per two units, at the two lowest levels, plus the upper
-     * levels, each a 64th of the one below or at most half a word per unit in small regions).
+     * doubling); 64 for the bins' heaps (16-byte entries, at most {@code IdleIndex.SLACK} = 8 per
+     * idle block in a bin, and there is at most one idle block per two units).
      */
     public static final long FOOTPRINT_PER_BLOCK = 176;
     /**
-     * Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins (24 bytes each: lowest
-     * offset and its block id, count, top trie word; 4,096 at most) with their bitmap, and minimum
-     * array sizes (owners not counted).
+     * Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins (16 bytes each: a
+     * reference to the heap, entry and block counts; 4,096 at most) with their bitmap, the heaps'
+     * fixed slack ({@code IdleIndex.SLACK_FIXED} = 4,096 entries of 16 bytes), and minimum array
+     * sizes (owners not counted).
      */
-    public static final long FOOTPRINT_FIXED = 112 * 1024;
+    public static final long FOOTPRINT_FIXED = 160 * 1024;
 
     private final Object lock = new Object();
     private final long size;
@@ -138,7 +138,7 @@ public final class BlockAllocator {
         long units = size >>> alignShift;
         this.store = new BlockStore((int) Math.min(MAX_BLOCKS, units));
         this.offsets = new OffsetIndex(store, size, alignShift);
-        this.idle = new IdleIndex(store, offsets, units, alignShift, maxBins);
+        this.idle = new IdleIndex(store, units, alignShift, maxBins);
         this.owners = new Owners(store);
 
         int head = store.newId(); // id 0: the block at offset 0 is never merged away, so it stays 0
@@ -169,7 +169,7 @@ public final class BlockAllocator {
 
     /**
      * {@return the heap bytes the allocator's arrays take now (block fields, recycled ids, offset
-     * hash, size bins and their tries, owner tables)} Never more than {@link #FOOTPRINT_PER_BLOCK}
+     * hash, size bins and their heaps, owner tables)} Never more than {@link #FOOTPRINT_PER_BLOCK}
      * &times; {@link #maxBlocks()} + {@link #FOOTPRINT_FIXED} + a few bytes per owner.
      */
     public long footprintBytes() {
@@ -546,8 +546,11 @@ public final class BlockAllocator {
         if (after != NIL && store.isIdle(after)) {
             // Leave the idle index before the key (the length) changes.
             idle.remove(after);
-            offsets.remove(store.get(after, OFF));
-            store.set(b, LEN, store.get(b, LEN) + store.get(after, LEN));
+            // The neighbour starts where b ends: its offset-index entry is found without waiting
+            // for its fields, so at a million blocks the two cache misses overlap.
+            long len = store.get(b, LEN);
+            offsets.remove(store.get(b, OFF) + len);
+            store.set(b, LEN, len + store.get(after, LEN));
             offsets.unlink(after);
             store.freeId(after);
         }

@@ -11,10 +11,11 @@ import java.util.Arrays;
  * <ul>
  * <li>{@code OFF}, {@code LEN}: the block's offset and size in bytes;
  * <li>{@code ADJ}: address-order neighbours (previous id high, next id low), kept by {@link OffsetIndex};
- * <li>{@code LINK}: two ids, high and low: a large idle block's tree children ({@link IdleIndex});
- *     unused while a block is in use;
+ * <li>{@code LINK}: two ids, high and low: a large idle block's tree children; for a block in a size
+ *     bin, {@link IdleIndex}'s mark while it compacts the bin; unused while a block is in use;
  * <li>{@code TAG}: in use, the owner's slot (0 or more); idle, negative ({@link IdleIndex} keeps a
- *     tree parent there as {@code -2 - parent}, -1 for none).
+ *     tree parent there as {@code -2 - parent}, -1 for none, or -1 for a block in a bin); a
+ *     recycled id, {@link #DEAD}.
  * </ul>
  *
  * <p>The array grows by doubling but never past {@code maxIds} blocks: every block is at least one
@@ -27,6 +28,8 @@ final class BlockStore {
     static final int LINK = 3;
     static final int TAG = 4;
     static final int STRIDE = 5;
+    /** The {@code TAG} of a recycled id: neither an owner slot nor any idle tag. */
+    static final long DEAD = Long.MIN_VALUE;
     /** No block. */
     static final int NIL = -1;
     /** The most ids one store can hand out: its array stays indexable by an int. */
@@ -65,8 +68,9 @@ final class BlockStore {
         return freeIdCount > 0 || idLimit < maxIds;
     }
 
-    /** Takes back {@code id} for reuse. */
+    /** Takes back {@code id} for reuse; its {@code TAG} becomes {@link #DEAD}. */
     void freeId(int id) {
+        fields[id * STRIDE + TAG] = DEAD; // a stale bin entry naming this id must not pass for a live block
         if (freeIdCount == freeIds.length) {
             // Recycled ids plus live blocks never exceed maxIds, so neither does this array.
             freeIds = Arrays.copyOf(freeIds, (int) Math.min(maxIds, 2L * freeIds.length));

@@ -16,14 +16,20 @@ import java.util.SplittableRandom;
  *
  * <p>Small blocks (fewer than {@code bins} alignment units, 4096 at most: 256 KiB at 64 bytes) sit in
  * one <em>bin</em> per exact size. A two-level bitmap of the non-empty bins finds the first bin that
- * fits with two bit scans, and each bin caches its lowest offset, so best fit for a small
- * request is O(1). Each bin's blocks are kept in address order by a bitmap of their offsets: a
- * 64-way trie of 64-bit words, one word per non-empty node, stored in a {@link LongMap} keyed by
- * (offset prefix, level, bin). Adding or removing a block sets or clears one bit, and touches the
- * levels above only when a word becomes non-zero or zero; the next-lowest block after the cached
- * one is a scan of the same word in the common case. A bin of one block keeps it in its lowest
- * offset alone, with no trie: small regions, whose bins are mostly empty or single, pay no probes. There is no tree walk and no comparison of
- * keys: at a million blocks, every step down a search tree is a dependent cache miss.
+ * fits with two bit scans. Each bin is a min-heap of (offset in units, block id) pairs
+ * ({@link PairHeap}), so its top is its lowest-addressed block. Removal is lazy: a block that
+ * leaves a bin (merged, retired) only lowers the bin's count, and its entry stays behind, stale,
+ * until it reaches the top, where a look at the block's own fields (idle, this offset, this size)
+ * tells it apart and drops it, or until the bin is compacted. So a merge costs the bins nothing; a
+ * request costs the top entry's block (which it takes anyway) and a descent of a 4-ary heap whose
+ * upper levels stay in cache; an insert is usually one comparison at the bottom. There is no
+ * hashing and no tree walk.
+ *
+ * <p>Stale entries are bounded: a bin whose heap is full and at least half stale is compacted (its
+ * live entries kept once each, re-heaped in O(n)) before it grows, a bin whose count drops to 0
+ * drops its entries at once, and when all heaps together hold more than {@value #SLACK} times the
+ * idle blocks plus {@value #SLACK_FIXED} entries, every bin with more than {@value #SHRINK} times
+ * its count is compacted and shrunk.
  *
  * <p>Large blocks (rare: they are split as soon as a small request takes their front) sit in one
  * treap ordered by (size, offset); each node keeps its parent (in {@code TAG}, as
@@ -34,34 +40,35 @@ import java.util.SplittableRandom;
 final class IdleIndex {
     /** Sizes below this many alignment units get an exact-size bin. */
     static final int MAX_BINS = 4096;
-    /** The trie's keys pack the offset prefix above 16 bits, so bins need regions of fewer units. */
-    private static final int MAX_UNIT_BITS = 53;
+    /** All heaps together hold at most this many entries per idle block (plus SLACK_FIXED) ... */
+    static final int SLACK = 8;
+    /** ... plus this many. */
+    static final int SLACK_FIXED = 4096;
+    /** ... beyond which bins holding more than this many entries per block are compacted. */
+    static final int SHRINK = 2;
+    /** The TAG of an idle block in a bin. */
+    private static final long IN_BIN = -1;
+    /** High half of a compaction mark in LINK (unused by blocks in bins): no tree link has it. */
+    private static final long MARK = (long) Integer.MIN_VALUE << 32;
 
     private final BlockStore store;
-    private final OffsetIndex offsets;
     private final int alignShift;
     private final int prioritySeed;
     /** Sizes 1 to bins - 1 (in units) have bins; larger blocks go to the treap. */
     final int bins;
-    /** The trie's depth: 64^levels covers every unit of the region. */
-    private final int levels;
-    /**
-     * The lowest offset (in units) of each bin, -1 when empty. Units, not block ids: an insert
-     * compares with it without reading the current lowest block, which at a million blocks is
-     * a cache miss; the id is looked up only when a request takes the block.
-     */
-    private final long[] mins;
-    /** The id of the block at each bin's lowest offset, or NIL when not known yet: looked up once, when first needed. */
-    private final int[] minIds;
-    /** How many blocks each bin holds: an emptied bin needs no search for its next-lowest block. */
+    /** Each bin's heap of (unit, id) entries, null until used. */
+    private final long[][] heaps;
+    /** How many entries (live or stale) each bin's heap holds. */
+    private final int[] heapSizes;
+    /** How many idle blocks each bin holds. */
     private final int[] binCounts;
-    /** Each bin's top trie word, the one over the whole region, kept out of the map: one probe less per change. */
-    private final long[] topWords;
     /** Bit k set when bin k is non-empty, plus a summary bit per word. */
     private final long[] binBits;
     private long binSummary;
-    /** Words of every bin's offset trie below the top level. */
-    private final LongMap trie = new LongMap();
+    /** The room of all heaps together, in entries. */
+    private long heapRoom;
+    private int smallCount;
+    private long marks;
     private int root = NIL;
     private int count;
 
@@ -69,21 +76,15 @@ final class IdleIndex {
      * An empty index for a region of {@code units} alignment units, with at most {@code maxBins}
      * (1 to {@link #MAX_BINS}) bins; 1 means none (every idle block in the treap).
      */
-    IdleIndex(BlockStore store, OffsetIndex offsets, long units, int alignShift, int maxBins) {
+    IdleIndex(BlockStore store, long units, int alignShift, int maxBins) {
         this.store = store;
-        this.offsets = offsets;
         this.alignShift = alignShift;
         this.prioritySeed = new SplittableRandom().nextInt();
-        // No bin can hold a block larger than the region; absurdly many units get no bins at all.
-        this.bins = units >= 1L << MAX_UNIT_BITS ? 1 : (int) Math.min(maxBins, units + 1);
-        int unitBits = 64 - Long.numberOfLeadingZeros(Math.max(0, units - 1));
-        this.levels = Math.max(1, (unitBits + 5) / 6);
-        this.mins = new long[bins];
-        Arrays.fill(mins, -1);
-        this.minIds = new int[bins];
-        Arrays.fill(minIds, NIL);
+        // No bin can hold a block larger than the region.
+        this.bins = units >= maxBins ? maxBins : (int) units + 1; // units + 1 could overflow
+        this.heaps = new long[bins][];
+        this.heapSizes = new int[bins];
         this.binCounts = new int[bins];
-        this.topWords = new long[bins];
         this.binBits = new long[(bins + 63) >>> 6];
     }
 
@@ -92,9 +93,9 @@ final class IdleIndex {
         return count;
     }
 
-    /** {@return the heap bytes of the bins and the trie} */
+    /** {@return the heap bytes of the bins (8 per reference to a bin's heap) and their heaps} */
     long footprintBytes() {
-        return 8L * mins.length + 4L * minIds.length + 4L * binCounts.length + 8L * topWords.length + 8L * binBits.length + trie.footprintBytes();
+        return 8L * heaps.length + 16L * heapRoom + 4L * heapSizes.length + 4L * binCounts.length + 8L * binBits.length;
     }
 
     private int binOf(long len) {
@@ -110,24 +111,22 @@ final class IdleIndex {
             treapInsert(id);
             return;
         }
-        store.set(id, TAG, -1);
-        long unit = store.get(id, OFF) >>> alignShift;
-        int before = binCounts[bin]++;
-        if (before == 0) {
-            // A bin of one block needs no trie: its lowest offset says where the block is.
-            mins[bin] = unit;
-            minIds[bin] = id;
+        store.set(id, TAG, IN_BIN);
+        smallCount++;
+        if (binCounts[bin]++ == 0) {
             binBits[bin >>> 6] |= 1L << bin;
             binSummary |= 1L << (bin >>> 6);
-            return;
         }
-        if (before == 1) {
-            trieAdd(bin, mins[bin]); // the lone block joins the trie
+        int n = heapSizes[bin];
+        long[] h = heaps[bin];
+        if (h == null || 2 * n + 2 > h.length) {
+            h = makeRoom(bin);
+            n = heapSizes[bin];
         }
-        trieAdd(bin, unit);
-        if (unit < mins[bin]) {
-            mins[bin] = unit;
-            minIds[bin] = id;
+        PairHeap.push(h, n, store.get(id, OFF) >>> alignShift, id);
+        heapSizes[bin] = n + 1;
+        if (heapRoom > (long) SLACK * smallCount + SLACK_FIXED) {
+            shrinkAll();
         }
     }
 
@@ -139,24 +138,89 @@ final class IdleIndex {
             treapRemove(id);
             return;
         }
-        int left = --binCounts[bin];
-        if (left == 0) {
-            mins[bin] = -1; // it was alone, so not in the trie
-            minIds[bin] = NIL;
+        smallCount--;
+        if (--binCounts[bin] == 0) {
+            heapSizes[bin] = 0; // every entry left is stale
             binBits[bin >>> 6] &= ~(1L << bin);
             if (binBits[bin >>> 6] == 0) {
                 binSummary &= ~(1L << (bin >>> 6));
             }
             return;
         }
-        long unit = store.get(id, OFF) >>> alignShift;
-        trieRemove(bin, unit);
-        if (mins[bin] == unit) {
-            mins[bin] = ceiling(bin, unit + 1);
-            minIds[bin] = NIL; // looked up if a request takes it
+        long[] h = heaps[bin];
+        if (h[1] == id && h[0] == store.get(id, OFF) >>> alignShift) {
+            PairHeap.pop(h, heapSizes[bin]--); // the usual case: a request took the top
         }
-        if (left == 1) {
-            trieRemove(bin, mins[bin]); // the last block leaves the trie
+        // Otherwise the entry stays, stale, until it reaches the top or the bin is compacted.
+    }
+
+    /** {@return whether the entry (unit, id) of bin {@code bin} is a block in it, not a stale entry} */
+    private boolean live(int bin, long unit, int id) {
+        long[] f = store.fields;
+        int i = id * STRIDE;
+        return f[i + TAG] == IN_BIN && f[i + OFF] == unit << alignShift && f[i + LEN] == (long) bin << alignShift;
+    }
+
+    /** Makes room for one more entry in bin {@code bin}: compacts it if half stale, else grows it; returns its heap. */
+    private long[] makeRoom(int bin) {
+        long[] h = heaps[bin];
+        int n = heapSizes[bin];
+        // The block being inserted is counted, not yet in the heap.
+        if (h != null && n - (binCounts[bin] - 1) >= n / 2 + 1) {
+            n = compact(bin);
+        }
+        int needed = n + 1;
+        if (h == null || 2 * needed > h.length) {
+            resize(bin, Math.max(4, 2 * needed));
+        }
+        return heaps[bin];
+    }
+
+    private void resize(int bin, int entries) {
+        long[] h = heaps[bin];
+        heapRoom += entries - (h == null ? 0 : h.length >>> 1);
+        heaps[bin] = h == null ? new long[2 * entries] : Arrays.copyOf(h, 2 * entries);
+    }
+
+    /** Keeps each live entry of bin {@code bin} once, in heap order; returns how many. */
+    private int compact(int bin) {
+        long[] h = heaps[bin];
+        int n = heapSizes[bin];
+        long mark = MARK | (++marks & 0xFFFF_FFFFL);
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            long unit = h[2 * i];
+            int id = (int) h[2 * i + 1];
+            if (live(bin, unit, id) && store.get(id, LINK) != mark) {
+                store.set(id, LINK, mark); // a block entered twice (idle again at the same place) is kept once
+                h[2 * kept] = unit;
+                h[2 * kept + 1] = id;
+                kept++;
+            }
+        }
+        PairHeap.heapify(h, kept);
+        heapSizes[bin] = kept;
+        return kept;
+    }
+
+    /**
+     * Compacts and shrinks every bin with more than SHRINK entries of room per block (plus 4), and
+     * drops the heaps of empty bins: afterwards all heaps together have room for at most
+     * 2 * SHRINK entries per idle block in the bins.
+     */
+    private void shrinkAll() {
+        for (int bin = 1; bin < bins; bin++) {
+            long[] h = heaps[bin];
+            if (h != null && (binCounts[bin] == 0 || (h.length >>> 1) > (long) SHRINK * binCounts[bin] + 4)) {
+                int kept = binCounts[bin] == 0 ? 0 : compact(bin);
+                if (kept == 0) {
+                    heapRoom -= h.length >>> 1;
+                    heaps[bin] = null;
+                    heapSizes[bin] = 0;
+                } else {
+                    resize(bin, kept + kept / 2 + 2);
+                }
+            }
         }
     }
 
@@ -165,12 +229,12 @@ final class IdleIndex {
         if (n < bins) {
             int k = nextBin((int) n);
             if (k > 0) {
-                int id = minIds[k];
-                if (id == NIL) {
-                    id = offsets.blockAt(mins[k] << alignShift);
-                    minIds[k] = id;
+                long[] h = heaps[k];
+                // The bin is not empty, so a live entry is left: stale ones above it go.
+                while (!live(k, h[0], (int) h[1])) {
+                    PairHeap.pop(h, heapSizes[k]--);
                 }
-                return id;
+                return (int) h[1];
             }
         }
         // The treap's ceiling of (n, 0), branch-free: which way a descent goes is a coin toss for
@@ -217,72 +281,6 @@ final class IdleIndex {
         }
         w = Long.numberOfTrailingZeros(words);
         return (w << 6) + Long.numberOfTrailingZeros(binBits[w]);
-    }
-
-    // ---- each bin's offsets: a 64-way bitmap trie, one LongMap entry per non-zero word ----
-
-    /** The key of the word at {@code level} that covers {@code unit} in bin {@code bin}. */
-    private static long key(int bin, int level, long unit) {
-        return ((unit >>> (6 * level + 6)) << 16) | ((long) level << 12) | bin;
-    }
-
-    private void trieAdd(int bin, long unit) {
-        int top = levels - 1;
-        for (int level = 0; level < top; level++) {
-            long bit = 1L << (unit >>> (6 * level));
-            long k = key(bin, level, unit);
-            int slot = trie.slotOf(k);
-            if (slot >= 0) {
-                trie.setValueAt(slot, trie.valueAt(slot) | bit);
-                return; // the word was non-zero, so the levels above already lead to it
-            }
-            trie.putNew(k, bit);
-        }
-        topWords[bin] |= 1L << (unit >>> (6 * top));
-    }
-
-    private void trieRemove(int bin, long unit) {
-        int top = levels - 1;
-        for (int level = 0; level < top; level++) {
-            int slot = trie.slotOf(key(bin, level, unit));
-            long word = trie.valueAt(slot) & ~(1L << (unit >>> (6 * level)));
-            if (word != 0) {
-                trie.setValueAt(slot, word);
-                return;
-            }
-            trie.removeSlot(slot); // the word is empty: clear its bit one level up
-        }
-        topWords[bin] &= ~(1L << (unit >>> (6 * top)));
-    }
-
-    /** {@return the word at {@code level} that covers {@code unit} in bin {@code bin}, 0 if none} */
-    private long word(int bin, int level, long unit) {
-        if (level == levels - 1) {
-            return unit >>> (6 * level + 6) == 0 ? topWords[bin] : 0;
-        }
-        return trie.get(key(bin, level, unit), 0);
-    }
-
-    /** {@return the lowest unit at or above {@code from} where a block of bin {@code bin} starts, or -1} */
-    long ceiling(int bin, long from) {
-        for (int level = 0; level < levels; level++) {
-            int shift = 6 * level;
-            long word = word(bin, level, from) & (-1L << (from >>> shift));
-            if (word != 0) {
-                long prefix = ((from >>> shift >>> 6) << 6) | Long.numberOfTrailingZeros(word);
-                for (int down = level - 1; down >= 0; down--) {
-                    long w = word(bin, down, prefix << (6 * down + 6));
-                    prefix = (prefix << 6) | Long.numberOfTrailingZeros(w);
-                }
-                return prefix;
-            }
-            // Nothing left in this word: go on from the start of the next one, one level up.
-            from = ((from >>> shift >>> 6) + 1) << (shift + 6);
-            if (from >>> (shift + 6) == 0) {
-                return -1; // wrapped past the top
-            }
-        }
-        return -1;
     }
 
     // ---- large idle blocks: a treap keyed by (size, offset), nodes are the blocks themselves ----
@@ -411,31 +409,50 @@ final class IdleIndex {
     /**
      * Checks that the index holds exactly the {@code idle} idle blocks among the live ids
      * ({@code live[id]}), each where its size says, in the right order, with the bins' bitmaps,
-     * cached minima and tries consistent.
+     * counts and heaps consistent.
      *
      * @throws IllegalStateException naming the first violation
      */
     void check(boolean[] live, int idle) {
         BlockAllocator.check(count == idle, "idle index counts " + count + " blocks, but " + idle + " are idle");
         int nodes = checkTreap(live);
-        int members = checkTrie(live);
-        for (int bin = 1; bin < bins; bin++) {
-            int c = binCounts[bin];
-            boolean bit = (binBits[bin >>> 6] & (1L << bin)) != 0;
-            BlockAllocator.check(bit == (c > 0), "bin " + bin + " emptiness disagrees with its bitmap bit");
-            BlockAllocator.check(minIds[bin] == NIL || (c > 0 && minIds[bin] == offsets.blockAt(mins[bin] << alignShift)),
-                    "bin " + bin + " remembers a wrong id for its lowest block");
-            if (c == 1) {
-                BlockAllocator.check(topWords[bin] == 0, "bin " + bin + " of one block has a trie");
-                int id = mins[bin] < 0 ? NIL : offsets.blockAt(mins[bin] << alignShift);
-                BlockAllocator.check(id >= 0 && id < live.length && live[id] && store.isIdle(id) && binOf(store.get(id, LEN)) == bin,
-                        "bin " + bin + "'s one block is not an idle block of its size");
-                members++;
-            } else {
-                BlockAllocator.check(mins[bin] == ceiling(bin, 0), "bin " + bin + " has a wrong lowest block");
-                BlockAllocator.check(c == countBin(bin), "bin " + bin + " miscounts its blocks");
+        int[] perBin = new int[bins];
+        int members = 0;
+        for (int id = 0; id < live.length; id++) {
+            if (live[id] && store.isIdle(id)) {
+                int bin = binOf(store.get(id, LEN));
+                if (bin > 0) {
+                    BlockAllocator.check(store.get(id, TAG) == IN_BIN, "block at " + store.get(id, OFF) + " is not marked as in its bin");
+                    perBin[bin]++;
+                    members++;
+                }
             }
         }
+        boolean[] seen = new boolean[live.length];
+        long room = 0;
+        for (int bin = 1; bin < bins; bin++) {
+            int c = binCounts[bin];
+            BlockAllocator.check(c == perBin[bin], "bin " + bin + " counts " + c + " blocks, but " + perBin[bin] + " idle blocks have its size");
+            boolean bit = (binBits[bin >>> 6] & (1L << bin)) != 0;
+            BlockAllocator.check(bit == (c > 0), "bin " + bin + " emptiness disagrees with its bitmap bit");
+            long[] h = heaps[bin];
+            int n = heapSizes[bin];
+            room += h == null ? 0 : h.length >>> 1;
+            BlockAllocator.check(n == 0 || (h != null && 2 * n <= h.length), "bin " + bin + " holds more entries than its room");
+            BlockAllocator.check(PairHeap.isHeap(h, n), "bin " + bin + "'s heap is out of order");
+            int found = 0;
+            for (int i = 0; i < n; i++) {
+                int id = (int) h[2 * i + 1];
+                BlockAllocator.check(id >= 0 && id < store.idLimit(), "bin " + bin + " holds a bad block id " + id);
+                if (id < live.length && live[id] && !seen[id] && live(bin, h[2 * i], id)) {
+                    seen[id] = true;
+                    found++;
+                }
+            }
+            BlockAllocator.check(found == c, "bin " + bin + "'s heap finds " + found + " of its " + c + " blocks");
+        }
+        BlockAllocator.check(room == heapRoom, "the bins' room is miscounted");
+        BlockAllocator.check(members == smallCount, "the bins count " + smallCount + " blocks, but " + members + " are idle and small");
         BlockAllocator.check(nodes + members == idle,
                 "idle index holds " + (nodes + members) + " blocks, but " + idle + " are idle");
         for (int w = 0; w < binBits.length; w++) {
@@ -445,55 +462,9 @@ final class IdleIndex {
         BlockAllocator.check((binBits[0] & 1) == 0, "bin 0 is marked non-empty");
     }
 
-    private int countBin(int bin) {
-        int n = 0;
-        for (long u = ceiling(bin, 0); u >= 0; u = ceiling(bin, u + 1)) {
-            n++;
-        }
-        return n;
-    }
-
-    /** Every trie word is non-zero, linked from above and leading below; returns the blocks at level 0. */
-    private int checkTrie(boolean[] live) {
-        int members = 0;
-        for (int slot = 0; slot < trie.capacity(); slot++) {
-            long k = trie.keyAt(slot);
-            if (k < 0) {
-                continue;
-            }
-            long word = trie.valueAt(slot);
-            int bin = (int) (k & 0xFFF);
-            int level = (int) (k >>> 12) & 0xF;
-            long prefix = k >>> 16;
-            BlockAllocator.check(bin > 0 && bin < bins && level < levels - 1 && word != 0, "bad trie word " + Long.toHexString(k));
-            long up = word(bin, level + 1, prefix << (6 * level + 6));
-            BlockAllocator.check((up & (1L << prefix)) != 0, "trie word " + Long.toHexString(k) + " is not linked from above");
-            members += checkWord(live, bin, level, prefix, word);
-        }
-        for (int bin = 0; bin < bins; bin++) {
-            BlockAllocator.check(bin > 0 || topWords[0] == 0, "bin 0 has a trie");
-            members += checkWord(live, bin, levels - 1, 0, topWords[bin]);
-        }
-        return members;
-    }
-
-    /** Checks that each bit of a trie word leads to a word below, or at level 0 to an idle block of the bin; returns those blocks. */
-    private int checkWord(boolean[] live, int bin, int level, long prefix, long word) {
-        int members = 0;
-        for (long bits = word; bits != 0; bits &= bits - 1) {
-            long below = (prefix << 6) | Long.numberOfTrailingZeros(bits);
-            if (level > 0) {
-                BlockAllocator.check(trie.slotOf(key(bin, level - 1, below << (6 * level))) >= 0,
-                        "bin " + bin + "'s trie leads to a missing word at level " + (level - 1));
-                continue;
-            }
-            int id = offsets.blockAt(below << alignShift);
-            BlockAllocator.check(id >= 0 && id < live.length && live[id] && store.isIdle(id),
-                    "bin " + bin + " holds unit " + below + ", where no idle block starts");
-            BlockAllocator.check(binOf(store.get(id, LEN)) == bin, "block at " + (below << alignShift) + " is in the wrong bin " + bin);
-            members++;
-        }
-        return members;
+    /** {@return how many entries, live or stale, bin {@code bin}'s heap holds, and its room, for tests} */
+    int[] heapShape(int bin) {
+        return new int[] {heapSizes[bin], heaps[bin] == null ? 0 : heaps[bin].length >>> 1};
     }
 
     /** Walks the treap in order: keys strictly increase, priorities never exceed the parent's; returns its nodes. */

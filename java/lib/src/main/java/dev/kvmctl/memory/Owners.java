@@ -11,11 +11,16 @@ import java.util.Map;
  * the hub reads for quotas. An in-use block's {@code TAG} is its owner's slot. There is no list of
  * an owner's blocks: keeping one cost two cache misses per free at a million blocks (the list
  * neighbours), for {@link BlockAllocator#freeAll} alone, which walks the address order instead. Slots are never given back: owners are
- * expected to be few (one per VM).
+ * expected to be few (one per VM). Owner ids below {@value #DIRECT_OWNERS} find their slot in an
+ * array (every request looks it up), larger ones in a small hash.
  */
 final class Owners {
     private final BlockStore store;
-    /** Owner id to slot, open addressing; -1 marks a free entry (owner ids are non-negative). */
+    /** Owner ids below this (VM indexes, the usual case) find their slot by one array read. */
+    static final int DIRECT_OWNERS = 64;
+    /** Slot + 1 of each owner id below DIRECT_OWNERS, 0 for none. */
+    private final int[] directSlots = new int[DIRECT_OWNERS];
+    /** Owner id to slot for larger ids, open addressing; -1 marks a free entry (owner ids are non-negative). */
     private int[] keys = new int[8];
     private int[] keySlots = new int[8];
     private int[] slotOwner = new int[4];
@@ -32,6 +37,9 @@ final class Owners {
 
     /** {@return the slot of {@code owner}, or -1 if it never held a block} */
     int find(int owner) {
+        if (owner < DIRECT_OWNERS) {
+            return directSlots[owner] - 1;
+        }
         if (owner == lastOwner) {
             return lastSlot;
         }
@@ -62,6 +70,9 @@ final class Owners {
         }
         slot = slotCount++;
         slotOwner[slot] = owner;
+        if (owner < DIRECT_OWNERS) {
+            directSlots[owner] = slot + 1;
+        }
         if (2 * slotCount > keys.length) {
             keys = new int[2 * keys.length];
             keySlots = new int[keys.length];
@@ -143,7 +154,7 @@ final class Owners {
 
     /** {@return the heap bytes of the owner tables} */
     long footprintBytes() {
-        return 4L * keys.length + 4L * keySlots.length + 4L * slotOwner.length + 8L * slotBytes.length
+        return 4L * directSlots.length + 4L * keys.length + 4L * keySlots.length + 4L * slotOwner.length + 8L * slotBytes.length
                 + 4L * slotBlocks.length;
     }
 

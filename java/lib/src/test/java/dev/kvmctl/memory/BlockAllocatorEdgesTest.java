@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Edges of the allocator that mutation testing (scripts/mutation.sh) found unguarded: the owner
  * checks of every entry point, a request exactly one unit past the last size bin, the owner table
- * rebuilt while owner 0 holds blocks, the result types' own answers and the log line.
+ * rebuilt while owner 0 holds blocks, the result types' own answers and the log line; and the
+ * largest region there is, where counting its units plus one would overflow.
  */
 class BlockAllocatorEdgesTest {
     @Test
@@ -121,5 +122,21 @@ class BlockAllocatorEdgesTest {
         assertEquals(1 - 5120.0 / 6144, s.fragmentation(), 1e-12);
         assertEquals(Map.of(1, 2048L), s.bytesInUseByOwner());
         assertThrows(UnsupportedOperationException.class, () -> s.bytesInUseByOwner().put(2, 1L));
+    }
+
+    @Test
+    void theLargestRegionOfSingleBytesWorks() {
+        BlockAllocator a = new BlockAllocator(Long.MAX_VALUE, 1);
+        assertEquals(new AllocationResult.Allocated(0, 3), a.allocate(0, 3));
+        assertEquals(new AllocationResult.Allocated(3, 2), a.allocate(1, 2));
+        long rest = Long.MAX_VALUE - 5;
+        assertEquals(new AllocationResult.Allocated(5, rest), a.allocate(2, rest));
+        assertEquals(0, a.stats().idleBlocks());
+        assertTrue(a.free(1, 3).isDone());
+        assertTrue(a.free(0, 0).isDone());
+        assertEquals(new AllocationResult.Allocated(0, 4), a.allocate(3, 4), "the freed pair merged, split again");
+        a.checkInvariants();
+        assertEquals(new BlockAllocator.Reclaimed(1, rest), a.freeAll(2));
+        a.checkInvariants();
     }
 }

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class BlockAllocatorFootprintTest {
     /**
-     * The bytes of every primitive array {@code a} holds in its own fields or in those of its parts
+     * The bytes of every primitive array (and array of them) {@code a} holds in its own fields or in those of its parts
      * (the package's objects it refers to, followed recursively; each counted once).
      */
     static long arrayBytes(BlockAllocator a) throws IllegalAccessException {
@@ -41,15 +41,30 @@ class BlockAllocatorFootprintTest {
             if (value != null && type.getPackageName().equals(BlockAllocator.class.getPackageName())) {
                 total += arrayBytes(value, seen);
             }
-            if (value == null || !type.isArray() || !type.getComponentType().isPrimitive()) {
+            if (value == null || !type.isArray()) {
                 continue; // a null array: a part's other representation (OffsetIndex: table or hash)
             }
-            Class<?> c = type.getComponentType();
-            int element = c == long.class || c == double.class ? 8 : c == int.class || c == float.class ? 4
-                    : c == short.class || c == char.class ? 2 : 1;
-            total += (long) element * Array.getLength(value);
+            total += bytesOf(value);
         }
         return total;
+    }
+
+    /** A primitive array's elements; an array of primitive arrays (IdleIndex's heaps): 8 per reference plus theirs. */
+    private static long bytesOf(Object array) {
+        Class<?> c = array.getClass().getComponentType();
+        int length = Array.getLength(array);
+        if (c.isArray()) {
+            long total = 8L * length;
+            for (int i = 0; i < length; i++) {
+                Object inner = Array.get(array, i);
+                total += inner == null ? 0 : bytesOf(inner);
+            }
+            return total;
+        }
+        assertTrue(c.isPrimitive(), "the allocator keeps no arrays of objects: " + c);
+        int element = c == long.class || c == double.class ? 8 : c == int.class || c == float.class ? 4
+                : c == short.class || c == char.class ? 2 : 1;
+        return (long) element * length;
     }
 
     /** 16 MiB: 2^18 units, the largest region with OffsetIndex's direct table; 64 MiB: the hash. */

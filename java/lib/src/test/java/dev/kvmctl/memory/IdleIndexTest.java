@@ -5,6 +5,7 @@ import static dev.kvmctl.memory.BlockStore.NIL;
 import static dev.kvmctl.memory.BlockStore.OFF;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -15,14 +16,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link IdleIndex} alone, on blocks laid out by hand (they need not tile a region here): best fit
- * by exact bin, then the smallest larger size, the lowest offset among equals; the bins' offset
- * tries across several levels; the treap for large blocks; and its own invariant check.
+ * by exact bin, then the smallest larger size, the lowest offset among equals; the bins' heaps with
+ * stale entries left by lazy removal, their compaction and bound; the treap for large blocks; and
+ * its own invariant check.
  */
 class IdleIndexTest {
     /** A store, offset index and idle index over {@code units} units of {@code 1 << shift} bytes. */
     private static final class Fixture {
         final BlockStore store;
-        final OffsetIndex offsets;
         final IdleIndex idle;
         final int shift;
         final List<Integer> ids = new ArrayList<>();
@@ -30,8 +31,7 @@ class IdleIndexTest {
         Fixture(long units, int shift, int maxBins) {
             this.shift = shift;
             store = new BlockStore((int) Math.min(1 << 20, units));
-            offsets = new OffsetIndex(store, units << shift, shift);
-            idle = new IdleIndex(store, offsets, units, shift, maxBins);
+            idle = new IdleIndex(store, units, shift, maxBins);
         }
 
         /** An idle block of {@code lenUnits} units at unit {@code atUnit}. */
@@ -39,7 +39,6 @@ class IdleIndexTest {
             int id = store.newId();
             store.set(id, OFF, atUnit << shift);
             store.set(id, LEN, lenUnits << shift);
-            offsets.add(atUnit << shift, id);
             idle.insert(id);
             ids.add(id);
             return id;
@@ -47,7 +46,6 @@ class IdleIndexTest {
 
         void drop(int id) {
             idle.remove(id);
-            offsets.remove(store.get(id, OFF));
             store.set(id, BlockStore.TAG, 0);
             store.freeId(id);
             ids.remove(Integer.valueOf(id));
@@ -102,25 +100,78 @@ class IdleIndexTest {
     }
 
     @Test
-    void theNextLowestBlockIsFoundAcrossEveryLevelOfTheTrie() {
-        // 2^40 units: the tries are 7 levels deep. Blocks of one size, far apart, removed lowest
-        // first: each time the bin's next-lowest block must be found through the levels above.
+    void theNextLowestBlockIsFoundPastStaleEntriesAcrossTheWholeRange() {
+        // 2^40 units. Blocks of one size, far apart; every other one removed first, lazily (its
+        // entry stays in the heap, stale), then the rest taken lowest first.
         Fixture f = new Fixture(1L << 40, 0, IdleIndex.MAX_BINS);
         long[] at = {0, 1, 63, 64, 4095, 4096, 1L << 18, (1L << 24) + 5, (1L << 30) - 1, (1L << 36) + 64, (1L << 40) - 2};
+        int[] ids = new int[at.length];
         for (int i = at.length - 1; i >= 0; i--) {
-            f.idleBlock(at[i], 1);
+            ids[i] = f.idleBlock(at[i], 1);
         }
         f.check();
-        for (int i = 0; i < at.length; i++) {
+        for (int i = 1; i < at.length; i += 2) {
+            f.drop(ids[i]);
+        }
+        f.check();
+        assertEquals(at.length, f.idle.heapShape(1)[0], "removal is lazy: the entries are still there");
+        for (int i = 0; i < at.length; i += 2) {
             assertEquals(at[i], f.bestFitUnit(1), "the lowest of what is left");
-            if (i < at.length - 1) { // a bin's last block is kept out of the trie
-                assertEquals(at[i], f.idle.ceiling(1, i == 0 ? 0 : at[i - 1] + 1));
-            }
             f.drop(f.idle.bestFit(1));
             f.check();
         }
         assertEquals(NIL, f.idle.bestFit(1));
-        assertEquals(-1, f.idle.ceiling(1, 0));
+        assertEquals(0, f.idle.heapShape(1)[0], "an emptied bin drops its stale entries");
+    }
+
+    @Test
+    void aBlockEnteredAgainAtTheSamePlaceIsFoundOnceAndCompactedToOneEntry() {
+        Fixture f = new Fixture(1 << 20, 6, IdleIndex.MAX_BINS);
+        f.idleBlock(50, 7); // the bin's top throughout
+        int id = f.idleBlock(100, 7);
+        for (int round = 0; round < 50; round++) {
+            // Out of the bin below its top, so lazily: its entry stays...
+            f.idle.remove(id);
+            // ... and back: the same id, offset and size, now with two entries that both look live.
+            f.idle.insert(id);
+            f.check();
+            assertEquals(50, f.bestFitUnit(7));
+        }
+        assertEquals(4, f.idle.heapShape(7)[1], "compacted as it filled, never grown for two blocks");
+        f.drop(f.idle.bestFit(7));
+        f.check();
+        assertEquals(100, f.bestFitUnit(7));
+        f.drop(id);
+        f.check();
+        assertEquals(NIL, f.idle.bestFit(7), "the block is gone, whatever entries it left");
+    }
+
+    @Test
+    void staleEntriesStayBoundedUnderChurn() {
+        // Blocks enter bins and leave them lazily, away from the tops, many times over: the heaps'
+        // room must follow the blocks held, not the operations done.
+        Fixture f = new Fixture(1 << 24, 6, IdleIndex.MAX_BINS);
+        SplittableRandom rnd = new SplittableRandom(7);
+        List<Integer> held = new ArrayList<>();
+        long next = 0;
+        for (int step = 0; step < 200_000; step++) {
+            if (held.size() < 1000 || rnd.nextBoolean()) {
+                held.add(f.idleBlock(next, 1 + rnd.nextInt(100)));
+                next += 128;
+            } else {
+                int i = rnd.nextInt(held.size());
+                f.drop(held.get(i));
+                held.set(i, held.get(held.size() - 1));
+                held.remove(held.size() - 1);
+            }
+            long room = f.idle.footprintBytes();
+            assertTrue(room <= 16L * (IdleIndex.SLACK * (long) held.size() + IdleIndex.SLACK_FIXED) + 8L * 4096 * 2 + 8 * 64,
+                    "room " + room + " for " + held.size() + " blocks at step " + step);
+            if (step % 20_000 == 0) {
+                f.check();
+            }
+        }
+        f.check();
     }
 
     @Test
@@ -157,7 +208,7 @@ class IdleIndexTest {
                     assertEquals(fit == null ? -1 : fit.getValue().first(), f.bestFitUnit(n),
                             "best fit for " + n + " units, " + units + " units, " + maxBins + " bins");
                     assertEquals(bySize.isEmpty() ? 0 : bySize.lastKey() << 3, f.idle.largest());
-                    if (step % 97 == 0) {
+                    if (step % 97 == 0 || step < 50) {
                         f.check();
                     }
                 }
@@ -167,22 +218,24 @@ class IdleIndexTest {
     }
 
     @Test
-    void theCheckNamesABlockThatIsNotIndexed() {
+    void theCheckNamesWhatIsWrong() {
         Fixture f = new Fixture(1 << 10, 6, IdleIndex.MAX_BINS);
         f.idleBlock(0, 2);
         f.idleBlock(10, 2);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> f.idle.check(new boolean[] {true, true}, 3));
         assertEquals("BlockAllocator invariant violated: idle index counts 2 blocks, but 3 are idle", e.getMessage());
         e = assertThrows(IllegalStateException.class, () -> f.idle.check(new boolean[] {true, false}, 2));
-        assertEquals("BlockAllocator invariant violated: bin 2 holds unit 10, where no idle block starts", e.getMessage());
-        f.idleBlock(20, 3); // alone in its bin: no trie, only the bin's lowest offset
-        e = assertThrows(IllegalStateException.class, () -> f.idle.check(new boolean[] {true, true, false}, 3));
-        assertEquals("BlockAllocator invariant violated: bin 3's one block is not an idle block of its size", e.getMessage());
+        assertEquals("BlockAllocator invariant violated: bin 2 counts 2 blocks, but 1 idle blocks have its size", e.getMessage());
+        int c = f.idleBlock(20, 3);
+        f.store.set(c, LEN, 2L << 6); // moved to bin 2 behind the index's back
+        e = assertThrows(IllegalStateException.class, () -> f.idle.check(new boolean[] {true, true, true}, 3));
+        assertEquals("BlockAllocator invariant violated: bin 2 counts 2 blocks, but 3 idle blocks have its size", e.getMessage());
+        f.store.set(c, LEN, 3L << 6);
         f.check();
     }
 
     @Test
-    void aBinGoesFromOneBlockToATrieAndBack() {
+    void aBinGoesFromOneBlockToSeveralAndBack() {
         Fixture f = new Fixture(1 << 20, 6, IdleIndex.MAX_BINS);
         int a = f.idleBlock(70_000, 5);
         f.check();
@@ -195,16 +248,17 @@ class IdleIndexTest {
         assertEquals(70_000, f.bestFitUnit(5));
         f.drop(a);
         f.check();
-        assertEquals(300_000, f.bestFitUnit(5), "the last one, out of the trie");
+        assertEquals(300_000, f.bestFitUnit(5), "the last one");
         f.drop(c);
         f.check();
         assertEquals(NIL, f.idle.bestFit(5));
     }
 
     @Test
-    void absurdlyManyUnitsGetNoBinsAndStillWork() {
+    void absurdlyManyUnitsStillWork() {
         Fixture f = new Fixture(1L << 60, 0, IdleIndex.MAX_BINS);
-        assertEquals(1, f.idle.bins);
+        assertEquals(IdleIndex.MAX_BINS, f.idle.bins);
+        f.idleBlock((1L << 60) - 9, 8);
         f.idleBlock(1L << 59, 8);
         f.idleBlock(5, 8);
         f.idleBlock(7, 2);

@@ -64,4 +64,22 @@ class OwnersTest {
         assertEquals(1000, o.slots());
         assertEquals(-1, o.find(1));
     }
+
+    @Test
+    void smallAndLargeOwnerIdsEachKeepTheirSlot() {
+        BlockStore s = new BlockStore(8);
+        Owners o = new Owners(s);
+        int[] ids = {0, Owners.DIRECT_OWNERS - 1, Owners.DIRECT_OWNERS, 1000, Integer.MAX_VALUE, 7};
+        for (int k = 0; k < ids.length; k++) {
+            assertEquals(-1, o.find(ids[k]));
+            assertEquals(k, o.slotFor(ids[k]));
+        }
+        for (int k = ids.length - 1; k >= 0; k--) {
+            assertEquals(k, o.find(ids[k]), "owner " + ids[k]);
+            assertEquals(ids[k], o.owner(k));
+        }
+        assertEquals(-1, o.find(1), "a small id never seen");
+        assertEquals(-1, o.find(Owners.DIRECT_OWNERS + 1), "a large id never seen");
+        o.check(new long[ids.length], new int[ids.length]);
+    }
 }
