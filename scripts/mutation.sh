@@ -20,8 +20,8 @@ cd "$(dirname "$0")/.."
 # not the steps that read and write files and machines (Snapshot, SnapshotReader/Writer, AtomicFile).
 #
 # allocator: BlockAllocator and its package-private parts (BlockStore, OffsetIndex, IdleIndex,
-# Owners, LongMap) with the result types. The invariant checks (BlockAllocator.checkInvariants and
-# check, IdleIndex.check, checkTreap, checkTrie, checkWord and countBin, Owners.check) are the tests' oracle for the
+# Owners, LongMap, PairHeap) with the result types. The invariant checks (BlockAllocator.checkInvariants and
+# check, IdleIndex.check, checkTreap and heapShape, PairHeap.isHeap, Owners.check) are the tests' oracle for the
 # internal structure, not allocator logic: a mutant that weakens a check survives whenever the
 # allocator is correct, so they are not mutated.
 #
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 # the ABI's constants; the hub itself (it connects machines and doorbells) and SharedRegion (native
 # memory) are left out, and so are the KVM and Jazzer tests of the package.
 GROUP_TABLE='
-allocator|java/lib|dev.kvmctl.memory.*|dev.kvmctl.memory.*Test|||checkInvariants,checkTreap,checkTrie,checkWord,countBin,check
+allocator|java/lib|dev.kvmctl.memory.*|dev.kvmctl.memory.*Test|||checkInvariants,checkTreap,heapShape,isHeap,check
 snapshot-codecs|java/lib|dev.kvmctl.contexts.Sections*,dev.kvmctl.contexts.SnapshotFormat*,dev.kvmctl.contexts.GuestConfigCodec*,dev.kvmctl.contexts.DeviceStateCodec*|dev.kvmctl.contexts.Sections*Test,dev.kvmctl.contexts.SnapshotCodecsTest||
 image-parser|java/lib|dev.kvmctl.guests.GuestImage*|dev.kvmctl.guests.GuestImage*Test,dev.kvmctl.fuzz.FuzzElfPropertiesTest||
 hub-rules|java/lib|dev.kvmctl.guests.shm.*|dev.kvmctl.guests.shm.*Test|dev.kvmctl.guests.shm.SharedMemoryHub,dev.kvmctl.guests.shm.SharedMemoryHub$*,dev.kvmctl.guests.shm.SharedRegion|dev.kvmctl.guests.shm.SharedMemoryTest,dev.kvmctl.guests.shm.MailboxFuzzTest
