@@ -22,12 +22,13 @@ import picocli.CommandLine.TypeConversionException;
  */
 final class Specs {
     /**
-     * The types whose built-in converters picocli would register by reflection at every
-     * {@link CommandLine}, initializing each class ({@code java.time}'s formatters among them):
-     * about 10 ms that kvmctl has no use for. Its options name their converters (a path's is
-     * {@link PathConverter}).
+     * Which of picocli's built-in converters it should leave out: all of those it registers by
+     * reflection (for the {@code java.time}, {@code java.sql} and {@code java.nio.file.Path}
+     * types), at every {@link CommandLine}, initializing each class ({@code java.time}'s
+     * formatters among them): about 10 ms that kvmctl has no use for. Its options name their
+     * converters (a path's is {@link PathConverter}).
      */
-    private static final String UNUSED_CONVERTERS = "java\\.(time|sql|nio\\.file)\\..*";
+    private static final String UNUSED_CONVERTERS = ".*";
 
     private Specs() {}
 
@@ -40,9 +41,8 @@ final class Specs {
     }
 
     /**
-     * A command named {@code name} that runs {@code command}, with {@code -h, --help} and
-     * {@code -V, --version} as picocli's {@code mixinStandardHelpOptions} would add them (the
-     * caller adds them last, after its own options: {@link #addHelpOptions}).
+     * A command named {@code name} that runs {@code command} (a {@code Callable}); the caller
+     * adds its options, then {@link #addHelpOptions}.
      */
     static CommandSpec command(Object command, String name, String... description) {
         CommandSpec spec = CommandSpec.wrapWithoutInspection(command).name(name);
@@ -50,7 +50,11 @@ final class Specs {
         return spec;
     }
 
-    /** Adds {@code -h, --help} and {@code -V, --version} under the key picocli's own standard help mixin uses. */
+    /**
+     * Adds {@code -h, --help} and {@code -V, --version} as picocli's
+     * {@code mixinStandardHelpOptions} would (the same mixin key, texts and place in the help),
+     * without the annotated class it reads them from.
+     */
     static void addHelpOptions(CommandSpec spec) {
         CommandSpec help = CommandSpec.create();
         help.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).hasInitialValue(false)
