@@ -1,9 +1,11 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.KvmException;
+import dev.kvmctl.internal.bridge.NativeLibrary;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -16,12 +18,21 @@ public final class Main {
     static final int KVM_ERROR = 1;
     /** Exit status for bad input: options, images, sizes. */
     static final int USAGE_ERROR = 2;
+    /** The commands that open KVM. */
+    private static final Set<String> NEEDS_KVM = Set.of("launch", "restore", "info");
 
     public static void main(String[] args) {
         if (Runtime.version().feature() >= 24 && System.getProperty("jffi.unsafe.disabled") == null) {
             // From JDK 24 on, jffi's sun.misc.Unsafe memory access prints a deprecation warning
             // at its first use; its JNI path says nothing and is fast enough for the CLI.
             System.setProperty("jffi.unsafe.disabled", "true");
+        }
+        if (args.length > 0 && NEEDS_KVM.contains(args[0])) {
+            // The native libraries load on the second core while picocli builds the model and
+            // parses (~15 of a launch's ~100 ms, issue 11); the first KVM call waits for them.
+            Thread load = new Thread(NativeLibrary::preload, "kvmctl-native-load");
+            load.setDaemon(true);
+            load.start();
         }
         System.exit(run(args));
     }

@@ -32,6 +32,29 @@ public final class NativeLibrary {
         }
     }
 
+    /**
+     * Loads the native code now, as the first KVM call would: the shim and jffi's library (for
+     * {@link LibC}). For a program that can do it on another thread while it does other start-up
+     * work: the command line, while picocli parses (issue 11). Never throws: a failure is kept and
+     * thrown, as before, by the first call that needs the code ({@link #ensureLoaded()} keeps its
+     * own; jffi throws its load error again at every use). Initializes no class of kvmctl's but
+     * the shim's, so it cannot deadlock with a thread that initializes the others.
+     */
+    public static void preload() {
+        try {
+            ensureLoaded();
+        } catch (IllegalStateException e) {
+            // kept in `failure`: the next ensureLoaded() throws it again
+        }
+        try {
+            // The CPU's name comes from jffi's library: this loads it (and falls back to os.arch,
+            // as it would for any caller, if it cannot).
+            com.kenai.jffi.Platform.getPlatform().getCPU();
+        } catch (RuntimeException | LinkageError e) {
+            // jffi keeps its load error and throws it again at its next use
+        }
+    }
+
     private static String message() {
         String os = System.getProperty("os.name") + "/" + System.getProperty("os.arch");
         if (!os.toLowerCase().startsWith("linux/amd64")) {
