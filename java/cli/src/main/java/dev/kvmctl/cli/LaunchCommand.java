@@ -4,7 +4,6 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.contexts.DiffSnapshot;
 import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.contexts.SwitchMode;
-import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BuiltinImages;
 import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
