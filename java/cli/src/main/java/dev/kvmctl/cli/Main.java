@@ -28,8 +28,9 @@ public final class Main {
             System.setProperty("jffi.unsafe.disabled", "true");
         }
         if (args.length > 0 && NEEDS_KVM.contains(args[0])) {
-            // The native libraries load on the second core while picocli builds the model and
-            // parses (~15 of a launch's ~100 ms, issue 11); the first KVM call waits for them.
+            // Under scripts/kvmctl, the native libraries load on the second core while picocli
+            // builds the model and parses (~12 of a launch's ~110 ms, issue 11); the first KVM
+            // call waits for them. (preload does nothing when they would have to be unpacked.)
             Thread load = new Thread(NativeLibrary::preload, "kvmctl-native-load");
             load.setDaemon(true);
             load.start();
