@@ -35,17 +35,21 @@ build:
 # Java 5's class-file version). The training runs need /dev/kvm to get through a whole launch;
 # without it the lists still hold the start-up classes, so their failures are ignored. The archive
 # works only with the JVM that built it and the jar as it is now, at the absolute path it was
-# built with (a relative one would hold only in this directory) (scripts/kvmctl checks). jffi's
-# native library is unpacked next to it too: otherwise jffi unpacks it into a temporary file at
-# every start.
+# built with (a relative one would hold only in this directory) (scripts/kvmctl checks). The two
+# native libraries are unpacked next to it too (target/jni), and the training runs load them from
+# there as scripts/kvmctl does: otherwise jffi unpacks its library into a temporary file at every
+# start, and JavaCPP searches for the shim's and checks its cache copy.
+CDS_TRAIN = $(JAVA) -Xshare:off -Djffi.boot.library.path=$(CURDIR)/target/jni/x86_64-Linux \
+	-Dkvmctl.shim.library=$(CURDIR)/target/jni/libjniShim.so -Dorg.bytedeco.javacpp.loadLibraries=false
 cds:
 	rm -rf target/kvmctl.classlist target/kvmctl.jsa target/kvmctl.jsa.jvm target/jni
-	cd target && jar xf kvmctl.jar jni/x86_64-Linux/libjffi-1.2.so
-	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl-launch.classlist -jar target/kvmctl.jar \
+	cd target && jar xf kvmctl.jar jni/x86_64-Linux/libjffi-1.2.so dev/kvmctl/internal/bridge/linux-x86_64/libjniShim.so \
+	    && mv dev/kvmctl/internal/bridge/linux-x86_64/libjniShim.so jni/ && rm -r dev
+	-$(CDS_TRAIN) -XX:DumpLoadedClassList=target/kvmctl-launch.classlist -jar target/kvmctl.jar \
 	    launch --image hello-long.elf --json >/dev/null 2>&1
-	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl-snapshot.classlist -jar target/kvmctl.jar \
+	-$(CDS_TRAIN) -XX:DumpLoadedClassList=target/kvmctl-snapshot.classlist -jar target/kvmctl.jar \
 	    launch --image spin --mem 16M --snapshot-after 20ms --snapshot target/cds-training.snap >/dev/null 2>&1
-	-$(JAVA) -Xshare:off -XX:DumpLoadedClassList=target/kvmctl-restore.classlist -jar target/kvmctl.jar \
+	-$(CDS_TRAIN) -XX:DumpLoadedClassList=target/kvmctl-restore.classlist -jar target/kvmctl.jar \
 	    restore --json --timeout 20ms target/cds-training.snap >/dev/null 2>&1
 	cat target/kvmctl-launch.classlist target/kvmctl-snapshot.classlist target/kvmctl-restore.classlist 2>/dev/null \
 	    | awk '!seen[$$0]++' >target/kvmctl.classlist

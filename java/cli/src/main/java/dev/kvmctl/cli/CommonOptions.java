@@ -1,13 +1,18 @@
 package dev.kvmctl.cli;
 
 import java.nio.file.Path;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** The options every command that runs guests shares: which KVM device, and whether to report in JSON. */
 final class CommonOptions {
-    @Option(names = "--json", description = "After the console output, print a JSON report as the last line of stdout.")
     boolean json;
-
-    @Option(names = "--device", description = "KVM device (default: ${DEFAULT-VALUE})", defaultValue = "/dev/kvm")
     Path device;
+
+    /** Adds {@code --json} and {@code --device} to {@code spec}, bound to this object's fields. */
+    void addTo(CommandSpec spec) {
+        spec.addOption(Specs.flag("--json", v -> json = v)
+                .description("After the console output, print a JSON report as the last line of stdout.").build());
+        spec.addOption(Specs.option("--device", "<device>", Path.class, v -> device = v).defaultValue("/dev/kvm")
+                .description("KVM device (default: ${DEFAULT-VALUE})").build());
+    }
 }

@@ -2,12 +2,17 @@ package dev.kvmctl.cli;
 
 import dev.kvmctl.guests.BuiltinImages;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code kvmctl images}: lists the guest images carried inside the jar. */
-@Command(name = "images", mixinStandardHelpOptions = true,
-        description = "Lists the guest images built into kvmctl (usable by name with launch --image).")
 final class ImagesCommand implements Callable<Integer> {
+    /** The command's model: no options but help. */
+    static CommandSpec spec(ImagesCommand c) {
+        CommandSpec s = Specs.command(c, "images", "Lists the guest images built into kvmctl (usable by name with launch --image).");
+        Specs.addHelpOptions(s);
+        return s;
+    }
+
     @Override
     public Integer call() {
         for (BuiltinImages.Image image : BuiltinImages.list()) {

@@ -8,18 +8,23 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code kvmctl info}: API version, capabilities, limits and how this KVM runs guest code. */
-@Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Shows the KVM API version, the capabilities kvmctl uses, limits, and how ring-0 guest code runs.")
 final class InfoCommand implements Callable<Integer> {
-    @Option(names = "--device", description = "KVM device (default: ${DEFAULT-VALUE})", defaultValue = "/dev/kvm")
     Path device;
-
-    @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
+
+    /** The command's model: its options, bound to {@code c}'s fields. */
+    static CommandSpec spec(InfoCommand c) {
+        CommandSpec s = Specs.command(c, "info",
+                "Shows the KVM API version, the capabilities kvmctl uses, limits, and how ring-0 guest code runs.");
+        s.addOption(Specs.option("--device", "<device>", Path.class, v -> c.device = v).defaultValue("/dev/kvm")
+                .description("KVM device (default: ${DEFAULT-VALUE})").build());
+        s.addOption(Specs.flag("--json", v -> c.json = v).description("Print one JSON object instead of text.").build());
+        Specs.addHelpOptions(s);
+        return s;
+    }
 
     @Override
     public Integer call() {

@@ -4,7 +4,6 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.contexts.DiffSnapshot;
 import dev.kvmctl.contexts.Snapshot;
 import dev.kvmctl.contexts.SwitchMode;
-import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BuiltinImages;
 import dev.kvmctl.guests.CpuMode;
 import dev.kvmctl.guests.GuestConfig;
@@ -29,137 +28,46 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.LongConsumer;
 import java.util.function.ToIntFunction;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
- * {@code kvmctl launch}: boots guest images and shows their consoles; with no image, the
- * shared-memory demo. One mode per run, chosen in {@link #call()} after {@link LaunchChecks}:
+ * {@code kvmctl launch} (its options: {@link LaunchSpec}): boots guest images and shows their
+ * consoles; with no image, the shared-memory demo. One mode per run, chosen in {@link #call()} after {@link LaunchChecks}:
  * the images mode ({@code runImages}), the snapshot mode ({@code runToSnapshot}, with
  * {@code --snapshot}), both over the machines {@code boot} makes, or the demo ({@link LaunchDemo}).
  */
-@Command(name = "launch", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Boots guest images on KVM and prints their serial console (port 0x3f8) and debug port (0xe9).",
-            "A guest ends by writing its status to port 0xf4, or by hlt (status 0).",
-            "Without --image: the shared-memory demo (a producer VM and a consumer VM exchange messages through one shared region).",
-            "Exit status: the guest's status (with several, the first non-zero); 124 on timeout; 125 if a guest faulted;",
-            "1 on a KVM error, an I/O error or a failed demo; 2 on bad input (refused before anything runs).",
-            "Guest output is shown with control characters escaped (\\xNN) and lines split at 4096 bytes."})
 final class LaunchCommand implements Callable<Integer> {
     /** --timeout with --image when none is given. */
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
 
-    @Option(names = "--image", paramLabel = "FILE|NAME",
-            description = "Guest image: an ELF64 executable or a flat binary, or the name of a built-in image (see 'kvmctl images'). "
-                    + "Repeat to run several VMs; their console lines are prefixed with their names.")
+    // The options' values, as LaunchSpec's options set them (see there for what each means).
     List<String> images = new ArrayList<>();
-
-    @Option(names = "--mode", paramLabel = "real|long", description = "CPU mode at entry (default: the built-in image's, else long).")
     String mode;
-
-    @Option(names = "--ring", paramLabel = "0|3", description = "Privilege level in long mode (default: the built-in image's, else 0).")
     Integer ring;
-
-    @Option(names = "--mem", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
-            description = "Guest RAM per VM, e.g. 16M, 1G (default: 16M).")
     Long memory;
-
-    @Option(names = "--load-addr", paramLabel = "ADDR", converter = Sizes.AddressConverter.class,
-            description = "Where a flat image is loaded (default: 0x7c00 in real mode, 0x100000 in long mode).")
     Long loadAddress;
-
-    @Option(names = "--entry", paramLabel = "ADDR", converter = Sizes.AddressConverter.class,
-            description = "Where a flat image is entered (default: its load address).")
     Long entry;
-
-    @Option(names = "--arg", paramLabel = "N", converter = Sizes.AddressConverter.class,
-            description = "Up to four numbers for the guest's boot info (long mode).")
     List<Long> args = new ArrayList<>();
-
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
-            description = "Stop the guests after this long, e.g. 500ms, 10s, 2m (default: 60s, demo 120s; 0 for none).")
     Duration timeout;
-
-
-    @Option(names = "--messages", paramLabel = "N", description = "Demo: messages the producer sends (default: ${DEFAULT-VALUE}).",
-            defaultValue = "1000")
     long messages;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Demo: seed of the message sizes and contents (default: ${DEFAULT-VALUE}).",
-            defaultValue = "1")
     long seed;
-
-    @Option(names = "--shared-size", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
-            description = "Size of the shared region (demo default: 8M). With --image: map one region of this size into "
-                    + "every VM at 4 GiB and serve the shared-memory ABI (docs/shared-memory-abi.md).")
     Long sharedSize;
-
-    @Option(names = "--quota-blocks", paramLabel = "N", description = "Shared region: blocks one VM may have allocated and "
-            + "not yet freed; beyond it ALLOC answers QUOTA (default: " + Quotas.DEFAULT_BLOCKS + ").")
     long quotaBlocks;
-
-    @Option(names = "--quota-bytes", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
-            description = "Shared region: bytes of blocks one VM may have allocated and not yet freed "
-                    + "(default: the region's size divided by the number of VMs).")
     long quotaBytes;
-
-    @Option(names = "--max-message", paramLabel = "SIZE", converter = Sizes.SizeConverter.class,
-            description = "Demo: largest message payload (default: 256K).")
     Long maxMessage;
-
-    @Option(names = "--fixed-size", description = "Demo: every message payload is exactly --max-message bytes.")
     boolean fixedSize;
-
-    @Option(names = "--poll", description = "Demo: the consumer polls for messages (yielding between polls) instead of "
-            + "waiting for the producer's doorbell.")
     boolean poll;
-
-    @Option(names = "--one-thread", description = "Run every VM on this one host thread, switching between them "
-            + "(the demo's default).")
     boolean oneThread;
-
-    @Option(names = "--threads", description = "Demo: run each VM on its own host thread instead of switching.")
     boolean threads;
-
-    @Option(names = "--quantum", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
-            description = "With one thread: time slice before a switch (default: 1ms).")
     Duration quantum = Duration.ofMillis(1);
-
-    @Option(names = "--switch", paramLabel = "warm|cold",
-            description = "With one thread: warm keeps each VM and restores its context into the same vCPU; "
-                    + "cold rebuilds a brand-new KVM VM at every switch (default: warm).")
     String switchMode = "warm";
-
-    @Option(names = "--snapshot-after", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
-            description = "With --snapshot: stop the guest after this much run time and save it.")
     Duration snapshotAfter;
-
-    @Option(names = "--snapshot", paramLabel = "FILE",
-            description = "Where --snapshot-after writes the stopped guest (continue it with 'kvmctl restore FILE'). "
-                    + "It replaces FILE atomically; a write that fails leaves FILE as it was and exits with status 1.")
     Path snapshot;
-
-    @Option(names = "--diff-base", paramLabel = "BASE",
-            description = {"With --snapshot: write a diff snapshot, only the memory that differs from the snapshot BASE (the guest's "
-                    + "earlier snapshot, full or a diff); continue it with 'kvmctl restore BASE... FILE'.",
-                "BASE must be a snapshot of a machine with the same memory size and irqchip, other than FILE."})
     Path diffBase;
-
-    @Option(names = "--irqchip", description = "Give each VM an in-kernel irqchip and PIT (their state joins the contexts).")
     boolean irqchip;
-
-    @Option(names = "--cpus", paramLabel = "N", description = "vCPUs per VM, 1 to " + BootInfo.MAX_CPUS + " (default: "
-            + "${DEFAULT-VALUE}): each enters the image with its own stack and its index in its boot info; long mode only. "
-            + "They take turns on the VM's host thread.")
     int cpus = 1;
-
-    @Mixin
-    CommonOptions common;
-
-    @Spec
+    final CommonOptions common = new CommonOptions();
+    /** The model LaunchSpec built for this command, for the parse result: which options were given. */
     CommandSpec spec;
 
     @Override

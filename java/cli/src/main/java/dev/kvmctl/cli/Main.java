@@ -1,23 +1,25 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.KvmException;
+import dev.kvmctl.internal.bridge.NativeLibrary;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.Set;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code java -jar kvmctl.jar}: the command line. Subcommands: {@code launch}, {@code info},
  * {@code images}.
  */
-@Command(name = "kvmctl", mixinStandardHelpOptions = true, version = "kvmctl 0.1.0",
-        description = "Runs small guests on Linux KVM (/dev/kvm) and shows what KVM can do.")
 public final class Main {
     /** Exit status for a failed KVM operation, an unusable /dev/kvm, or an I/O error on a file. */
     static final int KVM_ERROR = 1;
     /** Exit status for bad input: options, images, sizes. */
     static final int USAGE_ERROR = 2;
+    /** The commands that open KVM. */
+    private static final Set<String> NEEDS_KVM = Set.of("launch", "restore", "info");
 
     public static void main(String[] args) {
         if (Runtime.version().feature() >= 24 && System.getProperty("jffi.unsafe.disabled") == null) {
@@ -25,15 +27,26 @@ public final class Main {
             // at its first use; its JNI path says nothing and is fast enough for the CLI.
             System.setProperty("jffi.unsafe.disabled", "true");
         }
+        if (args.length > 0 && NEEDS_KVM.contains(args[0])) {
+            // Under scripts/kvmctl, the native libraries load on the second core while picocli
+            // builds the model and parses (~12 of a launch's ~110 ms, issue 11); the first KVM
+            // call waits for them. (preload does nothing when they would have to be unpacked.)
+            Thread load = new Thread(NativeLibrary::preload, "kvmctl-native-load");
+            load.setDaemon(true);
+            load.start();
+        }
         System.exit(run(args));
     }
 
     /** Runs the command line and returns the exit status (for tests and embedding). */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new Main());
+        CommandSpec spec = Specs.command(null, "kvmctl", "Runs small guests on Linux KVM (/dev/kvm) and shows what KVM can do.")
+                .version("kvmctl 0.1.0");
+        Specs.addHelpOptions(spec);
+        CommandLine cli = Specs.commandLine(spec);
         addSubcommands(cli, args.length > 0 ? args[0] : "");
-        cli.setExecutionExceptionHandler(Main::handle);
-        cli.setParameterExceptionHandler(Main::badOption);
+        cli.setExecutionExceptionHandler(Errors.INSTANCE);
+        cli.setParameterExceptionHandler(Errors.INSTANCE);
         try {
             return cli.execute(args);
         } catch (LinkageError e) {
@@ -47,24 +60,41 @@ public final class Main {
 
     /**
      * Registers the subcommand {@code first} names, or all of them when it names none (help, a
-     * usage error, an option of {@code kvmctl} itself). picocli builds a command's model by
-     * reflection over its annotated fields when it is registered, a few milliseconds per option;
-     * a {@code launch} has no use for the models of {@code restore}, {@code info} and
-     * {@code images} (start-up time, issue 11).
+     * usage error, an option of {@code kvmctl} itself): a {@code launch} has no use for the
+     * models of {@code restore}, {@code info} and {@code images} (start-up time, issue 11).
      */
     private static void addSubcommands(CommandLine cli, String first) {
         switch (first) {
-            case "launch" -> cli.addSubcommand(new LaunchCommand());
-            case "restore" -> cli.addSubcommand(new RestoreCommand());
-            case "info" -> cli.addSubcommand(new InfoCommand());
-            case "images" -> cli.addSubcommand(new ImagesCommand());
+            case "launch" -> cli.addSubcommand(LaunchSpec.of(new LaunchCommand()));
+            case "restore" -> cli.addSubcommand(RestoreCommand.spec(new RestoreCommand()));
+            case "info" -> cli.addSubcommand(InfoCommand.spec(new InfoCommand()));
+            case "images" -> cli.addSubcommand(ImagesCommand.spec(new ImagesCommand()));
             default -> {
-                cli.addSubcommand(new LaunchCommand());
-                cli.addSubcommand(new RestoreCommand());
-                cli.addSubcommand(new InfoCommand());
-                cli.addSubcommand(new ImagesCommand());
+                cli.addSubcommand(LaunchSpec.of(new LaunchCommand()));
+                cli.addSubcommand(RestoreCommand.spec(new RestoreCommand()));
+                cli.addSubcommand(InfoCommand.spec(new InfoCommand()));
+                cli.addSubcommand(ImagesCommand.spec(new ImagesCommand()));
                 cli.addSubcommand(new CommandLine.HelpCommand());
             }
+        }
+    }
+
+    /**
+     * picocli's error handlers. A named class, not method references: a lambda implementing one
+     * of picocli's Java 5 interfaces cannot be kept in the class-data-sharing archive, and
+     * spinning one at start costs milliseconds (issue 11).
+     */
+    private static final class Errors implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
+        static final Errors INSTANCE = new Errors();
+
+        @Override
+        public int handleExecutionException(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
+            return handle(e, cli, parsed);
+        }
+
+        @Override
+        public int handleParseException(CommandLine.ParameterException e, String[] args) {
+            return badOption(e, args);
         }
     }
 

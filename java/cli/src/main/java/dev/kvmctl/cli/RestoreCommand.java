@@ -12,34 +12,35 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code kvmctl restore FILE}: continues a guest saved by {@code launch --snapshot}. */
-@Command(name = "restore", mixinStandardHelpOptions = true,
-        description = {"Continues a guest from a snapshot written by 'launch --snapshot-after D --snapshot FILE'.",
-            "The header and metadata are checked (format version, checksums, sizes) before anything is restored; the guest then",
-            "starts at once while its memory is loaded from the file and checked chunk by chunk in the background (keep the file",
-            "until the guest ends). A chunk that fails its checksum, or a file truncated meanwhile, stops the guest (status 122).",
-            "Exit status: as for launch; 122 if the memory failed its check; 2 if the file is missing or not an intact snapshot,",
-            "1 if it cannot be read."})
 final class RestoreCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "FILE", description = "The snapshot file (a full snapshot).")
     Path file;
-
-    @Parameters(index = "1..*", paramLabel = "DIFF", description = {"Diff snapshots to apply on FILE, each taken from the one "
-            + "before it (the first from FILE); each is checked against its base and refused if it was taken from another."})
     List<Path> diffs = new ArrayList<>();
-
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = Sizes.DurationConverter.class,
-            description = "Stop the guest after this long (default: 60s; 0 for none).")
     Duration timeout = Duration.ofSeconds(60);
+    final CommonOptions common = new CommonOptions();
 
-
-    @Mixin
-    CommonOptions common;
+    /** The command's model: its parameters and options, bound to {@code c}'s fields. */
+    static CommandSpec spec(RestoreCommand c) {
+        CommandSpec s = Specs.command(c, "restore",
+                "Continues a guest from a snapshot written by 'launch --snapshot-after D --snapshot FILE'.",
+                "The header and metadata are checked (format version, checksums, sizes) before anything is restored; the guest then",
+                "starts at once while its memory is loaded from the file and checked chunk by chunk in the background (keep the file",
+                "until the guest ends). A chunk that fails its checksum, or a file truncated meanwhile, stops the guest (status 122).",
+                "Exit status: as for launch; 122 if the memory failed its check; 2 if the file is missing or not an intact snapshot,",
+                "1 if it cannot be read.");
+        s.addPositional(Specs.parameter("0", "FILE", Path.class, v -> c.file = v)
+                .description("The snapshot file (a full snapshot).").build());
+        s.addPositional(Specs.parameters("1..*", "DIFF", Path.class, v -> c.diffs = v)
+                .description("Diff snapshots to apply on FILE, each taken from the one before it (the first from FILE); each is "
+                        + "checked against its base and refused if it was taken from another.").build());
+        s.addOption(Specs.option("--timeout", "DURATION", Duration.class, v -> c.timeout = v).converters(new Sizes.DurationConverter())
+                .description("Stop the guest after this long (default: 60s; 0 for none).").build());
+        c.common.addTo(s);
+        Specs.addHelpOptions(s);
+        return s;
+    }
 
     @Override
     public Integer call() {

@@ -19,9 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
  * The fast start of issue 11 works, checked by what it does rather than how fast: {@code make cds}
  * builds the class-data-sharing archive from a training launch; {@code scripts/kvmctl} then runs a
  * guest with it, the classes of the launch path (picocli's Java 5 class files included, which a
- * dynamic archive would leave out) coming from the archive, jffi's library loaded from where
- * {@code make} unpacked it instead of a temporary file, and nothing printed but the guest's
- * output. With the java that did not build the archive, the launcher runs without it, again
+ * dynamic archive would leave out) coming from the archive, no annotation proxy made (the
+ * commands' models are built in code), jffi's library and the shim loaded from where
+ * {@code make} unpacked them instead of a temporary file and JavaCPP's cache, and nothing printed
+ * but the guest's output. With the java that did not build the archive, the launcher runs without it, again
  * without a warning.
  */
 class FastStartIT {
@@ -56,17 +57,23 @@ class FastStartIT {
         // The same launch, logging where classes and jffi's library come from (into a file: stdout is the guest's).
         Path log = tmp.resolve("classes.log");
         Path tmpdir = Files.createDirectory(tmp.resolve("java-tmp"));
+        Path javacppCache = Files.createDirectory(tmp.resolve("javacpp-cache"));
         Result traced = run(root, Map.of("JAVA", java, "KVMCTL_JVM_FLAGS", "-XX:TieredStopAtLevel=1 -Djava.io.tmpdir=" + tmpdir
-                + " -Xlog:class+load=info:file=" + log), launcher, "launch", "--image", "hello-long.elf");
+                + " -Dorg.bytedeco.javacpp.cachedir=" + javacppCache + " -Xlog:class+load=info:file=" + log),
+                launcher, "launch", "--image", "hello-long.elf");
         assertEquals(0, traced.status, traced.err);
         String classes = Files.readString(log);
-        for (String c : List.of("dev.kvmctl.cli.Main", "dev.kvmctl.cli.LaunchCommand", "picocli.CommandLine",
+        for (String c : List.of("dev.kvmctl.cli.Main", "dev.kvmctl.cli.LaunchCommand", "dev.kvmctl.cli.LaunchSpec", "picocli.CommandLine",
                 "dev.kvmctl.internal.bridge.JffiLibC", "dev.kvmctl.guests.Machine")) {
             assertTrue(classes.contains(c + " source: shared objects file"), c + " from the archive:\n" + lines(classes, c));
         }
         assertTrue(!classes.contains("jnr.ffi."), "a launch loads no JNR-FFI class:\n" + lines(classes, "jnr.ffi."));
+        assertTrue(!classes.contains("__dynamic_proxy__"), "no annotation read at start:\n" + lines(classes, "__dynamic_proxy__"));
         try (var files = Files.list(tmpdir)) {
             assertEquals(List.of(), files.toList(), "jffi unpacked nothing into java.io.tmpdir");
+        }
+        try (var files = Files.walk(javacppCache)) {
+            assertEquals(List.of(javacppCache), files.toList(), "JavaCPP unpacked nothing into its cache");
         }
 
         // Another java than the archive's: no archive, no warning. (A flag that makes the check

@@ -32,6 +32,38 @@ public final class NativeLibrary {
         }
     }
 
+    /**
+     * Loads the native code now, as the first KVM call would: the shim and jffi's library (for
+     * {@link LibC}). For a program that can do it on another thread while it does other start-up
+     * work: the command line, while picocli parses (issue 11). Does nothing unless both libraries
+     * are already unpacked, as {@code scripts/kvmctl} names them (the system properties
+     * {@code kvmctl.shim.library} and {@code jffi.boot.library.path}): an extraction on a thread
+     * that the process's exit may cut short would leave a partial file behind. Never throws: a
+     * failure is kept and thrown, as before, by the first call that needs the code
+     * ({@link #ensureLoaded()} keeps its own; jffi throws its load error again at every use).
+     * Initializes no class of kvmctl's but the shim's, so it cannot deadlock with a thread that
+     * initializes the others.
+     */
+    public static void preload() {
+        String shim = System.getProperty("kvmctl.shim.library");
+        String jffi = System.getProperty("jffi.boot.library.path");
+        if (shim == null || jffi == null || !new java.io.File(shim).isFile() || !new java.io.File(jffi).isDirectory()) {
+            return;
+        }
+        try {
+            ensureLoaded();
+        } catch (IllegalStateException e) {
+            // kept in `failure`: the next ensureLoaded() throws it again
+        }
+        try {
+            // The CPU's name comes from jffi's library: this loads it (and falls back to os.arch,
+            // as it would for any caller, if it cannot).
+            com.kenai.jffi.Platform.getPlatform().getCPU();
+        } catch (RuntimeException | LinkageError e) {
+            // jffi keeps its load error and throws it again at its next use
+        }
+    }
+
     private static String message() {
         String os = System.getProperty("os.name") + "/" + System.getProperty("os.arch");
         if (!os.toLowerCase().startsWith("linux/amd64")) {

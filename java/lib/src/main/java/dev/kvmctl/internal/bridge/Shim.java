@@ -19,7 +19,15 @@ import org.bytedeco.javacpp.annotation.Properties;
 @NoException
 public final class Shim {
     static {
-        Loader.load();
+        // `make` unpacks the library next to the jar and scripts/kvmctl names it: loading it
+        // from there skips JavaCPP's search, annotation reading and cache check at every start
+        // (issue 11). Anything else extracts it as usual.
+        String unpacked = System.getProperty("kvmctl.shim.library");
+        if (unpacked != null && new java.io.File(unpacked).isFile()) {
+            System.load(unpacked);
+        } else {
+            Loader.load();
+        }
     }
 
     private Shim() {}
