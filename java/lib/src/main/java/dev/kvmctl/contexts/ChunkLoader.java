@@ -1,5 +1,6 @@
 package dev.kvmctl.contexts;
 
+import com.google.common.util.concurrent.Uninterruptibles;
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.UserFaultFd;
 import dev.kvmctl.guests.Machine;
@@ -90,18 +91,7 @@ final class ChunkLoader implements Runnable {
         if (prefetchOnDemand) {
             prefetch = true;
         }
-        boolean interrupted = false;
-        while (true) {
-            try {
-                done.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Uninterruptibles.awaitUninterruptibly(done);
     }
 
     /** Waits up to {@code nanos} until the loader is done; whether it is. */

@@ -1,5 +1,6 @@
 package dev.kvmctl.contexts;
 
+import com.google.common.util.concurrent.Uninterruptibles;
 import dev.kvmctl.GuestMemory;
 import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmException;
@@ -297,18 +298,7 @@ public final class LazyRestore {
             if (!started) {
                 run();
             }
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    done.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            Uninterruptibles.awaitUninterruptibly(done);
             if (failure instanceof RuntimeException e) {
                 throw e;
             }

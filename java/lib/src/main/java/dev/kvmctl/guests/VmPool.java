@@ -1,5 +1,6 @@
 package dev.kvmctl.guests;
 
+import com.google.common.util.concurrent.Uninterruptibles;
 import dev.kvmctl.Vm;
 import dev.kvmctl.internal.bridge.LibC;
 import dev.kvmctl.state.Cpuid;
@@ -516,8 +517,8 @@ public final class VmPool implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        joinUninterruptibly(preparer);
-        joinUninterruptibly(closer);
+        Uninterruptibles.joinUninterruptibly(preparer);
+        Uninterruptibles.joinUninterruptibly(closer);
         lock.lock();
         try {
             if (closeFailure != null) {
@@ -527,21 +528,6 @@ public final class VmPool implements AutoCloseable {
             }
         } finally {
             lock.unlock();
-        }
-    }
-
-    private static void joinUninterruptibly(Thread t) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 }
