@@ -766,8 +766,11 @@ public final class Vm implements AutoCloseable {
      * enabled through {@link #enableCap} with {@code KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE} (bit 0 of
      * {@code arg0}) and not disabled since. Then {@link #dirtyLog} only reports pages, and only
      * {@link #clearDirtyLog} clears their bits and write-protects them again}
+     *
+     * @throws IllegalStateException if this VM is closed
      */
     public boolean manualDirtyLogProtect() {
+        ensureOpen();
         return manualDirtyLogProtect;
     }
 
