@@ -24,15 +24,18 @@
  *                    KVM_RUN's entry: 3 ioctls fewer); MP state, XSAVE, XCRs and debug regs by
  *                    ioctl first. Left out when the kernel does not sync all three sets.
  *   plain-full-msrs  plain-full plus every saveable MSR (as kvmctl's Checkpoint restores)
- *   sticky-sync      an experiment kvmctl does not do (the script shows it apart): as sync-full,
- *                    but with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and no KVM_CLEAR_DIRTY_LOG after
- *                    the copy, so a page the guest wrote once stays writable and dirty: it is
- *                    copied back at every reset from then on and never write-faults again.
- *                    Trades ~2.4 us of fault per page and run for a 4 KiB copy per page ever
- *                    written (a real user would re-protect now and then to drop pages the
- *                    guest stopped writing). Left out as clear-full and sync-full are.
+ *   sticky-sync      the baseline of kvmctl's Checkpoint.Tracking.KEEP_WRITABLE only (the script
+ *                    shows it in a row of its own): as sync-full, but with
+ *                    KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and no KVM_CLEAR_DIRTY_LOG after the copy,
+ *                    so a page the guest wrote once stays writable and dirty: it is copied back
+ *                    at every reset from then on and never write-faults again. Trades ~2.4 us of
+ *                    fault per page and run for a 4 KiB copy per page ever written. Checkpoint
+ *                    re-protects the set when it outgrows a limit (an eighth of the slot); this
+ *                    guest's K pages stay under it, so neither side ever does here. Left out as
+ *                    clear-full and sync-full are.
  * Prints "name ns/reset ..." lines: ns per reset in each of ROUNDS rounds, after a warm-up round.
- * Checks after the warm-up that a reset gave back the checkpoint's bytes and registers.
+ * Checks after the warm-up that a reset gave back the checkpoint's bytes (all of RAM against the
+ * copy: for sticky-sync, a reset of pages written in earlier runs too) and registers.
  */
 #include "bench-common.h"
 

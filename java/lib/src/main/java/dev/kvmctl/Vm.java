@@ -61,6 +61,8 @@ public final class Vm implements AutoCloseable {
     private static final int CREATE_DEVICE_TEST = Layout.intValue("KVM_CREATE_DEVICE_TEST");
     private static final int MEM_GUEST_MEMFD = Layout.intValue("KVM_MEM_GUEST_MEMFD");
     private static final int CAP_DIRTY_LOG_RING = Layout.intValue("KVM_CAP_DIRTY_LOG_RING");
+    /** KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE, bit 0 of KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's argument. */
+    private static final long MANUAL_PROTECT_ENABLE = 1;
 
     /** Address space of an ioeventfd. */
     public enum IoSpace {
@@ -84,6 +86,8 @@ public final class Vm implements AutoCloseable {
     private boolean pit;
     /** Bytes of each vCPU's dirty ring once {@link #enableDirtyRing} succeeded; 0 before. */
     private volatile int dirtyRingBytes;
+    /** Whether KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 was last enabled (not disabled) through {@link #enableCap}. */
+    private volatile boolean manualDirtyLogProtect;
 
     Vm(Kvm kvm, OwnedFd fd) {
         this.kvm = kvm;
@@ -456,6 +460,8 @@ public final class Vm implements AutoCloseable {
     /**
      * Fetches and clears the dirty log of a {@link MemorySlot#LOG_DIRTY_PAGES} slot: the pages
      * written since the last call, or since the slot was mapped. Issues {@code KVM_GET_DIRTY_LOG}.
+     * With {@linkplain #manualDirtyLogProtect() manual protection} on, it fetches only: the bits
+     * stay set, and the pages writable, until {@link #clearDirtyLog} clears them.
      *
      * @param slot a current slot of this VM, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
      * @return a new set: bit {@code i} is set if page {@code i} of the slot (4 KiB from its first
@@ -472,7 +478,8 @@ public final class Vm implements AutoCloseable {
     /**
      * Fetches and clears the dirty log of a {@link MemorySlot#LOG_DIRTY_PAGES} slot into a buffer
      * the caller owns and reuses, allocating nothing: for loops that fetch the log again and
-     * again (a checkpoint reset). Issues {@code KVM_GET_DIRTY_LOG}.
+     * again (a checkpoint reset). Issues {@code KVM_GET_DIRTY_LOG}; with
+     * {@linkplain #manualDirtyLogProtect() manual protection} on, it fetches without clearing.
      *
      * @param slot a current slot of this VM, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
      * @param bitmap a direct buffer of at least {@link MemorySlot#dirtyLogBytes()} bytes from its
@@ -722,6 +729,7 @@ public final class Vm implements AutoCloseable {
         } finally {
             fd.release();
         }
+        noteEnabled(cap.number(), arg0);
     }
 
     /**
@@ -743,6 +751,27 @@ public final class Vm implements AutoCloseable {
         } finally {
             fd.release();
         }
+        noteEnabled(cap, arg0);
+    }
+
+    /** Remembers what a successful KVM_ENABLE_CAP changed that this VM's dirty-log calls depend on. */
+    private void noteEnabled(int cap, long arg0) {
+        if (cap == Capability.MANUAL_DIRTY_LOG_PROTECT2.number()) {
+            manualDirtyLogProtect = (arg0 & MANUAL_PROTECT_ENABLE) != 0;
+        }
+    }
+
+    /**
+     * {@return whether this VM has manual dirty-log protection on: {@link Capability#MANUAL_DIRTY_LOG_PROTECT2}
+     * enabled through {@link #enableCap} with {@code KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE} (bit 0 of
+     * {@code arg0}) and not disabled since. Then {@link #dirtyLog} only reports pages, and only
+     * {@link #clearDirtyLog} clears their bits and write-protects them again}
+     *
+     * @throws IllegalStateException if this VM is closed
+     */
+    public boolean manualDirtyLogProtect() {
+        ensureOpen();
+        return manualDirtyLogProtect;
     }
 
     // ---- issue 9: devices, interrupts routing, memory attributes, dirty tracking, MSR filter, stats ----
@@ -967,6 +996,45 @@ public final class Vm implements AutoCloseable {
         ByteBuffer bitmap = Memory.allocate((Math.max(pageCount, 0) + 63) / 64 * 8 + 8);
         byte[] bits = pages.toByteArray();
         bitmap.put(0, bits, 0, Math.min(bits.length, bitmap.capacity()));
+        int vm = fd.acquire();
+        try {
+            KvmException.check(Shim.clearDirtyLog(vm, known.id(), firstPage, pageCount, Memory.addressOf(bitmap)), "KVM_CLEAR_DIRTY_LOG");
+        } finally {
+            fd.release();
+            Reference.reachabilityFence(bitmap);
+        }
+    }
+
+    /**
+     * As {@link #clearDirtyLog(MemorySlot, long, int, BitSet)}, from a bitmap buffer the caller
+     * owns and reuses, allocating nothing: for loops that re-protect again and again (a checkpoint
+     * reset). Issues {@code KVM_CLEAR_DIRTY_LOG}.
+     *
+     * @param slot a current slot of this VM, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param firstPage the first page to consider, a multiple of 64
+     * @param pageCount how many pages, a multiple of 64 unless the range reaches the slot's end
+     * @param bitmap a direct buffer from its position 0 of at least one bit per page, in whole
+     *     little-endian 64-bit words (as {@link #dirtyLog(MemorySlot, ByteBuffer)} fills): bit
+     *     {@code i} set to re-protect page {@code firstPage + i}
+     * @throws IllegalArgumentException if {@code slot} is not current or does not log dirty pages,
+     *     {@code pageCount} is negative, or {@code bitmap} is not direct or too small; nothing is cleared
+     * @throws KvmException {@code EINVAL} for a misaligned range or without manual protection
+     * @throws IllegalStateException if this VM is closed
+     */
+    public void clearDirtyLog(MemorySlot slot, long firstPage, int pageCount, ByteBuffer bitmap) {
+        ensureOpen();
+        MemorySlot known = requireSlot(slot);
+        if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
+            throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
+        }
+        if (pageCount < 0) {
+            throw new IllegalArgumentException("a page count cannot be negative, got " + pageCount);
+        }
+        long needed = (pageCount + 63L) / 64 * 8;
+        if (!bitmap.isDirect() || bitmap.capacity() < needed) {
+            throw new IllegalArgumentException("clearing " + pageCount + " pages of the dirty log of " + known
+                    + " needs a direct buffer of " + needed + " bytes, not " + bitmap);
+        }
         int vm = fd.acquire();
         try {
             KvmException.check(Shim.clearDirtyLog(vm, known.id(), firstPage, pageCount, Memory.addressOf(bitmap)), "KVM_CLEAR_DIRTY_LOG");

@@ -229,7 +229,9 @@ class KvmIoctlsVmTest {
         try (Kvm kvm = Kvm.open(); GuestMemory ram = GuestMemory.anonymous(4 << 20); Vm vm = kvm.createVm()) {
             int modes = kvm.checkExtension(Capability.MANUAL_DIRTY_LOG_PROTECT2);
             KernelRefusal.requireCap(kvm, "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2", Capability.MANUAL_DIRTY_LOG_PROTECT2.number());
+            assertFalse(vm.manualDirtyLogProtect(), "off until enabled");
             vm.enableCap(Capability.MANUAL_DIRTY_LOG_PROTECT2, modes & 1, 0); // KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE
+            assertTrue(vm.manualDirtyLogProtect(), "the VM knows it is on");
             MemorySlot slot = vm.mapMemory(0, ram, MemorySlot.LOG_DIRTY_PAGES);
             // ring 3: mov byte [0x200000], 1; mov dx, 0x500; out dx, al; jmp back to the store
             ram.write(0x100000, ExitTest.bytes(0xc6, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 0x01,
@@ -248,6 +250,21 @@ class KvmIoctlsVmTest {
             assertInstanceOf(VmExit.IoOut.class, vcpu.run());
             assertTrue(vm.dirtyLog(slot).get(0x200), "... until KVM_CLEAR_DIRTY_LOG re-arms the page");
             assertThrows(KvmException.class, () -> vm.clearDirtyLog(slot, 3, 64, clear), "first page must be a multiple of 64");
+            // the allocation-free form, from a buffer as dirtyLog(slot, buffer) fills
+            int pages = (int) (slot.size() / GuestMemory.PAGE_SIZE);
+            java.nio.ByteBuffer bitmap = java.nio.ByteBuffer.allocateDirect(slot.dirtyLogBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            vm.dirtyLog(slot, bitmap);
+            assertTrue((bitmap.getLong(0x200 / 64 * 8) & 1L << (0x200 % 64)) != 0, "the page is dirty again");
+            assertThrows(IllegalArgumentException.class, () -> vm.clearDirtyLog(slot, 0, pages, java.nio.ByteBuffer.allocate(slot.dirtyLogBytes())),
+                    "a heap buffer is refused");
+            assertThrows(IllegalArgumentException.class, () -> vm.clearDirtyLog(slot, 0, pages, java.nio.ByteBuffer.allocateDirect(8)),
+                    "a buffer too small for the pages is refused");
+            assertThrows(IllegalArgumentException.class, () -> vm.clearDirtyLog(slot, 0, -1, bitmap), "a negative count is refused");
+            assertTrue(vm.dirtyLog(slot).get(0x200), "nothing was cleared by the refused calls");
+            vm.clearDirtyLog(slot, 0, pages, bitmap);
+            assertFalse(vm.dirtyLog(slot).get(0x200), "cleared from the buffer");
+            vm.enableCap(Capability.MANUAL_DIRTY_LOG_PROTECT2, 0, 0);
+            assertFalse(vm.manualDirtyLogProtect(), "and off again once disabled");
         }
     }
 

@@ -22,7 +22,9 @@ import java.util.Set;
  * protection), and restores the vCPUs in Firecracker's order (with the registers, special
  * registers and events through the {@code kvm_run} page where it can: see {@link #reset()}). A
  * fuzzer or a test harness runs a guest from the same state many times this way without
- * rebuilding it.
+ * rebuilding it. A guest that writes mostly the same pages in every run is reset faster with
+ * {@link Tracking#KEEP_WRITABLE}, which leaves those pages writable and copies them back every time
+ * (read its trade-off: it turns on manual dirty-log protection for the whole VM).
  *
  * <pre>{@code
  * MemorySlot slot = vm.mapMemory(0, ram, MemorySlot.LOG_DIRTY_PAGES);
@@ -75,6 +77,42 @@ public final class Checkpoint implements AutoCloseable {
         REGISTERS
     }
 
+    /**
+     * How the dirty log follows the guest's writes between resets: a trade of write-protect faults
+     * against copying. Given to {@link #mark(Vm, MemorySlot, Scope, List, Tracking)}; see
+     * {@link #tracking()} for the one a checkpoint got.
+     */
+    public enum Tracking {
+        /**
+         * Every reset write-protects again the pages it copied back ({@code KVM_GET_DIRTY_LOG},
+         * or {@code KVM_CLEAR_DIRTY_LOG} of those pages on a VM with manual protection): a reset
+         * copies only the pages written since the last one, and the guest's first write to each
+         * page of every run takes a write-protect fault (about 2.4 us a page under this machine's
+         * KVM). The default; right for a guest that writes different pages in each run.
+         */
+        REPROTECT,
+        /**
+         * Pages the guest wrote stay writable across resets ("sticky"): no write-protect fault for
+         * a page already in the set, but each reset copies back every page written since the mark
+         * (or since the last re-protect), whether this run wrote it or not. When the set grows past
+         * the checkpoint's limit ({@link #reprotectAbove()}), that reset write-protects all of it
+         * again and the set starts empty, so a guest that once wrote much of its memory does not
+         * make every later reset copy it all. Right for a guest that writes mostly the same few
+         * pages in each run (a fuzz target's stack, heap and globals).
+         *
+         * <p>It needs manual dirty-log protection: the mark enables
+         * {@code KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2} on the whole VM (see
+         * {@link Vm#manualDirtyLogProtect()}), for good. From then on {@code KVM_GET_DIRTY_LOG}
+         * ({@link Vm#dirtyLog}) fetches without clearing for every slot of that VM: a caller who
+         * reads another slot's log must clear what it fetched with {@link Vm#clearDirtyLog}, or it
+         * will see every page written since (a superset, never a page too few). Other checkpoints
+         * of the VM do that themselves; no other kvmctl feature reads the dirty log. On a kernel
+         * without the capability the checkpoint falls back to {@link #REPROTECT}, which
+         * {@link #tracking()} then answers.
+         */
+        KEEP_WRITABLE
+    }
+
     private final Vm vm;
     private final MemorySlot slot;
     private final Vcpu[] vcpus;
@@ -89,10 +127,18 @@ public final class Checkpoint implements AutoCloseable {
     private final int[] deviceVersions;
     private final ByteBuffer bitmap;
     private final int words;
+    private final int slotPages;
+    private final Tracking tracking;
+    /** With KEEP_WRITABLE: a reset that copies more pages than this re-protects them all. */
+    private final int reprotectAbove;
     private boolean closed;
 
-    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, boolean syncRegs, Vcpu[] vcpus, VcpuContext[] contexts,
+    private Checkpoint(Vm vm, MemorySlot slot, Scope scope, Tracking tracking, int reprotectAbove, boolean syncRegs,
+                       Vcpu[] vcpus, VcpuContext[] contexts,
                        GuestMemory copy, DeviceState[] devices, byte[][] deviceStates, int[] deviceVersions) {
+        this.tracking = tracking;
+        this.reprotectAbove = reprotectAbove;
+        this.slotPages = (int) (slot.size() / GuestMemory.PAGE_SIZE);
         this.syncRegs = syncRegs;
         this.devices = devices;
         this.deviceStates = deviceStates;
@@ -164,12 +210,76 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /**
+     * Marks a checkpoint whose dirty pages are tracked as {@code tracking} says: with
+     * {@link Tracking#KEEP_WRITABLE}, pages the guest wrote stay writable and are copied back at
+     * every reset until the set of them grows past an eighth of the slot's pages (at least 1),
+     * when a reset re-protects them all. Otherwise as {@link #mark(Vm, MemorySlot, Scope, List)}.
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}
+     * @param slot a current slot of {@code vm}, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param scope what a reset writes back into each vCPU
+     * @param devices the device models to reset with the VM, by distinct names (empty for none)
+     * @param tracking how the dirty log follows the guest's writes; {@link Tracking#KEEP_WRITABLE}
+     *     turns on manual dirty-log protection for the whole VM (read its Javadoc), or falls back
+     *     to {@link Tracking#REPROTECT} where the kernel cannot ({@link #tracking()} says which)
+     * @return the checkpoint
+     * @throws IllegalArgumentException as {@link #mark(Vm, MemorySlot, Scope, List)}; nothing is
+     *     allocated
+     * @throws IllegalStateException if {@code vm}, a vCPU or the slot's memory is closed
+     * @throws dev.kvmctl.KvmException if KVM refuses a read or the capability
+     */
+    public static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope, List<? extends DeviceState> devices, Tracking tracking) {
+        return mark(vm, slot, scope, devices, tracking, defaultReprotectAbove(slot));
+    }
+
+    /**
+     * As {@link #mark(Vm, MemorySlot, Scope, List, Tracking)}, with the limit of the
+     * {@link Tracking#KEEP_WRITABLE} set given: a reset that copies back more than
+     * {@code reprotectAbove} pages write-protects them all again (0: every reset does, as
+     * {@link Tracking#REPROTECT} under manual protection). Ignored with {@link Tracking#REPROTECT}.
+     *
+     * @param vm the VM, none of whose vCPUs is inside {@code KVM_RUN}
+     * @param slot a current slot of {@code vm}, mapped with {@link MemorySlot#LOG_DIRTY_PAGES}
+     * @param scope what a reset writes back into each vCPU
+     * @param devices the device models to reset with the VM, by distinct names (empty for none)
+     * @param tracking how the dirty log follows the guest's writes
+     * @param reprotectAbove the most pages the sticky set may hold after a reset, 0 or more
+     * @return the checkpoint
+     * @throws IllegalArgumentException as {@link #mark(Vm, MemorySlot, Scope, List)}, or if
+     *     {@code reprotectAbove} is negative; nothing is allocated
+     * @throws IllegalStateException if {@code vm}, a vCPU or the slot's memory is closed
+     * @throws dev.kvmctl.KvmException if KVM refuses a read or the capability
+     */
+    public static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope, List<? extends DeviceState> devices,
+                                  Tracking tracking, int reprotectAbove) {
+        return mark(vm, slot, scope, devices, tracking, reprotectAbove, true, true);
+    }
+
+    /** An eighth of the slot's pages, at least 1. */
+    private static int defaultReprotectAbove(MemorySlot slot) {
+        return (int) Math.max(1, slot.size() / GuestMemory.PAGE_SIZE / 8);
+    }
+
+    /**
      * {@link #mark(Vm, MemorySlot, Scope, List)}, with {@code syncRegs} false to restore every part
      * by ioctl even where KVM could take the registers through the {@code kvm_run} page (the
      * fallback for kernels without {@code KVM_CAP_SYNC_REGS}, tested on one with it).
      */
     static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope, List<? extends DeviceState> devices, boolean syncRegs) {
+        return mark(vm, slot, scope, devices, Tracking.REPROTECT, defaultReprotectAbove(slot), syncRegs, true);
+    }
+
+    /**
+     * The mark itself; {@code manualProtect} false acts as a kernel without
+     * {@code KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2} would (the fallback, tested on one with it).
+     */
+    static Checkpoint mark(Vm vm, MemorySlot slot, Scope scope, List<? extends DeviceState> devices,
+                           Tracking tracking, int reprotectAbove, boolean syncRegs, boolean manualProtect) {
         Objects.requireNonNull(scope, "scope");
+        Objects.requireNonNull(tracking, "tracking");
+        if (reprotectAbove < 0) {
+            throw new IllegalArgumentException("reprotectAbove must be 0 or more pages, got " + reprotectAbove);
+        }
         DeviceState[] models = devices.toArray(new DeviceState[0]);
         byte[][] states = new byte[models.length][];
         int[] versions = new int[models.length];
@@ -197,20 +307,33 @@ public final class Checkpoint implements AutoCloseable {
             contexts[i] = new VcpuContext(vm.kvm(), vm.hasIrqchip());
             contexts[i].capture(vcpus[i]);
         }
+        Tracking granted = tracking == Tracking.KEEP_WRITABLE && !(manualProtect && protectsManually(vm))
+                ? Tracking.REPROTECT : tracking;
         GuestMemory copy = GuestMemory.anonymous(slot.size());
         try {
-            Checkpoint checkpoint = new Checkpoint(vm, slot, scope,
+            Checkpoint checkpoint = new Checkpoint(vm, slot, scope, granted, reprotectAbove,
                     syncRegs && scope == Scope.NO_MSRS && !vm.hasIrqchip() && syncsAllRegs(vm), vcpus, contexts, copy,
                     models, states, versions);
+            if (granted == Tracking.KEEP_WRITABLE && !vm.manualDirtyLogProtect()) {
+                vm.enableCap(Capability.MANUAL_DIRTY_LOG_PROTECT2, 1, 0); // KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE
+            }
             // Clear the log first: from here on every guest write is logged, and the copy below
             // is of memory the stopped guest no longer changes.
             vm.dirtyLog(slot, checkpoint.bitmap);
+            if (vm.manualDirtyLogProtect()) {
+                vm.clearDirtyLog(slot, 0, checkpoint.slotPages, checkpoint.bitmap);
+            }
             copy.copyFrom(slot.memory(), slot.memoryOffset(), 0, slot.size());
             return checkpoint;
         } catch (RuntimeException e) {
             copy.close();
             throw e;
         }
+    }
+
+    /** Whether the kernel can leave re-protection to KVM_CLEAR_DIRTY_LOG on {@code vm}. */
+    private static boolean protectsManually(Vm vm) {
+        return (vm.checkExtension(Capability.MANUAL_DIRTY_LOG_PROTECT2) & 1) != 0;
     }
 
     /** Whether KVM syncs regs, sregs and vCPU events through the kvm_run page for {@code vm}'s vCPUs. */
@@ -225,7 +348,9 @@ public final class Checkpoint implements AutoCloseable {
      * every vCPU's context, as much as the checkpoint's {@link Scope} says, in Firecracker's order
      * (CPUID, which only the host sets, is left as it is), then the device models given to the
      * mark, if any. The log then holds nothing, so the next reset copies only what the guest
-     * writes from now on.
+     * writes from now on; with {@link Tracking#KEEP_WRITABLE} it keeps the pages written since the
+     * mark or the last re-protect, copied again by the next reset, unless there were more than
+     * {@link #reprotectAbove()} of them: then it write-protects them all ({@code KVM_CLEAR_DIRTY_LOG}).
      *
      * <p>With {@link Scope#NO_MSRS}, no in-kernel irqchip and a kernel that syncs registers
      * through the {@code kvm_run} page ({@code KVM_CAP_SYNC_REGS} with all three sets), the
@@ -268,6 +393,12 @@ public final class Checkpoint implements AutoCloseable {
         if (runStart >= 0) {
             copyBack(runStart, runEnd);
         }
+        // Under manual protection KVM_GET_DIRTY_LOG cleared nothing: re-protect what was copied,
+        // unless the sticky set of KEEP_WRITABLE may stay (the VM's flag is read at every reset:
+        // another checkpoint may have turned manual protection on after this one's mark).
+        if (pages > 0 && vm.manualDirtyLogProtect() && (tracking == Tracking.REPROTECT || pages > reprotectAbove)) {
+            vm.clearDirtyLog(slot, 0, slotPages, bitmap);
+        }
         for (int i = 0; i < vcpus.length; i++) {
             if (scope == Scope.REGISTERS) {
                 vcpus[i].setRegs(contexts[i].regs());
@@ -286,6 +417,23 @@ public final class Checkpoint implements AutoCloseable {
     private void copyBack(long from, long to) {
         long offset = from * GuestMemory.PAGE_SIZE;
         slot.memory().copyFrom(copy, offset, slot.memoryOffset() + offset, (to - from) * GuestMemory.PAGE_SIZE);
+    }
+
+    /**
+     * {@return how the dirty log follows the guest's writes: what the mark was asked for, or
+     * {@link Tracking#REPROTECT} where {@link Tracking#KEEP_WRITABLE} was asked for and the kernel
+     * lacks {@code KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2}}
+     */
+    public Tracking tracking() {
+        return tracking;
+    }
+
+    /**
+     * {@return with {@link Tracking#KEEP_WRITABLE}, the most pages a reset copies back and leaves
+     * writable; a reset that copies more write-protects them all again}
+     */
+    public int reprotectAbove() {
+        return reprotectAbove;
     }
 
     /** {@return what a reset restores of each vCPU} */

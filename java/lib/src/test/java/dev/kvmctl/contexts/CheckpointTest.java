@@ -411,4 +411,136 @@ class CheckpointTest {
             assertThrows(IllegalArgumentException.class, checkpoint::reset);
         }
     }
+
+    // ---- Tracking.KEEP_WRITABLE: pages stay writable and are copied back at every reset ----
+
+    /** The guest's pages (0 to 63) a run with this seed and page count writes. */
+    private static java.util.Set<Integer> pagesOf(int seed, int pages) {
+        java.util.Set<Integer> written = new java.util.TreeSet<>();
+        for (int i = 0; i < pages; i++) {
+            written.add((i * 7 + seed) & 63);
+        }
+        return written;
+    }
+
+    private static Checkpoint keepWritable(Guest g, int reprotectAbove) {
+        return Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.NO_MSRS, List.of(), Checkpoint.Tracking.KEEP_WRITABLE, reprotectAbove);
+    }
+
+    @Test
+    void keepWritableCopiesBackEveryPageWrittenSinceTheMarkAndMemoryIsTheMarksEverywhere() {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.NO_MSRS, List.of(),
+                Checkpoint.Tracking.KEEP_WRITABLE)) {
+            assumeTrue(checkpoint.tracking() == Checkpoint.Tracking.KEEP_WRITABLE, "no KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 here");
+            assertTrue(g.vm.manualDirtyLogProtect(), "the mark turned manual protection on for the VM");
+            assertEquals(RAM / 4096 / 8, checkpoint.reprotectAbove(), "the default limit: an eighth of the slot");
+            byte[] pristine = g.ram.read(0, (int) RAM);
+            java.util.Set<Integer> sticky = new java.util.TreeSet<>();
+            // different pages in different runs: run 2 writes one page run 1 did not, run 3 one of run 1's
+            int[][] runs = {{0, 16}, {1, 1}, {0, 1}, {30, 5}, {9, 16}, {1, 1}};
+            for (int[] run : runs) {
+                int seed = run[0], pages = run[1];
+                assertEquals(model(seed, pages), g.run(seed, pages), "seed " + seed + ", " + pages + " pages, after a sticky reset");
+                sticky.addAll(pagesOf(seed, pages));
+                int copied = checkpoint.reset();
+                // every page written since the mark and the counter's, perhaps page-table pages: no more
+                assertTrue(copied >= sticky.size() + 1 && copied <= sticky.size() + 8,
+                        copied + " pages copied back, " + sticky.size() + " guest pages written since the mark");
+                assertArrayEquals(pristine, g.ram.read(0, (int) RAM), "the whole slot after a reset is the mark's");
+            }
+        }
+    }
+
+    @Test
+    void aResetPastTheLimitReprotectsTheSetAndLaterResetsStayExact() {
+        try (Guest g = new Guest(); Checkpoint checkpoint = keepWritable(g, 30)) {
+            assumeTrue(checkpoint.tracking() == Checkpoint.Tracking.KEEP_WRITABLE, "no KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 here");
+            assertEquals(30, checkpoint.reprotectAbove());
+            byte[] pristine = g.ram.read(0, (int) RAM);
+            g.run(5, 16);
+            int copied = checkpoint.reset();
+            assertTrue(copied >= 17 && copied <= 24, copied + " pages: under the limit, they stay writable");
+            g.run(2, 64);
+            copied = checkpoint.reset();
+            assertTrue(copied >= 65, copied + " pages: past the limit, this reset re-protects them all");
+            assertArrayEquals(pristine, g.ram.read(0, (int) RAM), "memory after the re-protecting reset");
+            assertEquals(model(30, 1), g.run(30, 1), "a run after the re-protect reads the mark's bytes");
+            copied = checkpoint.reset();
+            assertTrue(copied >= 2 && copied <= 9, copied + " pages: the set started empty again");
+            assertArrayEquals(pristine, g.ram.read(0, (int) RAM), "memory after a reset that follows a re-protect");
+            assertEquals(model(9, 3), g.run(9, 3), "and the next run too");
+            copied = checkpoint.reset();
+            java.util.Set<Integer> sticky = pagesOf(30, 1);
+            sticky.addAll(pagesOf(9, 3));
+            assertTrue(copied >= sticky.size() + 1 && copied <= sticky.size() + 8, copied + " pages: run 3's page is sticky again");
+            assertArrayEquals(pristine, g.ram.read(0, (int) RAM), "memory after the last reset");
+        }
+    }
+
+    @Test
+    void keepWritableResetAllocatesNothingAcrossReprotects() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long self = Thread.currentThread().getId();
+        // a limit of 40: the seeds walk over all 64 pages, so some resets re-protect the set
+        try (Guest g = new Guest(); Checkpoint checkpoint = keepWritable(g, 40)) {
+            assumeTrue(checkpoint.tracking() == Checkpoint.Tracking.KEEP_WRITABLE, "no KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 here");
+            long sink = 0;
+            for (int i = 0; i < 3000; i++) { // let the JIT compile the loop
+                sink += g.run(i, 16) + checkpoint.reset();
+            }
+            long before = threads.getThreadAllocatedBytes(self);
+            for (int i = 0; i < 3000; i++) {
+                sink += g.run(i, 16) + checkpoint.reset();
+            }
+            long allocated = threads.getThreadAllocatedBytes(self) - before;
+            assertTrue(sink != 0);
+            assertTrue(allocated < 4096, allocated + " bytes allocated over 3000 runs and resets");
+        }
+    }
+
+    @Test
+    void withoutTheCapabilityKeepWritableFallsBackToReprotectAndSaysSo() {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, Checkpoint.Scope.NO_MSRS, List.of(),
+                Checkpoint.Tracking.KEEP_WRITABLE, 100, true, false)) {
+            assertEquals(Checkpoint.Tracking.REPROTECT, checkpoint.tracking());
+            assertFalse(g.vm.manualDirtyLogProtect(), "the VM was left as it was");
+            byte[] pristine = g.ram.read(0, (int) RAM);
+            g.run(0, 16);
+            checkpoint.reset();
+            g.run(1, 1);
+            int copied = checkpoint.reset();
+            assertTrue(copied >= 2 && copied <= 9, copied + " pages: only the last run's");
+            assertArrayEquals(pristine, g.ram.read(0, (int) RAM));
+        }
+    }
+
+    @Test
+    void aReprotectCheckpointOnAVmWithManualProtectionStillCopiesOnlyTheLastRunsPages() {
+        try (Guest g = new Guest()) {
+            assumeTrue((g.kvm.checkExtension(Capability.MANUAL_DIRTY_LOG_PROTECT2) & 1) != 0, "no KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 here");
+            g.vm.enableCap(Capability.MANUAL_DIRTY_LOG_PROTECT2, 1, 0); // as a KEEP_WRITABLE checkpoint of another slot does
+            assertTrue(g.vm.manualDirtyLogProtect());
+            try (Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot)) {
+                assertEquals(Checkpoint.Tracking.REPROTECT, checkpoint.tracking());
+                byte[] pristine = g.ram.read(0, (int) RAM);
+                g.run(0, 16);
+                int copied = checkpoint.reset();
+                assertTrue(copied >= 17 && copied <= 24, copied + " pages after run 1");
+                assertArrayEquals(pristine, g.ram.read(0, (int) RAM));
+                assertEquals(model(1, 1), g.run(1, 1));
+                copied = checkpoint.reset();
+                assertTrue(copied >= 2 && copied <= 9, copied + " pages: only run 2's, re-protected by KVM_CLEAR_DIRTY_LOG");
+                assertArrayEquals(pristine, g.ram.read(0, (int) RAM));
+            }
+        }
+    }
+
+    @Test
+    void aNegativeLimitIsRefused() {
+        try (Guest g = new Guest()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> keepWritable(g, -1));
+            assertTrue(e.getMessage().contains("reprotectAbove"), e.getMessage());
+            assertFalse(g.vm.manualDirtyLogProtect(), "nothing was changed");
+        }
+    }
 }

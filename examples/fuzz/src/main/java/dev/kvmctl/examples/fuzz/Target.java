@@ -11,13 +11,14 @@ import dev.kvmctl.guests.BootInfo;
 import dev.kvmctl.guests.BootSetup;
 import dev.kvmctl.guests.BuiltinImages;
 import dev.kvmctl.guests.GuestImage;
+import java.util.List;
 
 /**
  * The guest under test: the built-in image {@code fuzz-target.elf} (its source, with the planted
  * bug and the feedback layout, is {@code vm-images/src/fuzz-target.c}) booted at ring 3 in a VM
  * whose RAM logs dirty pages, run up to its parser's entry and checkpointed there. Each
  * {@link #execute} writes one input, runs the parse to its end or a fault, reads the feedback and
- * resets the guest to the checkpoint, which copies back only the pages the parse wrote.
+ * resets the guest to the checkpoint, which copies back the pages the parses wrote (kept writable).
  */
 final class Target implements AutoCloseable {
     private static final long RAM = 16 << 20;
@@ -62,7 +63,10 @@ final class Target implements AutoCloseable {
             }
             // The guest runs only integer code at ring 3, where it cannot write an MSR: the
             // registers, special registers, XSAVE and events are all a reset has to restore.
-            checkpoint = Checkpoint.mark(machine, slot, Checkpoint.Scope.NO_MSRS);
+            // Every parse writes much the same few pages (stack, feedback, globals): keeping them
+            // writable saves their write-protect faults at the price of copying them back at each
+            // reset (Checkpoint.Tracking.KEEP_WRITABLE; REPROTECT where the kernel cannot).
+            checkpoint = Checkpoint.mark(machine, slot, Checkpoint.Scope.NO_MSRS, List.of(), Checkpoint.Tracking.KEEP_WRITABLE);
             ram = memory;
             vm = machine;
             vcpu = cpu;
