@@ -491,10 +491,7 @@ public final class Vm implements AutoCloseable {
      */
     public void dirtyLog(MemorySlot slot, ByteBuffer bitmap) {
         ensureOpen();
-        MemorySlot known = requireSlot(slot);
-        if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
-            throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
-        }
+        MemorySlot known = requireLoggingSlot(slot);
         if (!bitmap.isDirect() || bitmap.capacity() < known.dirtyLogBytes()) {
             throw new IllegalArgumentException("the dirty log of " + known + " needs a direct buffer of "
                     + known.dirtyLogBytes() + " bytes, not " + bitmap);
@@ -989,20 +986,11 @@ public final class Vm implements AutoCloseable {
      */
     public void clearDirtyLog(MemorySlot slot, long firstPage, int pageCount, BitSet pages) {
         ensureOpen();
-        MemorySlot known = requireSlot(slot);
-        if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
-            throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
-        }
+        MemorySlot known = requireLoggingSlot(slot);
         ByteBuffer bitmap = Memory.allocate((Math.max(pageCount, 0) + 63) / 64 * 8 + 8);
         byte[] bits = pages.toByteArray();
         bitmap.put(0, bits, 0, Math.min(bits.length, bitmap.capacity()));
-        int vm = fd.acquire();
-        try {
-            KvmException.check(Shim.clearDirtyLog(vm, known.id(), firstPage, pageCount, Memory.addressOf(bitmap)), "KVM_CLEAR_DIRTY_LOG");
-        } finally {
-            fd.release();
-            Reference.reachabilityFence(bitmap);
-        }
+        issueClearDirtyLog(known, firstPage, pageCount, bitmap);
     }
 
     /**
@@ -1023,10 +1011,7 @@ public final class Vm implements AutoCloseable {
      */
     public void clearDirtyLog(MemorySlot slot, long firstPage, int pageCount, ByteBuffer bitmap) {
         ensureOpen();
-        MemorySlot known = requireSlot(slot);
-        if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
-            throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
-        }
+        MemorySlot known = requireLoggingSlot(slot);
         if (pageCount < 0) {
             throw new IllegalArgumentException("a page count cannot be negative, got " + pageCount);
         }
@@ -1035,6 +1020,11 @@ public final class Vm implements AutoCloseable {
             throw new IllegalArgumentException("clearing " + pageCount + " pages of the dirty log of " + known
                     + " needs a direct buffer of " + needed + " bytes, not " + bitmap);
         }
+        issueClearDirtyLog(known, firstPage, pageCount, bitmap);
+    }
+
+    /** {@code KVM_CLEAR_DIRTY_LOG} from {@code bitmap}, for both public forms once they checked their arguments. */
+    private void issueClearDirtyLog(MemorySlot known, long firstPage, int pageCount, ByteBuffer bitmap) {
         int vm = fd.acquire();
         try {
             KvmException.check(Shim.clearDirtyLog(vm, known.id(), firstPage, pageCount, Memory.addressOf(bitmap)), "KVM_CLEAR_DIRTY_LOG");
@@ -1042,6 +1032,15 @@ public final class Vm implements AutoCloseable {
             fd.release();
             Reference.reachabilityFence(bitmap);
         }
+    }
+
+    /** {@code slot} as this VM knows it, which must log dirty pages: what every dirty-log call needs. */
+    private MemorySlot requireLoggingSlot(MemorySlot slot) {
+        MemorySlot known = requireSlot(slot);
+        if ((known.flags() & MemorySlot.LOG_DIRTY_PAGES) == 0) {
+            throw new IllegalArgumentException(known + " was not mapped with MemorySlot.LOG_DIRTY_PAGES");
+        }
+        return known;
     }
 
     /**
