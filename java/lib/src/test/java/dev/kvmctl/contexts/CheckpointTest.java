@@ -166,22 +166,26 @@ class CheckpointTest {
     @ParameterizedTest
     @EnumSource(Checkpoint.Scope.class)
     void resetAllocatesNothing(Checkpoint.Scope scope) {
+        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, scope)) {
+            assertRunsAndResetsAllocateNothing(g, checkpoint);
+        }
+    }
+
+    /** 3,000 runs and resets, after 3,000 more to let the JIT compile the loop, allocate under 4 KiB: one object per reset would be > 48 KB. */
+    private static void assertRunsAndResetsAllocateNothing(Guest g, Checkpoint checkpoint) {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long self = Thread.currentThread().getId();
-        try (Guest g = new Guest(); Checkpoint checkpoint = Checkpoint.mark(g.vm, g.slot, scope)) {
-            long sink = 0;
-            for (int i = 0; i < 3000; i++) { // let the JIT compile the loop
-                sink += g.run(i, 16) + checkpoint.reset();
-            }
-            long before = threads.getThreadAllocatedBytes(self);
-            for (int i = 0; i < 3000; i++) {
-                sink += g.run(i, 16) + checkpoint.reset();
-            }
-            long allocated = threads.getThreadAllocatedBytes(self) - before;
-            assertTrue(sink != 0);
-            // one object per reset would be > 48 KB
-            assertTrue(allocated < 4096, allocated + " bytes allocated over 3000 runs and resets");
+        long sink = 0;
+        for (int i = 0; i < 3000; i++) { // let the JIT compile the loop
+            sink += g.run(i, 16) + checkpoint.reset();
         }
+        long before = threads.getThreadAllocatedBytes(self);
+        for (int i = 0; i < 3000; i++) {
+            sink += g.run(i, 16) + checkpoint.reset();
+        }
+        long allocated = threads.getThreadAllocatedBytes(self) - before;
+        assertTrue(sink != 0);
+        assertTrue(allocated < 4096, allocated + " bytes allocated over 3000 runs and resets");
     }
 
     /** The state a reset writes back, read from the vCPU with the ioctls (what a capture sees). */
@@ -479,22 +483,10 @@ class CheckpointTest {
 
     @Test
     void keepWritableResetAllocatesNothingAcrossReprotects() {
-        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        long self = Thread.currentThread().getId();
         // a limit of 40: the seeds walk over all 64 pages, so some resets re-protect the set
         try (Guest g = new Guest(); Checkpoint checkpoint = keepWritable(g, 40)) {
             assumeTrue(checkpoint.tracking() == Checkpoint.Tracking.KEEP_WRITABLE, "no KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 here");
-            long sink = 0;
-            for (int i = 0; i < 3000; i++) { // let the JIT compile the loop
-                sink += g.run(i, 16) + checkpoint.reset();
-            }
-            long before = threads.getThreadAllocatedBytes(self);
-            for (int i = 0; i < 3000; i++) {
-                sink += g.run(i, 16) + checkpoint.reset();
-            }
-            long allocated = threads.getThreadAllocatedBytes(self) - before;
-            assertTrue(sink != 0);
-            assertTrue(allocated < 4096, allocated + " bytes allocated over 3000 runs and resets");
+            assertRunsAndResetsAllocateNothing(g, checkpoint);
         }
     }
 
