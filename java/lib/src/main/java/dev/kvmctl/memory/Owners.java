@@ -71,14 +71,15 @@ final class Owners {
         slot = slotCount++;
         slotOwner[slot] = owner;
         if (owner < DIRECT_OWNERS) {
-            directSlots[owner] = slot + 1;
-        }
-        if (2 * slotCount > keys.length) {
+            directSlots[owner] = slot + 1; // the hash holds only the larger ids
+        } else if (2 * slotCount > keys.length) {
             keys = new int[2 * keys.length];
             keySlots = new int[keys.length];
             Arrays.fill(keys, -1);
             for (int s = 0; s < slotCount; s++) {
-                putKey(slotOwner[s], s);
+                if (slotOwner[s] >= DIRECT_OWNERS) {
+                    putKey(slotOwner[s], s);
+                }
             }
         } else {
             putKey(owner, slot);
