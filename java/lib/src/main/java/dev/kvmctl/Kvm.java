@@ -42,6 +42,8 @@ public final class Kvm implements AutoCloseable {
     public static final int API_VERSION = Layout.intValue("KVM_API_VERSION");
 
     private static final int MSR_INDEX_SIZE = Layout.intValue("sizeof kvm_msr_list.indices[0]");
+    /** How often {@link #createVm(long)} issues KVM_CREATE_VM while it fails with EINTR (Firecracker: 5; QEMU: no limit). */
+    private static final int CREATE_VM_ATTEMPTS = 64;
 
     private final OwnedFd fd;
     private final Path device;
@@ -402,15 +404,23 @@ public final class Kvm implements AutoCloseable {
      * @param type the machine type: 0 for the default; on x86 the bits {@code KVM_CAP_VM_TYPES}
      *     answers ({@code KVM_X86_DEFAULT_VM} 0, {@code KVM_X86_SW_PROTECTED_VM} 1, ...)
      * @return the new VM, which the caller closes; it keeps working after this {@code Kvm} is closed
-     * @throws KvmException {@code EINVAL} for a type this kernel does not offer; {@code ENOMEM} or
+     * @throws KvmException {@code EINVAL} for a type this kernel does not offer; {@code EINTR} only if
+     *     signals interrupted it 64 times in a row (each EINTR is retried); {@code ENOMEM} or
      *     {@code EMFILE} when the host is out of memory or file descriptors
      * @throws IllegalStateException if this {@code Kvm} is closed
      */
     public Vm createVm(long type) {
         int vm = fd.call(Shim::createVm, type);
+        // KVM_CREATE_VM registers an MMU notifier, which takes every lock of the process's address
+        // space and gives up with EINTR when a signal arrives meanwhile (a profiler's timer, the
+        // JVM's own signals): a retry is the answer, as QEMU, Firecracker and Cloud Hypervisor do.
+        for (int attempt = 1; vm == -LibC.EINTR && attempt < CREATE_VM_ATTEMPTS; attempt++) {
+            vm = fd.call(Shim::createVm, type);
+        }
         if (vm < 0) {
             throw new KvmException("KVM_CREATE_VM", -vm, -vm == LibC.ENOMEM || -vm == LibC.EMFILE || -vm == LibC.ENFILE
-                    ? "the host is out of memory or file descriptors; close unused VMs" : null);
+                    ? "the host is out of memory or file descriptors; close unused VMs"
+                    : -vm == LibC.EINTR ? "interrupted by signals " + CREATE_VM_ATTEMPTS + " times in a row; try again" : null);
         }
         return new Vm(this, new OwnedFd(vm, "VM"));
     }
