@@ -65,7 +65,7 @@ public final class Kvm implements AutoCloseable {
             throw new KvmException("KVM_GET_API_VERSION", KvmException.NO_ERRNO,
                     "the kernel reports KVM API version " + version + ", kvmctl needs " + API_VERSION);
         }
-        this.vcpuMmapSize = KvmException.check(fd.call((kvm, unused) -> Shim.getVcpuMmapSize(kvm), 0), "KVM_GET_VCPU_MMAP_SIZE");
+        this.vcpuMmapSize = KvmException.check(fd.call(Ioctl.GET_VCPU_MMAP_SIZE, 0), "KVM_GET_VCPU_MMAP_SIZE");
         int slots = checkExtension(Capability.NR_MEMSLOTS);
         this.memslots = slots > 0 ? slots : 32;
         this.xsaveSize = Math.max(checkExtension(Capability.XSAVE2), Layout.sizeOf("kvm_xsave"));
@@ -188,7 +188,7 @@ public final class Kvm implements AutoCloseable {
      * @throws IllegalStateException if this {@code Kvm} is closed
      */
     public int checkExtension(Capability cap) {
-        return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
+        return KvmException.check(fd.call(Ioctl.CHECK_EXTENSION, cap.number()), "KVM_CHECK_EXTENSION");
     }
 
     /**
@@ -201,7 +201,7 @@ public final class Kvm implements AutoCloseable {
      * @throws IllegalStateException if this {@code Kvm} is closed
      */
     public int checkExtension(int cap) {
-        return KvmException.check(fd.call(Shim::checkExtension, cap), "KVM_CHECK_EXTENSION(" + cap + ")");
+        return KvmException.check(fd.call(Ioctl.CHECK_EXTENSION, cap), "KVM_CHECK_EXTENSION(" + cap + ")");
     }
 
     /**
@@ -317,7 +317,7 @@ public final class Kvm implements AutoCloseable {
     private Cpuid cpuid(boolean emulated) {
         ensureOpen();
         Cpuid cpuid = new Cpuid(Cpuid.MAX_ENTRIES);
-        int rc = fd.call(emulated ? Shim::getEmulatedCpuid : Shim::getSupportedCpuid, cpuid.address());
+        int rc = fd.call(emulated ? Ioctl.GET_EMULATED_CPUID : Ioctl.GET_SUPPORTED_CPUID, cpuid.address());
         KvmException.check(rc, emulated ? "KVM_GET_EMULATED_CPUID" : "KVM_GET_SUPPORTED_CPUID");
         return cpuid;
     }
@@ -357,7 +357,7 @@ public final class Kvm implements AutoCloseable {
             ByteBuffer list = Memory.allocate(header + MSR_INDEX_SIZE * capacity);
             list.putInt(nmsrs, capacity);
             long address = Memory.addressOf(list);
-            int rc = fd.call(features ? Shim::getMsrFeatureIndexList : Shim::getMsrIndexList, address);
+            int rc = fd.call(features ? Ioctl.GET_MSR_FEATURE_INDEX_LIST : Ioctl.GET_MSR_INDEX_LIST, address);
             int n = list.getInt(nmsrs);
             if (rc == -LibC.E2BIG /* the kernel wrote the count it needs */ && n > capacity) {
                 capacity = n;
@@ -410,12 +410,12 @@ public final class Kvm implements AutoCloseable {
      * @throws IllegalStateException if this {@code Kvm} is closed
      */
     public Vm createVm(long type) {
-        int vm = fd.call(Shim::createVm, type);
+        int vm = fd.call(Ioctl.CREATE_VM, type);
         // KVM_CREATE_VM registers an MMU notifier, which takes every lock of the process's address
         // space and gives up with EINTR when a signal arrives meanwhile (a profiler's timer, the
         // JVM's own signals): a retry is the answer, as QEMU, Firecracker and Cloud Hypervisor do.
         for (int attempt = 1; vm == -LibC.EINTR && attempt < CREATE_VM_ATTEMPTS; attempt++) {
-            vm = fd.call(Shim::createVm, type);
+            vm = fd.call(Ioctl.CREATE_VM, type);
         }
         if (vm < 0) {
             throw new KvmException("KVM_CREATE_VM", -vm, -vm == LibC.ENOMEM || -vm == LibC.EMFILE || -vm == LibC.ENFILE
@@ -441,7 +441,7 @@ public final class Kvm implements AutoCloseable {
     public Vm adoptVm(int rawFd) {
         ensureOpen();
         OwnedFd owned = new OwnedFd(rawFd, "VM (fd " + rawFd + ")");
-        int rc = owned.call(Shim::checkExtension, Capability.USER_MEMORY.number());
+        int rc = owned.call(Ioctl.CHECK_EXTENSION, Capability.USER_MEMORY.number());
         if (rc < 0) {
             owned.close();
             throw new KvmException("KVM_CHECK_EXTENSION", -rc, "fd " + rawFd + " is not a KVM VM descriptor");

@@ -409,7 +409,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Regs getRegs(Regs into) {
-        struct(Shim::getRegs, into, "KVM_GET_REGS");
+        struct(Ioctl.GET_REGS, into, "KVM_GET_REGS");
         return into;
     }
 
@@ -422,7 +422,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setRegs(Regs from) {
-        struct(Shim::setRegs, from, "KVM_SET_REGS");
+        struct(Ioctl.SET_REGS, from, "KVM_SET_REGS");
     }
 
     /**
@@ -461,7 +461,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public SRegs getSregs(SRegs into) {
-        struct(Shim::getSregs, into, "KVM_GET_SREGS");
+        struct(Ioctl.GET_SREGS, into, "KVM_GET_SREGS");
         return into;
     }
 
@@ -475,7 +475,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setSregs(SRegs from) {
-        struct(Shim::setSregs, from, "KVM_SET_SREGS");
+        struct(Ioctl.SET_SREGS, from, "KVM_SET_SREGS");
     }
 
     // ---- the rest of the architectural state ----
@@ -489,7 +489,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Fpu getFpu(Fpu into) {
-        struct(Shim::getFpu, into, "KVM_GET_FPU");
+        struct(Ioctl.GET_FPU, into, "KVM_GET_FPU");
         return into;
     }
 
@@ -500,7 +500,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setFpu(Fpu from) {
-        struct(Shim::setFpu, from, "KVM_SET_FPU");
+        struct(Ioctl.SET_FPU, from, "KVM_SET_FPU");
     }
 
     /**
@@ -516,9 +516,9 @@ public final class Vcpu implements AutoCloseable {
         ensureOpen();
         checkXsave(into);
         if (into.size() > Xsave.MIN_SIZE) {
-            struct(Shim::getXsave2, into, "KVM_GET_XSAVE2");
+            struct(Ioctl.GET_XSAVE2, into, "KVM_GET_XSAVE2");
         } else {
-            struct(Shim::getXsave, into, "KVM_GET_XSAVE");
+            struct(Ioctl.GET_XSAVE, into, "KVM_GET_XSAVE");
         }
         return into;
     }
@@ -536,7 +536,7 @@ public final class Vcpu implements AutoCloseable {
     public void setXsave(Xsave from) {
         ensureOpen();
         checkXsave(from);
-        struct(Shim::setXsave, from, "KVM_SET_XSAVE");
+        struct(Ioctl.SET_XSAVE, from, "KVM_SET_XSAVE");
     }
 
     /** The kernel copies its whole XSAVE size in and out: a smaller buffer would be overrun. */
@@ -556,7 +556,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Xcrs getXcrs(Xcrs into) {
-        struct(Shim::getXcrs, into, "KVM_GET_XCRS");
+        struct(Ioctl.GET_XCRS, into, "KVM_GET_XCRS");
         return into;
     }
 
@@ -569,7 +569,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setXcrs(Xcrs from) {
-        struct(Shim::setXcrs, from, "KVM_SET_XCRS");
+        struct(Ioctl.SET_XCRS, from, "KVM_SET_XCRS");
     }
 
     /**
@@ -581,7 +581,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public int getMsrs(Msrs msrs) {
-        return struct(Shim::getMsrs, msrs, "KVM_GET_MSRS");
+        return struct(Ioctl.GET_MSRS, msrs, "KVM_GET_MSRS");
     }
 
     /**
@@ -594,7 +594,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public int setMsrs(Msrs msrs) {
-        return struct(Shim::setMsrs, msrs, "KVM_SET_MSRS");
+        return struct(Ioctl.SET_MSRS, msrs, "KVM_SET_MSRS");
     }
 
     /**
@@ -606,7 +606,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Lapic getLapic(Lapic into) {
-        struct(Shim::getLapic, into, "KVM_GET_LAPIC");
+        struct(Ioctl.GET_LAPIC, into, "KVM_GET_LAPIC");
         return into;
     }
 
@@ -618,7 +618,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setLapic(Lapic from) {
-        struct(Shim::setLapic, from, "KVM_SET_LAPIC");
+        struct(Ioctl.SET_LAPIC, from, "KVM_SET_LAPIC");
     }
 
     /**
@@ -630,7 +630,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public MpState getMpState(MpState into) {
-        struct(Shim::getMpState, into, "KVM_GET_MP_STATE");
+        struct(Ioctl.GET_MP_STATE, into, "KVM_GET_MP_STATE");
         return into;
     }
 
@@ -643,7 +643,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setMpState(MpState from) {
-        struct(Shim::setMpState, from, "KVM_SET_MP_STATE");
+        struct(Ioctl.SET_MP_STATE, from, "KVM_SET_MP_STATE");
     }
 
     /**
@@ -655,7 +655,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public VcpuEvents getVcpuEvents(VcpuEvents into) {
-        struct(Shim::getVcpuEvents, into, "KVM_GET_VCPU_EVENTS");
+        struct(Ioctl.GET_VCPU_EVENTS, into, "KVM_GET_VCPU_EVENTS");
         return into;
     }
 
@@ -668,7 +668,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setVcpuEvents(VcpuEvents from) {
-        struct(Shim::setVcpuEvents, from, "KVM_SET_VCPU_EVENTS");
+        struct(Ioctl.SET_VCPU_EVENTS, from, "KVM_SET_VCPU_EVENTS");
     }
 
     /**
@@ -679,7 +679,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public DebugRegs getDebugRegs(DebugRegs into) {
-        struct(Shim::getDebugRegs, into, "KVM_GET_DEBUGREGS");
+        struct(Ioctl.GET_DEBUGREGS, into, "KVM_GET_DEBUGREGS");
         return into;
     }
 
@@ -691,7 +691,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setDebugRegs(DebugRegs from) {
-        struct(Shim::setDebugRegs, from, "KVM_SET_DEBUGREGS");
+        struct(Ioctl.SET_DEBUGREGS, from, "KVM_SET_DEBUGREGS");
     }
 
     /**
@@ -708,7 +708,7 @@ public final class Vcpu implements AutoCloseable {
     public Cpuid getCpuid(Cpuid into) {
         ensureOpen();
         into.count(into.capacity());
-        struct(Shim::getCpuid2, into, "KVM_GET_CPUID2");
+        struct(Ioctl.GET_CPUID2, into, "KVM_GET_CPUID2");
         return into;
     }
 
@@ -722,7 +722,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setCpuid(Cpuid cpuid) {
-        struct(Shim::setCpuid2, cpuid, "KVM_SET_CPUID2");
+        struct(Ioctl.SET_CPUID2, cpuid, "KVM_SET_CPUID2");
     }
 
     /**
@@ -733,7 +733,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setGuestDebug(GuestDebug control) {
-        struct(Shim::setGuestDebug, control, "KVM_SET_GUEST_DEBUG");
+        struct(Ioctl.SET_GUEST_DEBUG, control, "KVM_SET_GUEST_DEBUG");
     }
 
     /**
@@ -754,7 +754,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public int tscKhz() {
-        return KvmException.check(fd.call((vcpu, unused) -> Shim.getTscKhz(vcpu), 0), "KVM_GET_TSC_KHZ");
+        return KvmException.check(fd.call(Ioctl.GET_TSC_KHZ, 0), "KVM_GET_TSC_KHZ");
     }
 
     /**
@@ -781,7 +781,7 @@ public final class Vcpu implements AutoCloseable {
         TranslationBuffer.Holder t = TranslationBuffer.get();
         t.linearAddress(linearAddress);
         applyDirtySyncedRegs(); // the paging mode and CR3 may be among the pending special registers
-        KvmException.check(fd.call(Shim::translate, t.address()), "KVM_TRANSLATE"); // t is this thread's: reachable
+        KvmException.check(fd.call(Ioctl.TRANSLATE, t.address()), "KVM_TRANSLATE"); // t is this thread's: reachable
         return t.result();
     }
 
@@ -793,7 +793,7 @@ public final class Vcpu implements AutoCloseable {
      */
     public void injectNmi() {
         applyDirtySyncedRegs(); // pending events would otherwise replace the NMI at the next entry
-        KvmException.check(fd.call((vcpu, unused) -> Shim.nmi(vcpu), 0), "KVM_NMI");
+        KvmException.check(fd.call(Ioctl.NMI, 0), "KVM_NMI");
     }
 
     /**
@@ -882,7 +882,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void kvmclockCtrl() {
-        KvmException.check(fd.call((vcpu, unused) -> Shim.kvmclockCtrl(vcpu), 0), "KVM_KVMCLOCK_CTRL");
+        KvmException.check(fd.call(Ioctl.KVMCLOCK_CTRL, 0), "KVM_KVMCLOCK_CTRL");
     }
 
     /**
@@ -893,7 +893,7 @@ public final class Vcpu implements AutoCloseable {
      */
     public void injectSmi() {
         applyDirtySyncedRegs(); // pending events would otherwise replace the SMI at the next entry
-        KvmException.check(fd.call((vcpu, unused) -> Shim.smi(vcpu), 0), "KVM_SMI");
+        KvmException.check(fd.call(Ioctl.SMI, 0), "KVM_SMI");
     }
 
     private static final int NESTED_SIZE = dev.kvmctl.internal.bridge.Layout.offsetOf("kvm_nested_state", "size");
@@ -943,7 +943,7 @@ public final class Vcpu implements AutoCloseable {
     private void nested(ByteBuffer b, boolean get) {
         applyDirtySyncedRegs();
         try {
-            KvmException.check(fd.call(get ? Shim::getNestedState : Shim::setNestedState,
+            KvmException.check(fd.call(get ? Ioctl.GET_NESTED_STATE : Ioctl.SET_NESTED_STATE,
                     dev.kvmctl.internal.bridge.Memory.addressOf(b)), get ? "KVM_GET_NESTED_STATE" : "KVM_SET_NESTED_STATE");
         } finally {
             Reference.reachabilityFence(b);
@@ -958,7 +958,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Stats stats() {
-        int raw = KvmException.check(fd.call((vcpu, unused) -> Shim.getStatsFd(vcpu), 0), "KVM_GET_STATS_FD");
+        int raw = KvmException.check(fd.call(Ioctl.GET_STATS_FD, 0), "KVM_GET_STATS_FD");
         return new Stats(new OwnedFd(raw, "vCPU " + id + " statistics"));
     }
 
@@ -983,7 +983,7 @@ public final class Vcpu implements AutoCloseable {
         ByteBuffer range = dev.kvmctl.internal.bridge.Memory.allocate(PRE_FAULT_SIZE);
         range.putLong(PRE_FAULT_GPA, gpa).putLong(PRE_FAULT_LENGTH, size);
         try {
-            int rc = fd.call(Shim::preFaultMemory, dev.kvmctl.internal.bridge.Memory.addressOf(range));
+            int rc = fd.call(Ioctl.PRE_FAULT_MEMORY, dev.kvmctl.internal.bridge.Memory.addressOf(range));
             long left = range.getLong(PRE_FAULT_LENGTH);
             if (rc < 0 && !(rc == -LibC.EINTR || rc == -LibC.EAGAIN) || (rc < 0 && left == size)) {
                 throw new KvmException("KVM_PRE_FAULT_MEMORY", -rc);
@@ -1193,13 +1193,13 @@ public final class Vcpu implements AutoCloseable {
         }
         run.putLong(RunPage.DIRTY_REGS, 0);
         if ((dirty & SYNC_REGS) != 0) {
-            KvmException.check(fd.call(Shim::setRegs, run.address(RunPage.SYNC_REGS)), "KVM_SET_REGS");
+            KvmException.check(fd.call(Ioctl.SET_REGS, run.address(RunPage.SYNC_REGS)), "KVM_SET_REGS");
         }
         if ((dirty & SYNC_SREGS) != 0) {
-            KvmException.check(fd.call(Shim::setSregs, run.address(RunPage.SYNC_SREGS)), "KVM_SET_SREGS");
+            KvmException.check(fd.call(Ioctl.SET_SREGS, run.address(RunPage.SYNC_SREGS)), "KVM_SET_SREGS");
         }
         if ((dirty & SYNC_EVENTS) != 0) {
-            KvmException.check(fd.call(Shim::setVcpuEvents, run.address(RunPage.SYNC_EVENTS)), "KVM_SET_VCPU_EVENTS");
+            KvmException.check(fd.call(Ioctl.SET_VCPU_EVENTS, run.address(RunPage.SYNC_EVENTS)), "KVM_SET_VCPU_EVENTS");
         }
     }
 

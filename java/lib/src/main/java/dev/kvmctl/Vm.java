@@ -132,7 +132,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public int checkExtension(Capability cap) {
-        return KvmException.check(fd.call(Shim::checkExtension, cap.number()), "KVM_CHECK_EXTENSION");
+        return KvmException.check(fd.call(Ioctl.CHECK_EXTENSION, cap.number()), "KVM_CHECK_EXTENSION");
     }
 
     /**
@@ -146,7 +146,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public int checkExtension(int cap) {
-        return KvmException.check(fd.call(Shim::checkExtension, cap), "KVM_CHECK_EXTENSION(" + cap + ")");
+        return KvmException.check(fd.call(Ioctl.CHECK_EXTENSION, cap), "KVM_CHECK_EXTENSION(" + cap + ")");
     }
 
     // ---- vCPUs ----
@@ -164,7 +164,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public synchronized Vcpu createVcpu(int id) {
-        int raw = fd.call(Shim::createVcpu, id);
+        int raw = fd.call(Ioctl.CREATE_VCPU, id);
         if (raw < 0) {
             throw new KvmException("KVM_CREATE_VCPU", -raw, -raw == LibC.EEXIST ? "vCPU id " + id + " already exists in this VM"
                     : -raw == LibC.EINVAL ? "vCPU id " + id + " is out of range" + maxVcpusHint() : null);
@@ -557,7 +557,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setTssAddress(long address) {
-        KvmException.check(fd.call(Shim::setTssAddr, address), "KVM_SET_TSS_ADDR");
+        KvmException.check(fd.call(Ioctl.SET_TSS_ADDR, address), "KVM_SET_TSS_ADDR");
     }
 
     /**
@@ -569,7 +569,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setIdentityMapAddress(long address) {
-        KvmException.check(fd.call(Shim::setIdentityMapAddr, address), "KVM_SET_IDENTITY_MAP_ADDR");
+        KvmException.check(fd.call(Ioctl.SET_IDENTITY_MAP_ADDR, address), "KVM_SET_IDENTITY_MAP_ADDR");
     }
 
     /**
@@ -581,7 +581,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public synchronized void createIrqchip() {
-        KvmException.check(fd.call((vm, unused) -> Shim.createIrqchip(vm), 0), "KVM_CREATE_IRQCHIP");
+        KvmException.check(fd.call(Ioctl.CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP");
         irqchip = true;
     }
 
@@ -645,7 +645,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public Irqchip getIrqchip(Irqchip chip) {
-        struct(Shim::getIrqchip, chip, "KVM_GET_IRQCHIP");
+        struct(Ioctl.GET_IRQCHIP, chip, "KVM_GET_IRQCHIP");
         return chip;
     }
 
@@ -657,7 +657,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setIrqchip(Irqchip chip) {
-        struct(Shim::setIrqchip, chip, "KVM_SET_IRQCHIP");
+        struct(Ioctl.SET_IRQCHIP, chip, "KVM_SET_IRQCHIP");
     }
 
     /**
@@ -669,7 +669,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public PitState getPit(PitState state) {
-        struct(Shim::getPit2, state, "KVM_GET_PIT2");
+        struct(Ioctl.GET_PIT2, state, "KVM_GET_PIT2");
         return state;
     }
 
@@ -681,7 +681,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setPit(PitState state) {
-        struct(Shim::setPit2, state, "KVM_SET_PIT2");
+        struct(Ioctl.SET_PIT2, state, "KVM_SET_PIT2");
     }
 
     /**
@@ -692,7 +692,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public ClockData getClock(ClockData clock) {
-        struct(Shim::getClock, clock, "KVM_GET_CLOCK");
+        struct(Ioctl.GET_CLOCK, clock, "KVM_GET_CLOCK");
         return clock;
     }
 
@@ -705,7 +705,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setClock(ClockData clock) {
-        struct(Shim::setClock, clock, "KVM_SET_CLOCK");
+        struct(Ioctl.SET_CLOCK, clock, "KVM_SET_CLOCK");
     }
 
     /**
@@ -828,7 +828,7 @@ public final class Vm implements AutoCloseable {
         ensureOpen();
         ByteBuffer table = routing.toStruct();
         try {
-            KvmException.check(fd.call(Shim::setGsiRouting, Memory.addressOf(table)), "KVM_SET_GSI_ROUTING");
+            KvmException.check(fd.call(Ioctl.SET_GSI_ROUTING, Memory.addressOf(table)), "KVM_SET_GSI_ROUTING");
         } finally {
             Reference.reachabilityFence(table);
         }
@@ -968,7 +968,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public int resetDirtyRings() {
-        return KvmException.check(fd.call((vm, unused) -> Shim.resetDirtyRings(vm), 0), "KVM_RESET_DIRTY_RINGS");
+        return KvmException.check(fd.call(Ioctl.RESET_DIRTY_RINGS, 0), "KVM_RESET_DIRTY_RINGS");
     }
 
     /**
@@ -1056,7 +1056,7 @@ public final class Vm implements AutoCloseable {
         ensureOpen();
         ByteBuffer struct = filter.toStruct();
         try {
-            KvmException.check(fd.call(Shim::setMsrFilter, Memory.addressOf(struct)), "KVM_X86_SET_MSR_FILTER");
+            KvmException.check(fd.call(Ioctl.SET_MSR_FILTER, Memory.addressOf(struct)), "KVM_X86_SET_MSR_FILTER");
         } finally {
             Reference.reachabilityFence(struct);
         }
@@ -1070,7 +1070,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public Stats stats() {
-        int raw = KvmException.check(fd.call((vm, unused) -> Shim.getStatsFd(vm), 0), "KVM_GET_STATS_FD");
+        int raw = KvmException.check(fd.call(Ioctl.GET_STATS_FD, 0), "KVM_GET_STATS_FD");
         return new Stats(new OwnedFd(raw, "VM statistics"));
     }
 

@@ -1,7 +1,6 @@
 package dev.kvmctl.cli;
 
 import dev.kvmctl.KvmException;
-import dev.kvmctl.internal.bridge.NativeLibrary;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -18,7 +17,7 @@ public final class Main {
     static final int KVM_ERROR = 1;
     /** Exit status for bad input: options, images, sizes. */
     static final int USAGE_ERROR = 2;
-    /** The commands that open KVM. */
+    /** The commands that open KVM: their native libraries load while picocli parses ({@link Preload}). */
     private static final Set<String> NEEDS_KVM = Set.of("launch", "restore", "info");
 
     public static void main(String[] args) {
@@ -28,12 +27,7 @@ public final class Main {
             System.setProperty("jffi.unsafe.disabled", "true");
         }
         if (args.length > 0 && NEEDS_KVM.contains(args[0])) {
-            // Under scripts/kvmctl, the native libraries load on the second core while picocli
-            // builds the model and parses (~12 of a launch's ~110 ms, issue 11); the first KVM
-            // call waits for them. (preload does nothing when they would have to be unpacked.)
-            Thread load = new Thread(NativeLibrary::preload, "kvmctl-native-load");
-            load.setDaemon(true);
-            load.start();
+            Preload.start(args[0]);
         }
         System.exit(run(args));
     }

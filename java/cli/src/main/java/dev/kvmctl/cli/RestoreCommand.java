@@ -44,6 +44,7 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Preload.await(); // it initializes the restore's classes: no other thread may meanwhile
         for (Path f : concat(file, diffs)) {
             if (!Files.exists(f)) {
                 throw new IllegalArgumentException("no snapshot file " + f + "; give the FILE a 'launch --snapshot' wrote");

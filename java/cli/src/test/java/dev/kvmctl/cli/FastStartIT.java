@@ -22,8 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
  * dynamic archive would leave out) coming from the archive, no annotation proxy made (the
  * commands' models are built in code), jffi's library and the shim loaded from where
  * {@code make} unpacked them instead of a temporary file and JavaCPP's cache, and nothing printed
- * but the guest's output. With the java that did not build the archive, the launcher runs without it, again
- * without a warning.
+ * but the guest's output. A restore through the launcher, which loads the restore's classes while
+ * picocli parses, runs its guest on (and does without that preloading too). With the java that
+ * did not build the archive, the launcher runs without it, again without a warning.
  */
 class FastStartIT {
     private static final long TIMEOUT_S = 180;
@@ -74,6 +75,22 @@ class FastStartIT {
         }
         try (var files = Files.walk(javacppCache)) {
             assertEquals(List.of(javacppCache), files.toList(), "JavaCPP unpacked nothing into its cache");
+        }
+
+        // A restore through the launcher, whose start-up thread loads the restore's classes while
+        // picocli parses (LazyRestore.loadClasses, then the command waits for it): the guest runs
+        // on from the snapshot, with and without that preloading, and nothing is printed but
+        // the guest's output and the expected timeout.
+        Path snap = tmp.resolve("spin.snap");
+        Result saved = run(tmp, Map.of("JAVA", java), launcher, "launch", "--image", "spin", "--mem", "16M",
+                "--snapshot-after", "20ms", "--snapshot", snap.toString());
+        assertEquals(0, saved.status, saved.err);
+        for (String preload : List.of("true", "false")) {
+            Result restored = run(tmp, Map.of("JAVA", java, "KVMCTL_JVM_FLAGS", "-XX:TieredStopAtLevel=1 -Dkvmctl.preload.classes=" + preload),
+                    launcher, "restore", "--json", "--timeout", "50ms", snap.toString());
+            assertEquals(124, restored.status, "a spinning guest stopped by --timeout (preload " + preload + "): " + restored.err);
+            assertTrue(restored.out.contains("\"lazy\":true") && restored.out.contains("\"restore_ms\":"),
+                    "a lazy restore reporting restore_ms (preload " + preload + "):\n" + restored.out);
         }
 
         // Another java than the archive's: no archive, no warning. (A flag that makes the check

@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * Once every chunk is in (or the restore ended) the userfaultfd and the file are closed and the
  * JVM's accesses to the memory, held back until then ({@link GuestMemory#fillLazily}), proceed.
  */
-final class ChunkLoader implements Runnable {
+final class ChunkLoader implements Runnable, GuestMemory.LazyFill {
     /** A snapshot file a chunk is read from: a full snapshot, or a diff of a chain that holds it. */
     record Source(FileChannel channel, Path file, long imageOffset) {}
 
@@ -87,7 +87,8 @@ final class ChunkLoader implements Runnable {
     }
 
     /** Waits, uninterruptibly, until the loader is done (every chunk checked, or it gave up). */
-    void await() {
+    @Override
+    public void await() {
         if (prefetchOnDemand) {
             prefetch = true;
         }

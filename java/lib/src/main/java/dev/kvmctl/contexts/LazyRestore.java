@@ -8,16 +8,23 @@ import dev.kvmctl.UserFaultFd;
 import dev.kvmctl.guests.GuestConfig;
 import dev.kvmctl.guests.Machine;
 import dev.kvmctl.guests.devices.Console;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A restore that starts the guest before its memory is read: once the header and metadata are
@@ -48,6 +55,17 @@ import java.util.concurrent.CountDownLatch;
  * }</pre>
  */
 public final class LazyRestore {
+    /**
+     * Runs each restore's {@link Loading}. Its one thread is started with the class and ends after
+     * a minute without work (another is made when restores overlap): starting a thread costs about
+     * a millisecond here, which would otherwise fall between opening the snapshot and the guest's
+     * first {@code KVM_RUN} (issue 11); {@link #loadClasses()} initializes this class ahead.
+     */
+    private static final ThreadPoolExecutor LOADERS = loaders();
+
+    /** The classes {@link #loadClasses()} loads, one name a line (a resource beside this class). */
+    static final String CLASS_LIST = "restore-classes.txt";
+
     private final Machine machine;
     private final ChunkLoader loader;
     private final String fallbackReason;
@@ -202,18 +220,13 @@ public final class LazyRestore {
                 }
                 return new LazyRestore(build(kvm, config, ram, contexts, null), null, unavailable, begin);
             }
-            ram.fillLazily(loader::await);
-            // One thread decodes the contexts while this one builds the machine (neither needs the
-            // other), then loads the memory. Building the VM, its slot and vCPUs touches no guest
+            ram.fillLazily(loader);
+            // Another thread decodes the contexts while this one builds the machine (neither needs
+            // the other), then loads the memory. Building the VM, its slot and vCPUs touches no guest
             // memory; restoring the contexts, which may, waits for the decoding, and so comes after
             // the loader serves faults.
-            Thread thread = new Thread(() -> {
-                contexts.run();
-                loader.run();
-            }, "kvmctl-restore-" + config.name());
-            thread.setDaemon(true);
             contexts.started();
-            thread.start();
+            LOADERS.execute(new Loading(config.name(), contexts, loader));
             Machine machine = build(kvm, config, ram, contexts, loader);
             return new LazyRestore(machine, loader, null, begin);
         } catch (IOException e) {
@@ -221,6 +234,32 @@ public final class LazyRestore {
         } finally {
             if (!handedOver) {
                 closeAll(channels);
+            }
+        }
+    }
+
+    private static ThreadPoolExecutor loaders() {
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(1, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                r -> {
+                    Thread t = new Thread(r, "kvmctl-restore");
+                    t.setDaemon(true);
+                    return t;
+                });
+        pool.allowCoreThreadTimeOut(true);
+        pool.prestartCoreThread();
+        return pool;
+    }
+
+    /** A restore's work on a {@link #LOADERS} thread: the contexts' decoding, then the memory's loading. */
+    private record Loading(String guest, ContextDecoder contexts, ChunkLoader loader) implements Runnable {
+        @Override
+        public void run() {
+            Thread.currentThread().setName("kvmctl-restore-" + guest);
+            try {
+                contexts.run();
+                loader.run();
+            } finally {
+                Thread.currentThread().setName("kvmctl-restore");
             }
         }
     }
@@ -307,6 +346,46 @@ public final class LazyRestore {
             }
             return context;
         }
+    }
+
+    /**
+     * Loads and initializes, on the calling thread, the classes a restore goes through, so that
+     * the first restore in this JVM does not pay for them: in a fresh JVM, loading and
+     * initializing them (even from a class-data-sharing archive) is about half of a restore's
+     * time from opening the file to the guest's first {@code KVM_RUN} (issue 11). A program that
+     * restores soon after it starts can call this on another thread while it does other start-up
+     * work, as {@code kvmctl restore} does while it parses its command line.
+     *
+     * <p>Do not call it while another thread uses kvmctl (a restore, or anything else): two
+     * threads that initialize classes which depend on each other can deadlock. Join the thread
+     * that calls this before the next kvmctl call.
+     *
+     * <p>The list ({@code restore-classes.txt} beside this class) is made by
+     * {@code scripts/restore-classes.sh} from a restore's class-loading log. Never throws: a
+     * class that cannot be loaded or initialized is left for its first real use to report.
+     *
+     * @return how many of the listed classes are now loaded and initialized
+     */
+    public static int loadClasses() {
+        ClassLoader loader = LazyRestore.class.getClassLoader();
+        int loaded = 0;
+        try (InputStream in = LazyRestore.class.getResourceAsStream(CLASS_LIST)) {
+            if (in == null) {
+                return 0;
+            }
+            BufferedReader names = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII));
+            for (String name = names.readLine(); name != null; name = names.readLine()) {
+                try {
+                    Class.forName(name, true, loader);
+                    loaded++;
+                } catch (ClassNotFoundException | LinkageError e) {
+                    // a stale entry (RestoreClassesTest catches those) or a class whose first use will say why
+                }
+            }
+        } catch (IOException e) {
+            // the jar could not be read: the restore loads what it needs as it goes
+        }
+        return loaded;
     }
 
     void startPrefetching() {

@@ -23,6 +23,7 @@ import java.util.function.Consumer;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -57,11 +58,22 @@ public final class Machine implements Switchable, AutoCloseable {
     /** How long each vCPU of an SMP machine runs before the next one's turn under {@link #run(Duration)}. */
     public static final Duration SMP_QUANTUM = Duration.ofMillis(1);
 
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "kvmctl-watchdog");
-        t.setDaemon(true);
-        return t;
-    });
+    /**
+     * The timer of every machine's timeouts and SMP turns. Its thread starts with the class:
+     * starting a thread costs about a millisecond here, which would otherwise fall on a restore's
+     * way to the guest's first {@code KVM_RUN} (issue 11).
+     */
+    private static final ScheduledExecutorService WATCHDOG = watchdog();
+
+    private static ScheduledExecutorService watchdog() {
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "kvmctl-watchdog");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.prestartCoreThread();
+        return Executors.unconfigurableScheduledExecutorService(timer);
+    }
 
     /** Cached: {@code values()} copies its array at every call. */
     private static final VmExit.Kind[] KINDS = VmExit.Kind.values();

@@ -43,24 +43,27 @@ public final class NativeLibrary {
      * ({@link #ensureLoaded()} keeps its own; jffi throws its load error again at every use).
      * Initializes no class of kvmctl's but the shim's, so it cannot deadlock with a thread that
      * initializes the others.
+     *
+     * @return whether it loaded them (false: nothing to preload, or a failure kept as above)
      */
-    public static void preload() {
+    public static boolean preload() {
         String shim = System.getProperty("kvmctl.shim.library");
         String jffi = System.getProperty("jffi.boot.library.path");
         if (shim == null || jffi == null || !new java.io.File(shim).isFile() || !new java.io.File(jffi).isDirectory()) {
-            return;
+            return false;
         }
         try {
             ensureLoaded();
         } catch (IllegalStateException e) {
-            // kept in `failure`: the next ensureLoaded() throws it again
+            return false; // kept in `failure`: the next ensureLoaded() throws it again
         }
         try {
             // The CPU's name comes from jffi's library: this loads it (and falls back to os.arch,
             // as it would for any caller, if it cannot).
             com.kenai.jffi.Platform.getPlatform().getCPU();
+            return true;
         } catch (RuntimeException | LinkageError e) {
-            // jffi keeps its load error and throws it again at its next use
+            return false; // jffi keeps its load error and throws it again at its next use
         }
     }
 
