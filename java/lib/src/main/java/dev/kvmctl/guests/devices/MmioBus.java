@@ -1,10 +1,6 @@
 package dev.kvmctl.guests.devices;
 
-import com.google.common.collect.Range;
-import com.google.common.collect.RangeMap;
-import com.google.common.collect.TreeRangeMap;
 import java.util.Arrays;
-import java.util.Map;
 
 /**
  * Dispatches MMIO exits to devices by address range. Unclaimed reads return all ones and
@@ -21,12 +17,10 @@ import java.util.Map;
  * }</pre>
  */
 public final class MmioBus {
-    /** Who claims which addresses: what a new range is checked against. */
-    private final RangeMap<Long, MmioDevice> claims = TreeRangeMap.create();
     /**
-     * The same ranges as sorted primitive arrays, rebuilt on each register: every MMIO exit looks
-     * its address up here. {@code RangeMap.get} boxes the address and makes a bound object per
-     * call, garbage until the JIT removes it; a binary search over {@code long[]} makes none.
+     * The claimed ranges, sorted and disjoint, as primitive arrays, rebuilt on each register:
+     * every MMIO exit looks its address up here with a binary search, which boxes nothing and
+     * makes no object, and a new range is checked against it.
      */
     private volatile Table table = new Table(new long[0], new long[0], new MmioDevice[0]);
     private final UnclaimedAccesses unclaimed = new UnclaimedAccesses();
@@ -56,26 +50,29 @@ public final class MmioBus {
         if (size <= 0 || base + size < base) {
             throw new IllegalArgumentException(String.format("bad MMIO range 0x%x+0x%x", base, size));
         }
-        Range<Long> range = Range.closedOpen(base, base + size);
-        Map<Range<Long>, MmioDevice> overlaps = claims.subRangeMap(range).asMapOfRanges();
-        if (!overlaps.isEmpty()) {
-            Map.Entry<Range<Long>, MmioDevice> first = overlaps.entrySet().iterator().next();
+        Table t = table;
+        int n = t.bases().length;
+        int at = 0; // the first range that ends above base: the first that may overlap
+        while (at < n && t.ends()[at] <= base) { // set-up only, over a handful of ranges
+            at++;
+        }
+        if (at < n && t.bases()[at] < base + size) {
             throw new IllegalArgumentException(String.format("MMIO range 0x%x+0x%x overlaps 0x%x+0x%x, claimed by %s",
-                    base, size, first.getKey().lowerEndpoint(), first.getKey().upperEndpoint() - first.getKey().lowerEndpoint(),
-                    first.getValue()));
+                    base, size, t.bases()[at], t.ends()[at] - t.bases()[at], t.devices()[at]));
         }
-        claims.put(range, device);
-        Map<Range<Long>, MmioDevice> all = claims.asMapOfRanges();
-        long[] bases = new long[all.size()];
-        long[] ends = new long[all.size()];
-        MmioDevice[] devices = new MmioDevice[all.size()];
-        int i = 0;
-        for (Map.Entry<Range<Long>, MmioDevice> e : all.entrySet()) {
-            bases[i] = e.getKey().lowerEndpoint();
-            ends[i] = e.getKey().upperEndpoint();
-            devices[i++] = e.getValue();
-        }
+        long[] bases = insert(t.bases(), at, base);
+        long[] ends = insert(t.ends(), at, base + size);
+        MmioDevice[] devices = Arrays.copyOf(t.devices(), n + 1);
+        System.arraycopy(t.devices(), at, devices, at + 1, n - at);
+        devices[at] = device;
         table = new Table(bases, ends, devices);
+    }
+
+    private static long[] insert(long[] values, int at, long value) {
+        long[] out = Arrays.copyOf(values, values.length + 1);
+        System.arraycopy(values, at, out, at + 1, values.length - at);
+        out[at] = value;
+        return out;
     }
 
     /**

@@ -1,10 +1,6 @@
 package dev.kvmctl.guests.devices;
 
-import com.google.common.collect.Range;
-import com.google.common.collect.RangeMap;
-import com.google.common.collect.TreeRangeMap;
 import java.util.Arrays;
-import java.util.Map;
 
 /**
  * Dispatches port I/O to devices in O(1): one slot per port. Ports nobody claimed are counted:
@@ -19,11 +15,9 @@ import java.util.Map;
 public final class PortBus {
     private static final int PORTS = 0x10000;
 
-    /** Who claims which ports: what a new range is checked against. */
-    private final RangeMap<Integer, PortDevice> claims = TreeRangeMap.create();
     /**
      * The claims by port, written on register: every port-I/O exit indexes it, with no search and
-     * no boxing of the port number.
+     * no boxing of the port number, and a new range is checked against it.
      */
     private final PortDevice[] devices = new PortDevice[PORTS];
     private final UnclaimedAccesses unclaimed = new UnclaimedAccesses();
@@ -42,14 +36,16 @@ public final class PortBus {
         if (first < 0 || count <= 0 || first > PORTS - count) {
             throw new IllegalArgumentException(String.format("port range 0x%x+%d is outside 0..0xffff", first, count));
         }
-        Range<Integer> range = Range.closedOpen(first, first + count);
-        Map<Range<Integer>, PortDevice> overlaps = claims.subRangeMap(range).asMapOfRanges();
-        if (!overlaps.isEmpty()) {
-            Map.Entry<Range<Integer>, PortDevice> e = overlaps.entrySet().iterator().next();
-            throw new IllegalArgumentException(String.format("port 0x%x is already claimed by %s",
-                    e.getKey().lowerEndpoint(), e.getValue()));
+        for (int port = first; port < first + count; port++) {
+            PortDevice owner = devices[port];
+            if (owner != null) {
+                int start = port; // name the claim by its first port, as it was registered
+                while (start > 0 && devices[start - 1] == owner) {
+                    start--;
+                }
+                throw new IllegalArgumentException(String.format("port 0x%x is already claimed by %s", start, owner));
+            }
         }
-        claims.put(range, device);
         Arrays.fill(devices, first, first + count, device);
     }
 
