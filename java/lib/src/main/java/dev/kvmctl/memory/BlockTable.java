@@ -16,12 +16,14 @@ import java.util.Arrays;
  *     {@code -1} in a size bin, {@code -2 - node} in its tree of large blocks).
  * </ul>
  *
- * <p>Regions of at most {@value #DIRECT_UNITS} units keep a record per unit, the record of unit u at
- * slot u (32 bytes per unit, 2 MiB at most, allocated up front): no hashing, and records never move. Larger regions keep the records themselves in an open-addressing
- * hash (linear probing, at most 5/8 full, backward-shift deletion so lookups never slow down with
- * churn), whose size follows the most blocks held, not the region. There, {@link #remove} moves
- * other records, so a record found before a removal must be found again after it; {@link #add} moves
- * none (room is made beforehand by {@link #ensureRoom}, which may move them all).
+ * <p>Regions of at most {@value #DIRECT_UNITS} units keep a record per unit, the record of unit u
+ * at slot u (32 bytes per unit, 2 MiB at most, allocated up front): no hashing, and records never
+ * move. Larger regions keep the records themselves in an open-addressing hash (linear probing, at
+ * most 5/8 full, backward-shift deletion so lookups never slow down with churn), whose size follows
+ * the most blocks held, not the region. There, {@link #remove} moves other records, so a record
+ * found before a removal must be found again after it; {@link #add} moves none (room is made
+ * beforehand by {@link #ensureRoom}, which may move them all). Other parts read and write the
+ * fields in {@link #rec} directly, at the index {@link #find} or {@link #add} answered.
  */
 final class BlockTable {
     static final int KEY = 0;
@@ -62,14 +64,9 @@ final class BlockTable {
         return count;
     }
 
-    /** {@return the number of slots, for walks over every record with {@link #keyAt}} */
+    /** {@return the number of slots: records held plus free ones} */
     int slots() {
         return rec.length / STRIDE;
-    }
-
-    /** {@return the key in slot {@code slot}, {@link #EMPTY} if it is free} */
-    long keyAt(int slot) {
-        return rec[slot * STRIDE];
     }
 
     /** {@return the heap bytes of the records} */
