@@ -19,9 +19,9 @@ cd "$(dirname "$0")/.."
 # (SnapshotFormat), machine configuration (GuestConfigCodec) and device counters (DeviceStateCodec);
 # not the steps that read and write files and machines (Snapshot, SnapshotReader/Writer, AtomicFile).
 #
-# allocator: BlockAllocator and its package-private parts (BlockStore, OffsetIndex, IdleIndex,
-# Owners, LongMap, PairHeap) with the result types. The invariant checks (BlockAllocator.checkInvariants and
-# check, IdleIndex.check, checkTreap and heapShape, PairHeap.isHeap, Owners.check) are the tests' oracle for the
+# allocator: BlockAllocator and its package-private parts (BlockTable, IdleIndex, UnitHeap,
+# Owners) with the result types. The invariant checks (BlockAllocator.checkInvariants and
+# check, IdleIndex.check, checkTreap and heapShape, UnitHeap.isHeap, Owners.check) are the tests' oracle for the
 # internal structure, not allocator logic: a mutant that weakens a check survives whenever the
 # allocator is correct, so they are not mutated.
 #

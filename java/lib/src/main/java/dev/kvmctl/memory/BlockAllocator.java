@@ -1,9 +1,9 @@
 package dev.kvmctl.memory;
 
-import static dev.kvmctl.memory.BlockStore.LEN;
-import static dev.kvmctl.memory.BlockStore.NIL;
-import static dev.kvmctl.memory.BlockStore.OFF;
-import static dev.kvmctl.memory.BlockStore.TAG;
+import static dev.kvmctl.memory.BlockTable.KEY;
+import static dev.kvmctl.memory.BlockTable.LEN;
+import static dev.kvmctl.memory.BlockTable.PREV;
+import static dev.kvmctl.memory.BlockTable.TAG;
 
 import java.util.Objects;
 
@@ -25,11 +25,11 @@ import java.util.Objects;
  *
  * <p>Cost: allocate, free and transfer touch a constant number of blocks (the block, its two
  * neighbours, one remainder) and take expected O(1) time for blocks smaller than 4096 alignment
- * units (256 KiB at the default alignment), with no scan and no tree walk: exact-size bins found
- * with bitmaps, each bin in address order by a bitmap trie of offsets (see {@code IdleIndex}), an
- * offset table or hash and address links for neighbours ({@code OffsetIndex}), blocks as primitive arrays
- * ({@code BlockStore}), per-owner counts ({@code Owners}). Larger idle blocks sit in a
- * treap: expected O(log n). {@link #freeAll} walks the blocks in address order up to the owner's
+ * units (256 KiB at the default alignment), with no scan and no tree walk: each block one record
+ * found by its offset, with its size (so the next block) and the start of the previous one
+ * ({@code BlockTable}); exact-size bins found with bitmaps, each a heap in address order
+ * ({@code IdleIndex}); per-owner counts ({@code Owners}). Larger idle blocks sit in a treap:
+ * expected O(log n). {@link #freeAll} walks the blocks in address order up to the owner's
  * last one: O(n). The calls allocate
  * no memory apart from their small result object (and the occasional doubling of an internal
  * array). {@code docs/allocator.md} has the design and measurements.
@@ -67,21 +67,24 @@ public final class BlockAllocator {
     public static final long DEFAULT_ALIGNMENT = 64;
 
     /** The most blocks one allocator can hold at once; a split beyond it throws IllegalStateException. */
-    public static final int MAX_BLOCKS = BlockStore.MAX_IDS;
+    public static final int MAX_BLOCKS = BlockTable.MAX_RECORDS;
 
     /**
      * Heap bytes per alignment unit that {@link #footprintBytes()} never exceeds (beyond
-     * {@link #FOOTPRINT_FIXED}): 40 for the block fields and 4 for recycled ids; under 52 for the
-     * offset index (regions of up to 2^18 units: a table of 4 bytes per unit; larger ones: a hash,
-     * one entry of 16 bytes per block, kept at most 5/8 full, so under 3.2 slots per entry after a
-     * doubling); 64 for the bins' heaps (16-byte entries, at most {@code IdleIndex.SLACK} = 8 per
-     * idle block in a bin, and there is at most one idle block per two units).
+     * {@link #FOOTPRINT_FIXED}): under 103 for the block records (32 bytes each; regions of up to
+     * 2^16 units: one per unit; larger ones: a hash of them kept at most 5/8 full, so under 3.2
+     * slots per block after a doubling); 32 for the bins' heaps (8-byte entries, at most
+     * {@code IdleIndex.SLACK} = 8 per idle block in a bin, and there is at most one idle block per
+     * two units); 32 for the nodes of large idle blocks' tree (32 bytes each, an array at most twice
+     * the most nodes held, at most one per two units). Bins and tree share the idle blocks, so
+     * together they take at most 32 per unit: 135 in all; the constant keeps its earlier value, so
+     * bounds computed from it stay true.
      */
     public static final long FOOTPRINT_PER_BLOCK = 176;
     /**
      * Fixed heap bytes besides {@link #FOOTPRINT_PER_BLOCK}: the size bins (16 bytes each: a
      * reference to the heap, entry and block counts; 4,096 at most) with their bitmap, the heaps'
-     * fixed slack ({@code IdleIndex.SLACK_FIXED} = 4,096 entries of 16 bytes), and minimum array
+     * fixed slack ({@code IdleIndex.SLACK_FIXED} = 4,096 entries of 8 bytes), and minimum array
      * sizes (owners not counted).
      */
     public static final long FOOTPRINT_FIXED = 160 * 1024;
@@ -91,8 +94,8 @@ public final class BlockAllocator {
     private final long alignment;
     private final long alignMask;
     private final int alignShift;
-    private final BlockStore store;
-    private final OffsetIndex offsets;
+    private final long units;
+    private final BlockTable table;
     private final IdleIndex idle;
     private final Owners owners;
     private int usedCount;
@@ -135,18 +138,11 @@ public final class BlockAllocator {
         this.alignment = alignment;
         this.alignMask = alignment - 1;
         this.alignShift = Long.numberOfTrailingZeros(alignment);
-        long units = size >>> alignShift;
-        this.store = new BlockStore((int) Math.min(MAX_BLOCKS, units));
-        this.offsets = new OffsetIndex(store, size, alignShift);
-        this.idle = new IdleIndex(store, units, alignShift, maxBins);
-        this.owners = new Owners(store);
-
-        int head = store.newId(); // id 0: the block at offset 0 is never merged away, so it stays 0
-        store.set(head, OFF, 0);
-        store.set(head, LEN, size);
-        offsets.linkAlone(head);
-        offsets.add(0, head);
-        idle.insert(head);
+        this.units = size >>> alignShift;
+        this.table = new BlockTable(units);
+        this.idle = new IdleIndex(table, units, maxBins);
+        this.owners = new Owners();
+        idle.insert(table.add(0, units, BlockTable.EMPTY));
     }
 
     /** {@return the region's size in bytes, as given to the constructor} */
@@ -168,13 +164,13 @@ public final class BlockAllocator {
     }
 
     /**
-     * {@return the heap bytes the allocator's arrays take now (block fields, recycled ids, offset
-     * hash, size bins and their heaps, owner tables)} Never more than {@link #FOOTPRINT_PER_BLOCK}
+     * {@return the heap bytes the allocator's arrays take now (block records, size bins and their
+     * heaps, the large blocks' tree, owner tables)} Never more than {@link #FOOTPRINT_PER_BLOCK}
      * &times; {@link #maxBlocks()} + {@link #FOOTPRINT_FIXED} + a few bytes per owner.
      */
     public long footprintBytes() {
         synchronized (lock) {
-            return store.footprintBytes() + offsets.footprintBytes() + idle.footprintBytes() + owners.footprintBytes();
+            return table.footprintBytes() + idle.footprintBytes() + owners.footprintBytes();
         }
     }
 
@@ -218,17 +214,17 @@ public final class BlockAllocator {
         requireOwner(owner);
         synchronized (lock) {
             if (bytes <= 0) {
-                return new AllocationResult.Refused(AllocationResult.Reason.INVALID_SIZE, bytes, idle.largest());
+                return new AllocationResult.Refused(AllocationResult.Reason.INVALID_SIZE, bytes, largestIdle());
             }
             if (bytes > size) {
-                return new AllocationResult.Refused(AllocationResult.Reason.LARGER_THAN_REGION, bytes, idle.largest());
+                return new AllocationResult.Refused(AllocationResult.Reason.LARGER_THAN_REGION, bytes, largestIdle());
             }
             // No overflow: bytes <= size, and size is itself a multiple of the alignment.
             long n = (bytes + alignMask) & ~alignMask;
             long offset = take(owner, n);
             if (offset < 0) {
                 return new AllocationResult.Refused(
-                        AllocationResult.Reason.NO_IDLE_BLOCK_LARGE_ENOUGH, bytes, idle.largest());
+                        AllocationResult.Reason.NO_IDLE_BLOCK_LARGE_ENOUGH, bytes, largestIdle());
             }
             return new AllocationResult.Allocated(offset, n);
         }
@@ -282,12 +278,12 @@ public final class BlockAllocator {
     public BlockResult free(int owner, long offset) {
         requireOwner(owner);
         synchronized (lock) {
-            int b = offsets.blockAt(offset);
-            BlockResult.Refused no = refusal(b, owner, offset);
+            int r = recordAt(offset);
+            BlockResult.Refused no = refusal(r, owner, offset);
             if (no != null) {
                 return no;
             }
-            return new BlockResult.Done(offset, give(b));
+            return new BlockResult.Done(offset, give(r));
         }
     }
 
@@ -310,11 +306,11 @@ public final class BlockAllocator {
         requireRange(offsets, from, count);
         synchronized (lock) {
             for (int i = 0; i < count; i++) {
-                int b = this.offsets.blockAt(offsets[from + i]);
-                if (refusal(b, owner, offsets[from + i]) != null) {
+                int r = recordAt(offsets[from + i]);
+                if (refusal(r, owner, offsets[from + i]) != null) {
                     return i;
                 }
-                give(b);
+                give(r);
             }
             return count;
         }
@@ -335,16 +331,19 @@ public final class BlockAllocator {
         requireOwner(fromOwner);
         requireOwner(toOwner);
         synchronized (lock) {
-            int b = offsets.blockAt(offset);
-            BlockResult.Refused no = refusal(b, fromOwner, offset);
+            int r = recordAt(offset);
+            BlockResult.Refused no = refusal(r, fromOwner, offset);
             if (no != null) {
                 return no;
             }
-            long n = store.get(b, LEN);
-            int to = owners.slotFor(toOwner);
-            if (to != store.get(b, TAG)) {
-                owners.remove(b, n);
-                owners.add(to, b, n);
+            int to = owners.slotFor(toOwner); // may grow the owner tables: before any change
+            long[] rec = table.rec;
+            long n = rec[r + LEN] << alignShift;
+            int from = (int) rec[r + TAG];
+            if (to != from) {
+                owners.remove(from, n);
+                owners.add(to, n);
+                rec[r + TAG] = to;
             }
             return new BlockResult.Done(offset, n);
         }
@@ -376,14 +375,15 @@ public final class BlockAllocator {
             }
             int count = owners.blocks(slot);
             long bytes = owners.bytes(slot);
-            // After a release the merged idle block's successor is in use or NIL (no two idle
+            // After a release the merged idle block's successor is in use or the end (no two idle
             // blocks are adjacent), so the walk goes on from there; it stops at the last of them.
-            for (int b = 0, left = count; left > 0; ) {
-                if (store.get(b, TAG) == slot) {
-                    b = release(b);
+            for (long u = 0, left = count; left > 0; ) {
+                int r = table.find(u);
+                if (table.rec[r + TAG] == slot) {
+                    r = release(r);
                     left--;
                 }
-                b = offsets.next(b);
+                u = table.rec[r + KEY] + table.rec[r + LEN];
             }
             owners.clear(slot);
             bytesInUse -= bytes;
@@ -399,7 +399,7 @@ public final class BlockAllocator {
     public AllocatorStats stats() {
         synchronized (lock) {
             long idleBytes = size - bytesInUse;
-            long largest = idle.largest();
+            long largest = largestIdle();
             double fragmentation = idleBytes == 0 ? 0.0 : 1.0 - (double) largest / idleBytes;
             return new AllocatorStats(size, usedCount, idle.count(), bytesInUse, idleBytes, largest, fragmentation,
                     owners.bytesByOwner());
@@ -416,8 +416,6 @@ public final class BlockAllocator {
      */
     public void checkInvariants() {
         synchronized (lock) {
-            int idLimit = store.idLimit();
-            boolean[] live = new boolean[idLimit];
             long[] perSlotBytes = new long[owners.slots()];
             int[] perSlotBlocks = new int[owners.slots()];
             int blocksSeen = 0;
@@ -425,47 +423,36 @@ public final class BlockAllocator {
             int usedSeen = 0;
             long usedBytes = 0;
             long pos = 0;
-            int previous = NIL;
-            check(idLimit > 0 && store.get(0, OFF) == 0, "the first block is not at offset 0");
-            for (int b = 0; b != NIL; b = offsets.next(b)) {
-                check(b >= 0 && b < idLimit && !live[b], "address list reaches bad or repeated id " + b);
-                live[b] = true;
+            long previous = BlockTable.EMPTY;
+            boolean previousIdle = false;
+            while (pos < units) {
+                int r = table.find(pos);
+                check(r >= 0, "no block starts at " + (pos << alignShift) + ", where the previous one ends");
+                long[] rec = table.rec;
                 blocksSeen++;
-                long off = store.get(b, OFF);
-                long len = store.get(b, LEN);
-                check(offsets.prev(b) == previous, "block at " + off + " has a wrong previous link");
-                check(off == pos, "gap or overlap at " + pos + ": next block starts at " + off);
-                check(len > 0 && len <= size - pos, "block at " + off + " has bad length " + len);
-                check((off & alignMask) == 0 && (len & alignMask) == 0, "block at " + off + " is misaligned");
-                check(offsets.blockAt(off) == b, "offset index does not find the block at " + off);
-                long slot = store.get(b, TAG);
+                long off = pos << alignShift;
+                long len = rec[r + LEN];
+                check(rec[r + PREV] == previous, "block at " + off + " has a wrong previous link");
+                check(len > 0 && len <= units - pos, "block at " + off + " has bad length " + (len << alignShift));
+                long slot = rec[r + TAG];
                 if (slot < 0) {
                     idleSeen++;
-                    check(previous == NIL || !store.isIdle(previous), "adjacent idle blocks at " + off);
+                    check(!previousIdle, "adjacent idle blocks at " + off);
                 } else {
                     check(slot < owners.slots(), "block at " + off + " has bad owner slot " + slot);
                     usedSeen++;
-                    usedBytes += len;
-                    perSlotBytes[(int) slot] += len;
+                    usedBytes += len << alignShift;
+                    perSlotBytes[(int) slot] += len << alignShift;
                     perSlotBlocks[(int) slot]++;
                 }
+                previousIdle = slot < 0;
+                previous = pos;
                 pos += len;
-                previous = b;
             }
-            check(pos == size, "blocks cover " + pos + " bytes of " + size);
             check(usedSeen == usedCount, "in-use count " + usedCount + " but " + usedSeen + " blocks in use");
             check(usedBytes == bytesInUse, "bytes in use " + bytesInUse + " but blocks hold " + usedBytes);
-            check(offsets.count() == blocksSeen, "offset index has " + offsets.count() + " entries for " + blocksSeen);
-
-            boolean[] recycled = new boolean[idLimit];
-            int[] ids = store.recycledIds();
-            for (int id : ids) {
-                check(id >= 0 && id < idLimit && !live[id] && !recycled[id], "bad recycled id " + id);
-                recycled[id] = true;
-            }
-            check(ids.length + blocksSeen == idLimit, "ids leaked: " + (idLimit - ids.length - blocksSeen));
-
-            idle.check(live, idleSeen);
+            check(table.count() == blocksSeen, "the block table holds " + table.count() + " records for " + blocksSeen + " blocks");
+            idle.check(idleSeen);
             owners.check(perSlotBytes, perSlotBlocks);
         }
     }
@@ -488,48 +475,68 @@ public final class BlockAllocator {
 
     // ---- the method ----
 
-    /** Gives {@code owner} the best fit for {@code n} (aligned, 0 < n <= size) bytes; returns its offset, or -1. */
-    private long take(int owner, long n) {
-        int best = idle.bestFit(n >>> alignShift);
-        if (best == NIL) {
-            return -1;
-        }
-        long found = store.get(best, LEN);
-        // Everything that can fail (id and slot table growth) happens before the first change.
-        int rest = found > n ? store.newId() : NIL;
-        int slot = owners.slotFor(owner);
-        idle.remove(best);
-        long offset = store.get(best, OFF);
-        if (rest != NIL) {
-            store.set(rest, OFF, offset + n);
-            store.set(rest, LEN, found - n);
-            store.set(best, LEN, n);
-            offsets.linkAfter(best, rest);
-            offsets.add(offset + n, rest);
-            idle.insert(rest);
-        }
-        owners.add(slot, best, n);
-        bytesInUse += n;
-        usedCount++;
-        return offset;
+    /** {@return the size in bytes of the largest idle block, 0 if none} */
+    private long largestIdle() {
+        return idle.largest() << alignShift;
     }
 
-    /** Frees in-use block {@code b} (its owner checked); returns its size. */
-    private long give(int b) {
-        long n = store.get(b, LEN);
-        owners.remove(b, n);
+    /** {@return the record of the block that starts at {@code offset}, or -1: also for offsets outside the region or misaligned} */
+    private int recordAt(long offset) {
+        if (offset < 0 || offset >= size || (offset & alignMask) != 0) {
+            return -1;
+        }
+        return table.find(offset >>> alignShift);
+    }
+
+    /** Gives {@code owner} the best fit for {@code n} (aligned, 0 < n <= size) bytes; returns its offset, or -1. */
+    private long take(int owner, long n) {
+        long want = n >>> alignShift;
+        int r = idle.bestFit(want);
+        if (r < 0) {
+            return -1;
+        }
+        long unit = table.rec[r + KEY];
+        long found = table.rec[r + LEN];
+        // Everything that can fail (table and slot growth) happens before the first change.
+        int slot = owners.slotFor(owner);
+        if (found > want && table.ensureRoom()) {
+            r = table.find(unit); // the records moved
+        }
+        idle.remove(r);
+        long[] rec = table.rec;
+        rec[r + TAG] = slot;
+        if (found > want) {
+            rec[r + LEN] = want;
+            long rest = unit + want;
+            long end = unit + found;
+            if (end < units) {
+                rec[table.find(end) + PREV] = rest;
+            }
+            idle.insert(table.add(rest, found - want, unit)); // adding moves no record
+        }
+        owners.add(slot, n);
+        bytesInUse += n;
+        usedCount++;
+        return unit << alignShift;
+    }
+
+    /** Frees the in-use block at record {@code r} (its owner checked); returns its size in bytes. */
+    private long give(int r) {
+        long[] rec = table.rec;
+        long n = rec[r + LEN] << alignShift;
+        owners.remove((int) rec[r + TAG], n);
         bytesInUse -= n;
         usedCount--;
-        release(b);
+        release(r);
         return n;
     }
 
-    /** The refusal for freeing or transferring block {@code b} as {@code owner}, or null if allowed. */
-    private BlockResult.Refused refusal(int b, int owner, long offset) {
-        if (b == NIL) {
+    /** The refusal for freeing or transferring the block at record {@code r} as {@code owner}, or null if allowed. */
+    private BlockResult.Refused refusal(int r, int owner, long offset) {
+        if (r < 0) {
             return new BlockResult.Refused(BlockResult.Reason.NOT_A_BLOCK_START, offset, -1);
         }
-        long slot = store.get(b, TAG);
+        long slot = table.rec[r + TAG];
         if (slot < 0) {
             return new BlockResult.Refused(BlockResult.Reason.NOT_IN_USE, offset, -1);
         }
@@ -540,31 +547,50 @@ public final class BlockAllocator {
         return null;
     }
 
-    /** Turns in-use block {@code b} (already off its owner's counts) idle, merging with idle neighbours; returns the idle block it ends in. */
-    private int release(int b) {
-        int after = offsets.next(b);
-        if (after != NIL && store.isIdle(after)) {
-            // Leave the idle index before the key (the length) changes.
-            idle.remove(after);
-            // The neighbour starts where b ends: its offset-index entry is found without waiting
-            // for its fields, so at a million blocks the two cache misses overlap.
-            long len = store.get(b, LEN);
-            offsets.remove(store.get(b, OFF) + len);
-            store.set(b, LEN, len + store.get(after, LEN));
-            offsets.unlink(after);
-            store.freeId(after);
+    /**
+     * Turns the in-use block at record {@code r} (already off its owner's counts) idle, merging it
+     * with idle neighbours; returns the record of the idle block it ends in.
+     */
+    private int release(int r) {
+        long[] rec = table.rec;
+        long unit = rec[r + KEY];
+        long len = rec[r + LEN];
+        long before = rec[r + PREV];
+        long after = unit + len;
+        // Both neighbours are looked up before either is used, so at a million blocks their cache
+        // misses overlap.
+        int a = after < units ? table.find(after) : -1;
+        int b = before >= 0 ? table.find(before) : -1;
+        boolean mergeAfter = a >= 0 && rec[a + TAG] < 0;
+        boolean mergeBefore = b >= 0 && rec[b + TAG] < 0;
+        if (!mergeAfter && !mergeBefore) {
+            idle.insert(r);
+            return r;
         }
-        int before = offsets.prev(b);
-        if (before != NIL && store.isIdle(before)) {
-            idle.remove(before);
-            offsets.remove(store.get(b, OFF));
-            store.set(before, LEN, store.get(before, LEN) + store.get(b, LEN));
-            offsets.unlink(b);
-            store.freeId(b);
-            b = before;
+        // Leave the idle index before the sizes change, and the table's records move.
+        long end = after;
+        if (mergeAfter) {
+            idle.remove(a);
+            end = after + rec[a + LEN];
         }
-        idle.insert(b);
-        return b;
+        if (mergeBefore) {
+            idle.remove(b);
+        }
+        long start = mergeBefore ? before : unit;
+        if (mergeAfter) {
+            table.remove(a);
+        }
+        if (mergeBefore) {
+            table.remove(table.find(unit));
+        }
+        // Removals may have moved the records: the merged block and the one after it are found again.
+        int m = table.find(start);
+        rec[m + LEN] = end - start;
+        if (end < units) {
+            rec[table.find(end) + PREV] = start;
+        }
+        idle.insert(m);
+        return m;
     }
 
     private static void requireOwner(int owner) {

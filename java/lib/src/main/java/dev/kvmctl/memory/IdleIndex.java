@@ -1,62 +1,66 @@
 package dev.kvmctl.memory;
 
-import static dev.kvmctl.memory.BlockStore.LEN;
-import static dev.kvmctl.memory.BlockStore.LINK;
-import static dev.kvmctl.memory.BlockStore.NIL;
-import static dev.kvmctl.memory.BlockStore.OFF;
-import static dev.kvmctl.memory.BlockStore.STRIDE;
-import static dev.kvmctl.memory.BlockStore.TAG;
+import static dev.kvmctl.memory.BlockTable.KEY;
+import static dev.kvmctl.memory.BlockTable.LEN;
+import static dev.kvmctl.memory.BlockTable.TAG;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * The idle blocks, ordered for best fit: the smallest idle block of at least n units, the lowest
- * addressed among equals.
+ * The idle blocks of a {@link BlockTable}, ordered for best fit: the smallest idle block of at
+ * least n units, the lowest addressed among equals. Blocks are named by their record index in the
+ * table (valid until the table's next removal or growth) and kept by their start unit.
  *
- * <p>Small blocks (fewer than {@code bins} alignment units, 4096 at most: 256 KiB at 64 bytes) sit in
- * one <em>bin</em> per exact size. A two-level bitmap of the non-empty bins finds the first bin that
- * fits with two bit scans. Each bin is a min-heap of (offset in units, block id) pairs
- * ({@link PairHeap}), so its top is its lowest-addressed block. Removal is lazy: a block that
- * leaves a bin (merged, retired) only lowers the bin's count, and its entry stays behind, stale,
- * until it reaches the top, where a look at the block's own fields (idle, this offset, this size)
- * tells it apart and drops it, or until the bin is compacted. So a merge costs the bins nothing; a
- * request costs the top entry's block (which it takes anyway) and a descent of a 4-ary heap whose
- * upper levels stay in cache; an insert is usually one comparison at the bottom. There is no
- * hashing and no tree walk.
+ * <p>Small blocks (fewer than {@code bins} units, 4096 at most: 256 KiB at 64 bytes) sit in one
+ * <em>bin</em> per exact size. A two-level bitmap of the non-empty bins finds the first bin that
+ * fits with two bit scans. Each bin is a min-heap of start units ({@link UnitHeap}, 8 bytes an
+ * entry), so its top is its lowest-addressed block. Removal is lazy: a block that leaves a bin
+ * (merged, taken from below the top) only lowers the bin's count, and its entry stays behind, stale,
+ * until it reaches the top, where a look at the table (does an idle block of this bin's size start
+ * there?) tells it apart and drops it, or until the bin is compacted. That look is the read a
+ * request makes anyway to take the block, so a merge costs the bins nothing and an insert is
+ * usually one comparison at the bottom.
  *
  * <p>Stale entries are bounded: a bin whose heap is full and at least half stale is compacted (its
- * live entries kept once each, re-heaped in O(n)) before it grows, a bin whose count drops to 0
- * drops its entries at once, and when all heaps together hold more than {@value #SLACK} times the
- * idle blocks plus {@value #SLACK_FIXED} entries, every bin with more than {@value #SHRINK} times
- * its count is compacted and shrunk.
+ * live entries kept once each, sorted, which is heap order) before it grows, a bin whose count drops
+ * to 0 drops its entries at once, and when all heaps together hold more than {@value #SLACK} times
+ * the idle blocks plus {@value #SLACK_FIXED} entries, every bin with more than {@value #SHRINK}
+ * times its count is compacted and shrunk.
  *
  * <p>Large blocks (rare: they are split as soon as a small request takes their front) sit in one
- * treap ordered by (size, offset); each node keeps its parent (in {@code TAG}, as
- * {@code -2 - parent}) so a merge takes a neighbour out without a search. Treap priorities are a keyed
- * mix of the block id with a per-instance random seed: no memory, and no request sequence can
- * unbalance the tree on purpose; answers never depend on the seed.
+ * treap ordered by (size, start) whose nodes live in an array of their own (records move in the
+ * table; nodes do not); a large block's {@code TAG} names its node ({@code -2 - node}), so a merge
+ * takes it out without a search. Priorities are a keyed mix of the node number with a per-instance
+ * random seed: no memory, and no request sequence can unbalance the tree on purpose; answers never
+ * depend on the seed.
  */
 final class IdleIndex {
-    /** Sizes below this many alignment units get an exact-size bin. */
+    /** Sizes below this many units get an exact-size bin. */
     static final int MAX_BINS = 4096;
-    /** All heaps together hold at most this many entries per idle block (plus SLACK_FIXED) ... */
+    /** All heaps together hold at most this many entries per idle block in the bins ... */
     static final int SLACK = 8;
     /** ... plus this many. */
     static final int SLACK_FIXED = 4096;
     /** ... beyond which bins holding more than this many entries per block are compacted. */
     static final int SHRINK = 2;
     /** The TAG of an idle block in a bin. */
-    private static final long IN_BIN = -1;
-    /** High half of a compaction mark in LINK (unused by blocks in bins): no tree link has it. */
-    private static final long MARK = (long) Integer.MIN_VALUE << 32;
+    static final long IN_BIN = -1;
+    /** No node. */
+    private static final int NIL = -1;
+    /** A node's fields: size and start in units, children (left high, right low), parent (or next free). */
+    private static final int N_LEN = 0;
+    private static final int N_UNIT = 1;
+    private static final int N_KIDS = 2;
+    private static final int N_UP = 3;
+    private static final int N_STRIDE = 4;
+    private static final long LOW = 0xFFFF_FFFFL;
 
-    private final BlockStore store;
-    private final int alignShift;
+    private final BlockTable table;
     private final int prioritySeed;
     /** Sizes 1 to bins - 1 (in units) have bins; larger blocks go to the treap. */
     final int bins;
-    /** Each bin's heap of (unit, id) entries, null until used. */
+    /** Each bin's heap of start units, null until used. */
     private final long[][] heaps;
     /** How many entries (live or stale) each bin's heap holds. */
     private final int[] heapSizes;
@@ -68,17 +72,19 @@ final class IdleIndex {
     /** The room of all heaps together, in entries. */
     private long heapRoom;
     private int smallCount;
-    private long marks;
-    private int root = NIL;
     private int count;
+    /** The treap's nodes, N_STRIDE longs each; freed ones are chained through N_UP. */
+    private long[] nodes = new long[4 * N_STRIDE];
+    private int nodeLimit;
+    private int freeNode = NIL;
+    private int root = NIL;
 
     /**
-     * An empty index for a region of {@code units} alignment units, with at most {@code maxBins}
-     * (1 to {@link #MAX_BINS}) bins; 1 means none (every idle block in the treap).
+     * An empty index over {@code table} for a region of {@code units} units, with at most
+     * {@code maxBins} (1 to {@link #MAX_BINS}) bins; 1 means none (every idle block in the treap).
      */
-    IdleIndex(BlockStore store, long units, int alignShift, int maxBins) {
-        this.store = store;
-        this.alignShift = alignShift;
+    IdleIndex(BlockTable table, long units, int maxBins) {
+        this.table = table;
         this.prioritySeed = new SplittableRandom().nextInt();
         // No bin can hold a block larger than the region.
         this.bins = units >= maxBins ? maxBins : (int) units + 1; // units + 1 could overflow
@@ -93,25 +99,27 @@ final class IdleIndex {
         return count;
     }
 
-    /** {@return the heap bytes of the bins (8 per reference to a bin's heap) and their heaps} */
+    /** {@return the heap bytes of the bins (8 per reference to a bin's heap), their heaps and the treap's nodes} */
     long footprintBytes() {
-        return 8L * heaps.length + 16L * heapRoom + 4L * heapSizes.length + 4L * binCounts.length + 8L * binBits.length;
+        return 8L * heaps.length + 8L * heapRoom + 4L * heapSizes.length + 4L * binCounts.length + 8L * binBits.length
+                + 8L * nodes.length;
     }
 
     private int binOf(long len) {
-        long units = len >>> alignShift;
-        return units < bins ? (int) units : 0;
+        return len < bins ? (int) len : 0;
     }
 
-    /** Adds block {@code id} (its offset and size set, not in the index) and marks it idle. */
-    void insert(int id) {
+    /** Adds the block at record {@code r} (start and size set, not in the index) and marks it idle. */
+    void insert(int r) {
         count++;
-        int bin = binOf(store.get(id, LEN));
+        long[] rec = table.rec;
+        long len = rec[r + LEN];
+        int bin = binOf(len);
         if (bin == 0) {
-            treapInsert(id);
+            rec[r + TAG] = -2L - treapInsert(len, rec[r + KEY]);
             return;
         }
-        store.set(id, TAG, IN_BIN);
+        rec[r + TAG] = IN_BIN;
         smallCount++;
         if (binCounts[bin]++ == 0) {
             binBits[bin >>> 6] |= 1L << bin;
@@ -119,25 +127,27 @@ final class IdleIndex {
         }
         int n = heapSizes[bin];
         long[] h = heaps[bin];
-        if (h == null || 2 * n + 2 > h.length) {
+        if (h == null || n == h.length) {
             h = makeRoom(bin);
             n = heapSizes[bin];
         }
-        PairHeap.push(h, n, store.get(id, OFF) >>> alignShift, id);
+        UnitHeap.push(h, n, rec[r + KEY]);
         heapSizes[bin] = n + 1;
         if (heapRoom > (long) SLACK * smallCount + SLACK_FIXED) {
             shrinkAll();
         }
     }
 
-    /** Takes idle block {@code id} out (before its size changes or it is retired); its TAG is left to the caller. */
-    void remove(int id) {
+    /** Takes the idle block at record {@code r} out (before its size changes or it leaves the table); its TAG is left to the caller. */
+    void remove(int r) {
         count--;
-        int bin = binOf(store.get(id, LEN));
-        if (bin == 0) {
-            treapRemove(id);
+        long[] rec = table.rec;
+        long tag = rec[r + TAG];
+        if (tag != IN_BIN) {
+            treapRemove((int) (-2 - tag));
             return;
         }
+        int bin = (int) rec[r + LEN];
         smallCount--;
         if (--binCounts[bin] == 0) {
             heapSizes[bin] = 0; // every entry left is stale
@@ -148,17 +158,22 @@ final class IdleIndex {
             return;
         }
         long[] h = heaps[bin];
-        if (h[1] == id && h[0] == store.get(id, OFF) >>> alignShift) {
-            PairHeap.pop(h, heapSizes[bin]--); // the usual case: a request took the top
+        if (h[0] == rec[r + KEY]) {
+            UnitHeap.pop(h, heapSizes[bin]--); // the usual case: a request took the top
         }
         // Otherwise the entry stays, stale, until it reaches the top or the bin is compacted.
     }
 
-    /** {@return whether the entry (unit, id) of bin {@code bin} is a block in it, not a stale entry} */
-    private boolean live(int bin, long unit, int id) {
-        long[] f = store.fields;
-        int i = id * STRIDE;
-        return f[i + TAG] == IN_BIN && f[i + OFF] == unit << alignShift && f[i + LEN] == (long) bin << alignShift;
+    /** {@return the record of the idle block of bin {@code bin} that starts at {@code unit}, or -1 if the entry is stale} */
+    private int live(int bin, long unit) {
+        int r = table.find(unit);
+        if (r >= 0) {
+            long[] rec = table.rec;
+            if (rec[r + TAG] == IN_BIN && rec[r + LEN] == bin) {
+                return r;
+            }
+        }
+        return -1;
     }
 
     /** Makes room for one more entry in bin {@code bin}: compacts it if half stale, else grows it; returns its heap. */
@@ -170,7 +185,7 @@ final class IdleIndex {
             n = compact(bin);
         }
         int needed = n + 1;
-        if (h == null || 2 * needed > h.length) {
+        if (h == null || needed > h.length) {
             resize(bin, Math.max(4, 2 * needed));
         }
         return heaps[bin];
@@ -178,29 +193,30 @@ final class IdleIndex {
 
     private void resize(int bin, int entries) {
         long[] h = heaps[bin];
-        heapRoom += entries - (h == null ? 0 : h.length >>> 1);
-        heaps[bin] = h == null ? new long[2 * entries] : Arrays.copyOf(h, 2 * entries);
+        heapRoom += entries - (h == null ? 0 : h.length);
+        heaps[bin] = h == null ? new long[entries] : Arrays.copyOf(h, entries);
     }
 
-    /** Keeps each live entry of bin {@code bin} once, in heap order; returns how many. */
+    /** Keeps each live entry of bin {@code bin} once, sorted (so in heap order); returns how many. */
     private int compact(int bin) {
         long[] h = heaps[bin];
         int n = heapSizes[bin];
-        long mark = MARK | (++marks & 0xFFFF_FFFFL);
         int kept = 0;
         for (int i = 0; i < n; i++) {
-            long unit = h[2 * i];
-            int id = (int) h[2 * i + 1];
-            if (live(bin, unit, id) && store.get(id, LINK) != mark) {
-                store.set(id, LINK, mark); // a block entered twice (idle again at the same place) is kept once
-                h[2 * kept] = unit;
-                h[2 * kept + 1] = id;
-                kept++;
+            if (live(bin, h[i]) >= 0) {
+                h[kept++] = h[i];
             }
         }
-        PairHeap.heapify(h, kept);
-        heapSizes[bin] = kept;
-        return kept;
+        Arrays.sort(h, 0, kept);
+        // A block that left and came back at the same place has two entries: keep one.
+        int distinct = 0;
+        for (int i = 0; i < kept; i++) {
+            if (distinct == 0 || h[distinct - 1] != h[i]) {
+                h[distinct++] = h[i];
+            }
+        }
+        heapSizes[bin] = distinct;
+        return distinct;
     }
 
     /**
@@ -211,10 +227,10 @@ final class IdleIndex {
     private void shrinkAll() {
         for (int bin = 1; bin < bins; bin++) {
             long[] h = heaps[bin];
-            if (h != null && (binCounts[bin] == 0 || (h.length >>> 1) > (long) SHRINK * binCounts[bin] + 4)) {
+            if (h != null && (binCounts[bin] == 0 || h.length > (long) SHRINK * binCounts[bin] + 4)) {
                 int kept = binCounts[bin] == 0 ? 0 : compact(bin);
                 if (kept == 0) {
-                    heapRoom -= h.length >>> 1;
+                    heapRoom -= h.length;
                     heaps[bin] = null;
                     heapSizes[bin] = 0;
                 } else {
@@ -224,47 +240,52 @@ final class IdleIndex {
         }
     }
 
-    /** {@return the best fit for {@code n} units (n > 0): the smallest idle block that holds it, lowest first; or NIL} */
+    /**
+     * {@return the record of the best fit for {@code n} units (n > 0): the smallest idle block that
+     * holds it, lowest first; or -1}
+     */
     int bestFit(long n) {
         if (n < bins) {
             int k = nextBin((int) n);
             if (k > 0) {
                 long[] h = heaps[k];
                 // The bin is not empty, so a live entry is left: stale ones above it go.
-                while (!live(k, h[0], (int) h[1])) {
-                    PairHeap.pop(h, heapSizes[k]--);
+                while (true) {
+                    int r = live(k, h[0]);
+                    if (r >= 0) {
+                        return r;
+                    }
+                    UnitHeap.pop(h, heapSizes[k]--);
                 }
-                return (int) h[1];
             }
         }
         // The treap's ceiling of (n, 0), branch-free: which way a descent goes is a coin toss for
         // the CPU's predictor, and mispredictions cost more than this arithmetic.
-        long bytes = n << alignShift;
-        long[] f = store.fields;
+        long[] f = nodes;
         int best = NIL;
         for (int t = root; t != NIL; ) {
-            int i = t * STRIDE;
-            long tooSmall = (f[i + LEN] - bytes) >>> 63;
+            int i = t * N_STRIDE;
+            long tooSmall = (f[i + N_LEN] - n) >>> 63;
             best ^= (best ^ t) & ((int) tooSmall - 1);
-            t = (int) (f[i + LINK] >> ((tooSmall ^ 1) << 5));
+            t = (int) (f[i + N_KIDS] >> ((tooSmall ^ 1) << 5));
         }
-        return best;
+        return best == NIL ? -1 : table.find(f[best * N_STRIDE + N_UNIT]);
     }
 
-    /** {@return the size in bytes of the largest idle block, 0 if none} */
+    /** {@return the size in units of the largest idle block, 0 if none} */
     long largest() {
         int t = root;
         if (t != NIL) {
-            for (int r = store.low(t, LINK); r != NIL; r = store.low(t, LINK)) {
+            for (int r = rightOf(t); r != NIL; r = rightOf(t)) {
                 t = r;
             }
-            return store.get(t, LEN);
+            return nodes[t * N_STRIDE + N_LEN];
         }
         if (binSummary == 0) {
             return 0;
         }
         int w = 63 - Long.numberOfLeadingZeros(binSummary);
-        return ((long) (w << 6) + 63 - Long.numberOfLeadingZeros(binBits[w])) << alignShift;
+        return (long) (w << 6) + 63 - Long.numberOfLeadingZeros(binBits[w]);
     }
 
     /** The first non-empty bin at or above {@code k} (k > 0), or -1. */
@@ -283,61 +304,93 @@ final class IdleIndex {
         return (w << 6) + Long.numberOfTrailingZeros(binBits[w]);
     }
 
-    // ---- large idle blocks: a treap keyed by (size, offset), nodes are the blocks themselves ----
+    // ---- large idle blocks: a treap keyed by (size, start) ----
 
-    // Priorities are a keyed mix of the id: random with respect to keys, yet stored nowhere.
-    private int priority(int id) {
-        int h = (id ^ prioritySeed) * 0x9E37_79B9;
+    // Priorities are a keyed mix of the node number: random with respect to keys, yet stored nowhere.
+    private int priority(int node) {
+        int h = (node ^ prioritySeed) * 0x9E37_79B9;
         h ^= h >>> 16;
         h *= 0x85EB_CA6B;
         h ^= h >>> 13;
         return h;
     }
 
-    private int leftOf(int id) {
-        return store.high(id, LINK);
+    private int newNode(long len, long unit) {
+        int x = freeNode;
+        if (x != NIL) {
+            freeNode = (int) nodes[x * N_STRIDE + N_UP];
+        } else {
+            if ((nodeLimit + 1) * N_STRIDE > nodes.length) {
+                // Nodes never outnumber the idle blocks (at most one per two units), so neither does this array.
+                nodes = Arrays.copyOf(nodes, 2 * nodes.length);
+            }
+            x = nodeLimit++;
+        }
+        nodes[x * N_STRIDE + N_LEN] = len;
+        nodes[x * N_STRIDE + N_UNIT] = unit;
+        return x;
     }
 
-    private int rightOf(int id) {
-        return store.low(id, LINK);
+    private void freeNode(int x) {
+        nodes[x * N_STRIDE + N_UP] = freeNode;
+        nodes[x * N_STRIDE + N_LEN] = -1;
+        freeNode = x;
     }
 
-    private int parentOf(int id) {
-        return (int) (-2 - store.get(id, TAG));
+    private int leftOf(int x) {
+        return (int) (nodes[x * N_STRIDE + N_KIDS] >> 32);
     }
 
-    private void setParent(int id, int parent) {
-        store.set(id, TAG, -2L - parent);
+    private int rightOf(int x) {
+        return (int) nodes[x * N_STRIDE + N_KIDS];
     }
 
-    private boolean keyLess(long len, long off, int t) {
-        long tl = store.get(t, LEN);
-        return len < tl || (len == tl && off < store.get(t, OFF));
+    private void setLeft(int x, int child) {
+        int i = x * N_STRIDE + N_KIDS;
+        nodes[i] = ((long) child << 32) | (nodes[i] & LOW);
+    }
+
+    private void setRight(int x, int child) {
+        int i = x * N_STRIDE + N_KIDS;
+        nodes[i] = (nodes[i] & ~LOW) | (child & LOW);
+    }
+
+    private int parentOf(int x) {
+        return (int) nodes[x * N_STRIDE + N_UP];
+    }
+
+    private void setParent(int x, int parent) {
+        nodes[x * N_STRIDE + N_UP] = parent;
+    }
+
+    private boolean keyLess(long len, long unit, int t) {
+        long tl = nodes[t * N_STRIDE + N_LEN];
+        return len < tl || (len == tl && unit < nodes[t * N_STRIDE + N_UNIT]);
     }
 
     private void attach(int parent, boolean left, int child) {
         if (parent == NIL) {
             root = child;
         } else if (left) {
-            store.setHigh(parent, LINK, child);
+            setLeft(parent, child);
         } else {
-            store.setLow(parent, LINK, child);
+            setRight(parent, child);
         }
         if (child != NIL) {
             setParent(child, parent);
         }
     }
 
-    private void treapInsert(int x) {
-        long len = store.get(x, LEN);
-        long off = store.get(x, OFF);
+    /** Adds a node for the idle block of {@code len} units at {@code unit}; returns it. */
+    private int treapInsert(long len, long unit) {
+        int x = newNode(len, unit);
         int px = priority(x);
         int parent = NIL;
         boolean left = false;
         int t = root;
         while (t != NIL && priority(t) > px) {
             parent = t;
-            left = keyLess(len, off, t);
+            left = keyLess(len, unit, t);
             t = left ? leftOf(t) : rightOf(t);
         }
         // Split the subtree at t around x: smaller keys become x's left subtree, larger its right.
@@ -346,11 +399,11 @@ final class IdleIndex {
         int rHead = NIL;
         int rTail = NIL;
         while (t != NIL) {
-            if (keyLess(len, off, t)) {
+            if (keyLess(len, unit, t)) {
                 if (rTail == NIL) {
                     rHead = t;
                 } else {
-                    store.setHigh(rTail, LINK, t);
+                    setLeft(rTail, t);
                     setParent(t, rTail);
                 }
                 rTail = t;
@@ -359,7 +412,7 @@ final class IdleIndex {
                 if (lTail == NIL) {
                     lHead = t;
                 } else {
-                    store.setLow(lTail, LINK, t);
+                    setRight(lTail, t);
                     setParent(t, lTail);
                 }
                 lTail = t;
@@ -367,12 +420,12 @@ final class IdleIndex {
             }
         }
         if (lTail != NIL) {
-            store.setLow(lTail, LINK, NIL);
+            setRight(lTail, NIL);
         }
         if (rTail != NIL) {
-            store.setHigh(rTail, LINK, NIL);
+            setLeft(rTail, NIL);
         }
-        store.setPair(x, LINK, lHead, rHead);
+        nodes[x * N_STRIDE + N_KIDS] = ((long) lHead << 32) | (rHead & LOW);
         if (lHead != NIL) {
             setParent(lHead, x);
         }
@@ -380,6 +433,7 @@ final class IdleIndex {
             setParent(rHead, x);
         }
         attach(parent, left, x);
+        return x;
     }
 
     private void treapRemove(int x) {
@@ -402,33 +456,42 @@ final class IdleIndex {
             }
         }
         attach(parent, left, a != NIL ? a : b);
+        freeNode(x);
     }
 
     // ---- invariant checks ----
 
     /**
-     * Checks that the index holds exactly the {@code idle} idle blocks among the live ids
-     * ({@code live[id]}), each where its size says, in the right order, with the bins' bitmaps,
-     * counts and heaps consistent.
+     * Checks that the index holds exactly the table's {@code idle} idle blocks, each where its size
+     * says, in the right order, with the bins' bitmaps, counts and heaps and the treap consistent.
      *
      * @throws IllegalStateException naming the first violation
      */
-    void check(boolean[] live, int idle) {
+    void check(int idle) {
         BlockAllocator.check(count == idle, "idle index counts " + count + " blocks, but " + idle + " are idle");
-        int nodes = checkTreap(live);
         int[] perBin = new int[bins];
         int members = 0;
-        for (int id = 0; id < live.length; id++) {
-            if (live[id] && store.isIdle(id)) {
-                int bin = binOf(store.get(id, LEN));
-                if (bin > 0) {
-                    BlockAllocator.check(store.get(id, TAG) == IN_BIN, "block at " + store.get(id, OFF) + " is not marked as in its bin");
-                    perBin[bin]++;
-                    members++;
-                }
+        int large = 0;
+        long[] rec = table.rec;
+        for (int r = 0; r < rec.length; r += BlockTable.STRIDE) {
+            if (rec[r + KEY] == BlockTable.EMPTY || rec[r + TAG] >= 0) {
+                continue;
+            }
+            int bin = binOf(rec[r + LEN]);
+            String where = "idle block at unit " + rec[r + KEY];
+            if (bin > 0) {
+                BlockAllocator.check(rec[r + TAG] == IN_BIN, where + " is not marked as in its bin");
+                perBin[bin]++;
+                members++;
+            } else {
+                long node = -2 - rec[r + TAG];
+                BlockAllocator.check(node >= 0 && node < nodeLimit && nodes[(int) node * N_STRIDE + N_LEN] == rec[r + LEN]
+                        && nodes[(int) node * N_STRIDE + N_UNIT] == rec[r + KEY], where + " does not name its tree node");
+                large++;
             }
         }
-        boolean[] seen = new boolean[live.length];
+        int treeNodes = checkTreap();
+        BlockAllocator.check(treeNodes == large, "the tree holds " + treeNodes + " nodes for " + large + " large idle blocks");
         long room = 0;
         for (int bin = 1; bin < bins; bin++) {
             int c = binCounts[bin];
@@ -437,24 +500,27 @@ final class IdleIndex {
             BlockAllocator.check(bit == (c > 0), "bin " + bin + " emptiness disagrees with its bitmap bit");
             long[] h = heaps[bin];
             int n = heapSizes[bin];
-            room += h == null ? 0 : h.length >>> 1;
-            BlockAllocator.check(n == 0 || (h != null && 2 * n <= h.length), "bin " + bin + " holds more entries than its room");
-            BlockAllocator.check(PairHeap.isHeap(h, n), "bin " + bin + "'s heap is out of order");
+            room += h == null ? 0 : h.length;
+            BlockAllocator.check(n == 0 || (h != null && n <= h.length), "bin " + bin + " holds more entries than its room");
+            BlockAllocator.check(UnitHeap.isHeap(h, n), "bin " + bin + "'s heap is out of order");
+            long[] liveUnits = new long[n];
             int found = 0;
             for (int i = 0; i < n; i++) {
-                int id = (int) h[2 * i + 1];
-                BlockAllocator.check(id >= 0 && id < store.idLimit(), "bin " + bin + " holds a bad block id " + id);
-                if (id < live.length && live[id] && !seen[id] && live(bin, h[2 * i], id)) {
-                    seen[id] = true;
-                    found++;
+                if (live(bin, h[i]) >= 0) {
+                    liveUnits[found++] = h[i];
                 }
             }
-            BlockAllocator.check(found == c, "bin " + bin + "'s heap finds " + found + " of its " + c + " blocks");
+            Arrays.sort(liveUnits, 0, found);
+            int distinct = 0;
+            for (int i = 0; i < found; i++) {
+                if (i == 0 || liveUnits[i] != liveUnits[i - 1]) {
+                    distinct++;
+                }
+            }
+            BlockAllocator.check(distinct == c, "bin " + bin + "'s heap finds " + distinct + " of its " + c + " blocks");
         }
         BlockAllocator.check(room == heapRoom, "the bins' room is miscounted");
         BlockAllocator.check(members == smallCount, "the bins count " + smallCount + " blocks, but " + members + " are idle and small");
-        BlockAllocator.check(nodes + members == idle,
-                "idle index holds " + (nodes + members) + " blocks, but " + idle + " are idle");
         for (int w = 0; w < binBits.length; w++) {
             BlockAllocator.check((binSummary & (1L << w)) != 0 == (binBits[w] != 0), "bin summary word " + w + " is wrong");
         }
@@ -464,44 +530,45 @@ final class IdleIndex {
 
     /** {@return how many entries, live or stale, bin {@code bin}'s heap holds, and its room, for tests} */
     int[] heapShape(int bin) {
-        return new int[] {heapSizes[bin], heaps[bin] == null ? 0 : heaps[bin].length >>> 1};
+        return new int[] {heapSizes[bin], heaps[bin] == null ? 0 : heaps[bin].length};
     }
 
-    /** Walks the treap in order: keys strictly increase, priorities never exceed the parent's; returns its nodes. */
-    private int checkTreap(boolean[] live) {
-        int nodes = 0;
+    /** Walks the treap in order: keys strictly increase, priorities never exceed the parent's, each node's block is in the table; returns its nodes. */
+    private int checkTreap() {
+        int nodeCount = 0;
         int[] stack = new int[64];
         int t = root;
-        BlockAllocator.check(t == NIL || (t >= 0 && t < live.length && parentOf(t) == NIL), "bad treap root " + t);
+        BlockAllocator.check(t == NIL || (t >= 0 && t < nodeLimit && parentOf(t) == NIL), "bad treap root " + t);
         int depth = 0;
         long lastLen = -1;
-        long lastOff = -1;
+        long lastUnit = -1;
         while (t != NIL || depth > 0) {
             while (t != NIL) {
-                BlockAllocator.check(t >= 0 && t < live.length && live[t], "idle index holds a dead block id " + t);
-                BlockAllocator.check(store.isIdle(t), "idle index holds the in-use block at " + store.get(t, OFF));
-                BlockAllocator.check(binOf(store.get(t, LEN)) == 0, "block at " + store.get(t, OFF) + " belongs in a bin");
-                BlockAllocator.check(++nodes <= count, "treap holds more nodes than there are idle blocks");
+                BlockAllocator.check(t >= 0 && t < nodeLimit && nodes[t * N_STRIDE + N_LEN] >= 0, "the tree reaches a bad node " + t);
+                BlockAllocator.check(++nodeCount <= count, "treap holds more nodes than there are idle blocks");
+                int r = table.find(nodes[t * N_STRIDE + N_UNIT]);
+                BlockAllocator.check(r >= 0 && table.rec[r + TAG] == -2L - t, "tree node " + t + " names no idle block that names it");
+                BlockAllocator.check(binOf(nodes[t * N_STRIDE + N_LEN]) == 0, "block at unit " + nodes[t * N_STRIDE + N_UNIT] + " belongs in a bin");
                 if (depth == stack.length) {
                     stack = Arrays.copyOf(stack, 2 * depth);
                 }
                 stack[depth++] = t;
                 int l = leftOf(t);
-                BlockAllocator.check(l == NIL || priority(l) <= priority(t), "treap heap order broken at " + store.get(t, OFF));
-                BlockAllocator.check(l == NIL || parentOf(l) == t, "wrong treap parent link at " + store.get(t, OFF));
+                BlockAllocator.check(l == NIL || priority(l) <= priority(t), "treap heap order broken at node " + t);
+                BlockAllocator.check(l == NIL || parentOf(l) == t, "wrong treap parent link at node " + t);
                 t = l;
             }
             t = stack[--depth];
-            long len = store.get(t, LEN);
-            long off = store.get(t, OFF);
-            BlockAllocator.check(len > lastLen || (len == lastLen && off > lastOff), "treap out of order at " + off);
+            long len = nodes[t * N_STRIDE + N_LEN];
+            long unit = nodes[t * N_STRIDE + N_UNIT];
+            BlockAllocator.check(len > lastLen || (len == lastLen && unit > lastUnit), "treap out of order at unit " + unit);
             lastLen = len;
-            lastOff = off;
+            lastUnit = unit;
             int r = rightOf(t);
-            BlockAllocator.check(r == NIL || priority(r) <= priority(t), "treap heap order broken at " + off);
-            BlockAllocator.check(r == NIL || parentOf(r) == t, "wrong treap parent link at " + off);
+            BlockAllocator.check(r == NIL || priority(r) <= priority(t), "treap heap order broken at node " + t);
+            BlockAllocator.check(r == NIL || parentOf(r) == t, "wrong treap parent link at node " + t);
             t = r;
         }
-        return nodes;
+        return nodeCount;
     }
 }

@@ -1,21 +1,19 @@
 package dev.kvmctl.memory;
 
-import static dev.kvmctl.memory.BlockStore.TAG;
-
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
  * Who holds what: each owner id gets a slot (small, dense) with its bytes and blocks in use, which
- * the hub reads for quotas. An in-use block's {@code TAG} is its owner's slot. There is no list of
- * an owner's blocks: keeping one cost two cache misses per free at a million blocks (the list
- * neighbours), for {@link BlockAllocator#freeAll} alone, which walks the address order instead. Slots are never given back: owners are
- * expected to be few (one per VM). Owner ids below {@value #DIRECT_OWNERS} find their slot in an
- * array (every request looks it up), larger ones in a small hash.
+ * the hub reads for quotas. An in-use block's {@code TAG} in the {@link BlockTable} is its owner's
+ * slot (the allocator sets it). There is no list of an owner's blocks: keeping one cost two cache
+ * misses per free at a million blocks (the list neighbours), for {@link BlockAllocator#freeAll}
+ * alone, which walks the address order instead. Slots are never given back: owners are expected
+ * to be few (one per VM). Owner ids below {@value #DIRECT_OWNERS} find their slot in an array
+ * (every request looks it up), larger ones in a small hash.
  */
 final class Owners {
-    private final BlockStore store;
     /** Owner ids below this (VM indexes, the usual case) find their slot by one array read. */
     static final int DIRECT_OWNERS = 64;
     /** Slot + 1 of each owner id below DIRECT_OWNERS, 0 for none. */
@@ -30,8 +28,7 @@ final class Owners {
     private int lastOwner = -1;
     private int lastSlot = -1;
 
-    Owners(BlockStore store) {
-        this.store = store;
+    Owners() {
         Arrays.fill(keys, -1);
     }
 
@@ -122,16 +119,14 @@ final class Owners {
         return slotBlocks[slot];
     }
 
-    /** Gives block {@code id} of {@code bytes} bytes to {@code slot}'s owner: tags it, counts it. */
-    void add(int slot, int id, long bytes) {
-        store.set(id, TAG, slot);
+    /** Counts a block of {@code bytes} bytes for {@code slot}'s owner. */
+    void add(int slot, long bytes) {
         slotBytes[slot] += bytes;
         slotBlocks[slot]++;
     }
 
-    /** Takes in-use block {@code id} of {@code bytes} bytes off its owner's counts. */
-    void remove(int id, long bytes) {
-        int slot = (int) store.get(id, TAG);
+    /** Takes a block of {@code bytes} bytes off {@code slot}'s owner's counts. */
+    void remove(int slot, long bytes) {
         slotBytes[slot] -= bytes;
         slotBlocks[slot]--;
     }

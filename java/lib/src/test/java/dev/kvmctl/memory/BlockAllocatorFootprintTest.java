@@ -42,7 +42,7 @@ class BlockAllocatorFootprintTest {
                 total += arrayBytes(value, seen);
             }
             if (value == null || !type.isArray()) {
-                continue; // a null array: a part's other representation (OffsetIndex: table or hash)
+                continue; // a null array: a bin's heap not made yet
             }
             total += bytesOf(value);
         }
@@ -67,9 +67,9 @@ class BlockAllocatorFootprintTest {
         return (long) element * length;
     }
 
-    /** 16 MiB: 2^18 units, the largest region with OffsetIndex's direct table; 64 MiB: the hash. */
+    /** 4 MiB: 2^16 units, the largest region with a record per unit in the BlockTable; 64 MiB: records in a hash. */
     @ParameterizedTest
-    @ValueSource(longs = {16L << 20, 64L << 20})
+    @ValueSource(longs = {4L << 20, 64L << 20})
     void theFootprintIsTheBytesOfTheAllocatorsArrays(long size) throws IllegalAccessException {
         BlockAllocator a = new BlockAllocator(size);
         assertEquals(arrayBytes(a), a.footprintBytes(), "fresh");
@@ -82,8 +82,8 @@ class BlockAllocatorFootprintTest {
             a.free(i % 300, offsets[i]);
         }
         assertEquals(arrayBytes(a), a.footprintBytes(), "after freeing half");
-        // The direct table (4 bytes per unit) is sized by the region, not by the blocks held.
-        long table = size >>> 6 <= 1 << 18 ? 4 * (size >>> 6) : 0;
+        // A record per unit (32 bytes each) is sized by the region, not by the blocks held.
+        long table = size >>> 6 <= BlockTable.DIRECT_UNITS ? 32 * (size >>> 6) : 0;
         assertTrue(a.footprintBytes() <= BlockAllocator.FOOTPRINT_PER_BLOCK * 20_001 + BlockAllocator.FOOTPRINT_FIXED + 300 * 64 + table,
                 "within the documented bound for the blocks it held: " + a.footprintBytes());
         assertTrue(a.footprintBytes() <= BlockAllocator.FOOTPRINT_PER_BLOCK * a.maxBlocks() + BlockAllocator.FOOTPRINT_FIXED + 300 * 64,

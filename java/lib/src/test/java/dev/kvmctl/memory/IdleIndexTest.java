@@ -1,8 +1,7 @@
 package dev.kvmctl.memory;
 
-import static dev.kvmctl.memory.BlockStore.LEN;
-import static dev.kvmctl.memory.BlockStore.NIL;
-import static dev.kvmctl.memory.BlockStore.OFF;
+import static dev.kvmctl.memory.BlockTable.KEY;
+import static dev.kvmctl.memory.BlockTable.LEN;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,59 +14,56 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link IdleIndex} alone, on blocks laid out by hand (they need not tile a region here): best fit
- * by exact bin, then the smallest larger size, the lowest offset among equals; the bins' heaps with
- * stale entries left by lazy removal, their compaction and bound; the treap for large blocks; and
- * its own invariant check.
+ * {@link IdleIndex} alone, on blocks laid out by hand in a {@link BlockTable} (they need not tile
+ * a region here): best fit by exact bin, then the smallest larger size, the lowest offset among
+ * equals; the bins' heaps with stale entries left by lazy removal, their compaction and bound; the
+ * treap for large blocks; and its own invariant check.
  */
 class IdleIndexTest {
-    /** A store, offset index and idle index over {@code units} units of {@code 1 << shift} bytes. */
+    /** A block table and idle index over {@code units} units; blocks are named by their start unit. */
     private static final class Fixture {
-        final BlockStore store;
+        final BlockTable table;
         final IdleIndex idle;
-        final int shift;
-        final List<Integer> ids = new ArrayList<>();
+        final List<Long> ids = new ArrayList<>();
 
-        Fixture(long units, int shift, int maxBins) {
-            this.shift = shift;
-            store = new BlockStore((int) Math.min(1 << 20, units));
-            idle = new IdleIndex(store, units, shift, maxBins);
+        Fixture(long units, int maxBins) {
+            table = new BlockTable(units);
+            idle = new IdleIndex(table, units, maxBins);
         }
 
-        /** An idle block of {@code lenUnits} units at unit {@code atUnit}. */
-        int idleBlock(long atUnit, long lenUnits) {
-            int id = store.newId();
-            store.set(id, OFF, atUnit << shift);
-            store.set(id, LEN, lenUnits << shift);
-            idle.insert(id);
-            ids.add(id);
-            return id;
+        /** An idle block of {@code lenUnits} units at unit {@code atUnit}; returns its start. */
+        long idleBlock(long atUnit, long lenUnits) {
+            table.ensureRoom();
+            idle.insert(table.add(atUnit, lenUnits, BlockTable.EMPTY));
+            ids.add(atUnit);
+            return atUnit;
         }
 
-        void drop(int id) {
-            idle.remove(id);
-            store.set(id, BlockStore.TAG, 0);
-            store.freeId(id);
-            ids.remove(Integer.valueOf(id));
+        /** Takes the block at {@code unit} out of the index and the table. */
+        void drop(long unit) {
+            int r = table.find(unit);
+            idle.remove(r);
+            table.remove(r);
+            ids.remove(Long.valueOf(unit));
         }
 
         long bestFitUnit(long n) {
-            int id = idle.bestFit(n);
-            return id == NIL ? -1 : store.get(id, OFF) >>> shift;
+            int r = idle.bestFit(n);
+            return r < 0 ? -1 : table.rec[r + KEY];
+        }
+
+        long lenAt(long unit) {
+            return table.rec[table.find(unit) + LEN];
         }
 
         void check() {
-            boolean[] live = new boolean[store.idLimit()];
-            for (int id : ids) {
-                live[id] = true;
-            }
-            idle.check(live, ids.size());
+            idle.check(ids.size());
         }
     }
 
     @Test
     void exactFitThenSmallestLargerThenLowestOffset() {
-        Fixture f = new Fixture(1 << 20, 6, IdleIndex.MAX_BINS);
+        Fixture f = new Fixture(1 << 20, IdleIndex.MAX_BINS);
         f.idleBlock(1000, 8);
         f.idleBlock(100, 8);
         f.idleBlock(5000, 3);
@@ -84,18 +80,18 @@ class IdleIndexTest {
         assertEquals(300_000, f.bestFitUnit(4096));
         assertEquals(200_000, f.bestFitUnit(4097));
         assertEquals(-1, f.bestFitUnit(5001));
-        assertEquals(5000L << 6, f.idle.largest());
+        assertEquals(5000L, f.idle.largest());
         assertEquals(6, f.idle.count());
     }
 
     @Test
     void theLargestIdleBlockComesFromTheBinsWhenTheTreapIsEmpty() {
-        Fixture f = new Fixture(1 << 20, 6, IdleIndex.MAX_BINS);
+        Fixture f = new Fixture(1 << 20, IdleIndex.MAX_BINS);
         assertEquals(0, f.idle.largest());
-        assertEquals(NIL, f.idle.bestFit(1));
+        assertEquals(-1, f.idle.bestFit(1));
         f.idleBlock(0, 3);
         f.idleBlock(64, 4095);
-        assertEquals(4095L << 6, f.idle.largest());
+        assertEquals(4095L, f.idle.largest());
         f.check();
     }
 
@@ -103,9 +99,9 @@ class IdleIndexTest {
     void theNextLowestBlockIsFoundPastStaleEntriesAcrossTheWholeRange() {
         // 2^40 units. Blocks of one size, far apart; every other one removed first, lazily (its
         // entry stays in the heap, stale), then the rest taken lowest first.
-        Fixture f = new Fixture(1L << 40, 0, IdleIndex.MAX_BINS);
+        Fixture f = new Fixture(1L << 40, IdleIndex.MAX_BINS);
         long[] at = {0, 1, 63, 64, 4095, 4096, 1L << 18, (1L << 24) + 5, (1L << 30) - 1, (1L << 36) + 64, (1L << 40) - 2};
-        int[] ids = new int[at.length];
+        long[] ids = new long[at.length];
         for (int i = at.length - 1; i >= 0; i--) {
             ids[i] = f.idleBlock(at[i], 1);
         }
@@ -117,42 +113,42 @@ class IdleIndexTest {
         assertEquals(at.length, f.idle.heapShape(1)[0], "removal is lazy: the entries are still there");
         for (int i = 0; i < at.length; i += 2) {
             assertEquals(at[i], f.bestFitUnit(1), "the lowest of what is left");
-            f.drop(f.idle.bestFit(1));
+            f.drop(f.bestFitUnit(1));
             f.check();
         }
-        assertEquals(NIL, f.idle.bestFit(1));
+        assertEquals(-1, f.idle.bestFit(1));
         assertEquals(0, f.idle.heapShape(1)[0], "an emptied bin drops its stale entries");
     }
 
     @Test
     void aBlockEnteredAgainAtTheSamePlaceIsFoundOnceAndCompactedToOneEntry() {
-        Fixture f = new Fixture(1 << 20, 6, IdleIndex.MAX_BINS);
+        Fixture f = new Fixture(1 << 20, IdleIndex.MAX_BINS);
         f.idleBlock(50, 7); // the bin's top throughout
-        int id = f.idleBlock(100, 7);
+        long id = f.idleBlock(100, 7);
         for (int round = 0; round < 50; round++) {
             // Out of the bin below its top, so lazily: its entry stays...
-            f.idle.remove(id);
-            // ... and back: the same id, offset and size, now with two entries that both look live.
-            f.idle.insert(id);
+            f.idle.remove(f.table.find(id));
+            // ... and back: the same record, start and size, now with two entries that both look live.
+            f.idle.insert(f.table.find(id));
             f.check();
             assertEquals(50, f.bestFitUnit(7));
         }
         assertEquals(4, f.idle.heapShape(7)[1], "compacted as it filled, never grown for two blocks");
-        f.drop(f.idle.bestFit(7));
+        f.drop(f.bestFitUnit(7));
         f.check();
         assertEquals(100, f.bestFitUnit(7));
         f.drop(id);
         f.check();
-        assertEquals(NIL, f.idle.bestFit(7), "the block is gone, whatever entries it left");
+        assertEquals(-1, f.idle.bestFit(7), "the block is gone, whatever entries it left");
     }
 
     @Test
     void staleEntriesStayBoundedUnderChurn() {
         // Blocks enter bins and leave them lazily, away from the tops, many times over: the heaps'
         // room must follow the blocks held, not the operations done.
-        Fixture f = new Fixture(1 << 24, 6, IdleIndex.MAX_BINS);
+        Fixture f = new Fixture(1 << 24, IdleIndex.MAX_BINS);
         SplittableRandom rnd = new SplittableRandom(7);
-        List<Integer> held = new ArrayList<>();
+        List<Long> held = new ArrayList<>();
         long next = 0;
         for (int step = 0; step < 200_000; step++) {
             if (held.size() < 1000 || rnd.nextBoolean()) {
@@ -165,7 +161,8 @@ class IdleIndexTest {
                 held.remove(held.size() - 1);
             }
             long room = f.idle.footprintBytes();
-            assertTrue(room <= 16L * (IdleIndex.SLACK * (long) held.size() + IdleIndex.SLACK_FIXED) + 8L * 4096 * 2 + 8 * 64,
+            // Entries of 8 bytes, plus per bin a heap reference, two counts and the bitmap, plus the (empty) tree's nodes.
+            assertTrue(room <= 8L * (IdleIndex.SLACK * (long) held.size() + IdleIndex.SLACK_FIXED) + 16L * 4096 + 8 * 64 + 8 * 16,
                     "room " + room + " for " + held.size() + " blocks at step " + step);
             if (step % 20_000 == 0) {
                 f.check();
@@ -178,7 +175,7 @@ class IdleIndexTest {
     void randomInsertsAndRemovesAgreeWithASortedModel() {
         for (long units : new long[] {64, 5000, 1L << 22, 1L << 45}) {
             for (int maxBins : new int[] {1, 7, IdleIndex.MAX_BINS}) {
-                Fixture f = new Fixture(units, 3, maxBins);
+                Fixture f = new Fixture(units, maxBins);
                 // (size, offset) of every idle block: best fit is the ceiling of (n, 0).
                 TreeMap<Long, TreeSet<Long>> bySize = new TreeMap<>();
                 SplittableRandom rnd = new SplittableRandom(units * 31 + maxBins);
@@ -193,10 +190,9 @@ class IdleIndexTest {
                         f.idleBlock(at, len);
                         bySize.computeIfAbsent(len, k -> new TreeSet<>()).add(at);
                     } else {
-                        int id = f.ids.get(rnd.nextInt(f.ids.size()));
-                        long at = f.store.get(id, OFF) >>> 3;
-                        long len = f.store.get(id, LEN) >>> 3;
-                        f.drop(id);
+                        long at = f.ids.get(rnd.nextInt(f.ids.size()));
+                        long len = f.lenAt(at);
+                        f.drop(at);
                         used.remove(at);
                         bySize.get(len).remove(at);
                         if (bySize.get(len).isEmpty()) {
@@ -207,7 +203,7 @@ class IdleIndexTest {
                     var fit = bySize.ceilingEntry(n);
                     assertEquals(fit == null ? -1 : fit.getValue().first(), f.bestFitUnit(n),
                             "best fit for " + n + " units, " + units + " units, " + maxBins + " bins");
-                    assertEquals(bySize.isEmpty() ? 0 : bySize.lastKey() << 3, f.idle.largest());
+                    assertEquals(bySize.isEmpty() ? 0 : bySize.lastKey(), f.idle.largest());
                     if (step % 97 == 0 || step < 50) {
                         f.check();
                     }
@@ -219,29 +215,32 @@ class IdleIndexTest {
 
     @Test
     void theCheckNamesWhatIsWrong() {
-        Fixture f = new Fixture(1 << 10, 6, IdleIndex.MAX_BINS);
+        Fixture f = new Fixture(1 << 10, IdleIndex.MAX_BINS);
         f.idleBlock(0, 2);
         f.idleBlock(10, 2);
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> f.idle.check(new boolean[] {true, true}, 3));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> f.idle.check(3));
         assertEquals("BlockAllocator invariant violated: idle index counts 2 blocks, but 3 are idle", e.getMessage());
-        e = assertThrows(IllegalStateException.class, () -> f.idle.check(new boolean[] {true, false}, 2));
+        int b = f.table.find(10);
+        f.table.rec[b + BlockTable.TAG] = 0; // in use behind the index's back
+        e = assertThrows(IllegalStateException.class, () -> f.idle.check(2));
         assertEquals("BlockAllocator invariant violated: bin 2 counts 2 blocks, but 1 idle blocks have its size", e.getMessage());
-        int c = f.idleBlock(20, 3);
-        f.store.set(c, LEN, 2L << 6); // moved to bin 2 behind the index's back
-        e = assertThrows(IllegalStateException.class, () -> f.idle.check(new boolean[] {true, true, true}, 3));
+        f.table.rec[b + BlockTable.TAG] = IdleIndex.IN_BIN;
+        long c = f.idleBlock(20, 3);
+        f.table.rec[f.table.find(c) + LEN] = 2; // moved to bin 2 behind the index's back
+        e = assertThrows(IllegalStateException.class, () -> f.idle.check(3));
         assertEquals("BlockAllocator invariant violated: bin 2 counts 2 blocks, but 3 idle blocks have its size", e.getMessage());
-        f.store.set(c, LEN, 3L << 6);
+        f.table.rec[f.table.find(c) + LEN] = 3;
         f.check();
     }
 
     @Test
     void aBinGoesFromOneBlockToSeveralAndBack() {
-        Fixture f = new Fixture(1 << 20, 6, IdleIndex.MAX_BINS);
-        int a = f.idleBlock(70_000, 5);
+        Fixture f = new Fixture(1 << 20, IdleIndex.MAX_BINS);
+        long a = f.idleBlock(70_000, 5);
         f.check();
-        int b = f.idleBlock(9, 5);
+        long b = f.idleBlock(9, 5);
         f.check();
-        int c = f.idleBlock(300_000, 5);
+        long c = f.idleBlock(300_000, 5);
         assertEquals(9, f.bestFitUnit(5));
         f.drop(b);
         f.check();
@@ -251,12 +250,12 @@ class IdleIndexTest {
         assertEquals(300_000, f.bestFitUnit(5), "the last one");
         f.drop(c);
         f.check();
-        assertEquals(NIL, f.idle.bestFit(5));
+        assertEquals(-1, f.idle.bestFit(5));
     }
 
     @Test
     void absurdlyManyUnitsStillWork() {
-        Fixture f = new Fixture(1L << 60, 0, IdleIndex.MAX_BINS);
+        Fixture f = new Fixture(1L << 60, IdleIndex.MAX_BINS);
         assertEquals(IdleIndex.MAX_BINS, f.idle.bins);
         f.idleBlock((1L << 60) - 9, 8);
         f.idleBlock(1L << 59, 8);
