@@ -641,7 +641,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public Irqchip getIrqchip(Irqchip chip) {
-        struct(Ioctl.GET_IRQCHIP, chip, "KVM_GET_IRQCHIP");
+        struct(Ioctl.GET_IRQCHIP, chip);
         return chip;
     }
 
@@ -653,7 +653,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setIrqchip(Irqchip chip) {
-        struct(Ioctl.SET_IRQCHIP, chip, "KVM_SET_IRQCHIP");
+        struct(Ioctl.SET_IRQCHIP, chip);
     }
 
     /**
@@ -665,7 +665,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public PitState getPit(PitState state) {
-        struct(Ioctl.GET_PIT2, state, "KVM_GET_PIT2");
+        struct(Ioctl.GET_PIT2, state);
         return state;
     }
 
@@ -677,7 +677,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setPit(PitState state) {
-        struct(Ioctl.SET_PIT2, state, "KVM_SET_PIT2");
+        struct(Ioctl.SET_PIT2, state);
     }
 
     /**
@@ -688,7 +688,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public ClockData getClock(ClockData clock) {
-        struct(Ioctl.GET_CLOCK, clock, "KVM_GET_CLOCK");
+        struct(Ioctl.GET_CLOCK, clock);
         return clock;
     }
 
@@ -701,7 +701,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setClock(ClockData clock) {
-        struct(Ioctl.SET_CLOCK, clock, "KVM_SET_CLOCK");
+        struct(Ioctl.SET_CLOCK, clock);
     }
 
     /**
@@ -1226,9 +1226,9 @@ public final class Vm implements AutoCloseable {
     }
 
     /** The ioctl {@code op} with {@code struct}'s address; the descriptor held open and the struct kept reachable for the call. */
-    private void struct(OwnedFd.Call op, KvmStruct struct, String name) {
+    private void struct(Ioctl op, KvmStruct struct) {
         try {
-            KvmException.check(fd.call(op, struct.address()), name);
+            KvmException.check(fd.call(op, struct.address()), op.kernelName());
         } finally {
             Reference.reachabilityFence(struct);
         }
