@@ -67,6 +67,14 @@ enum Ioctl implements OwnedFd.Call {
     SMI,
     TRANSLATE;
 
+    /** {@code KVM_} and the constant's name: how errors name most of these calls. */
+    private final String kernelName = "KVM_" + name();
+
+    /** {@return the ioctl's name as the kernel spells it, for most constants ({@code KVM_SET_REGS})} */
+    String kernelName() {
+        return kernelName;
+    }
+
     @Override
     public int call(int fd, long arg) {
         return switch (this) {

@@ -409,7 +409,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Regs getRegs(Regs into) {
-        struct(Ioctl.GET_REGS, into, "KVM_GET_REGS");
+        struct(Ioctl.GET_REGS, into);
         return into;
     }
 
@@ -422,7 +422,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setRegs(Regs from) {
-        struct(Ioctl.SET_REGS, from, "KVM_SET_REGS");
+        struct(Ioctl.SET_REGS, from);
     }
 
     /**
@@ -461,7 +461,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public SRegs getSregs(SRegs into) {
-        struct(Ioctl.GET_SREGS, into, "KVM_GET_SREGS");
+        struct(Ioctl.GET_SREGS, into);
         return into;
     }
 
@@ -475,7 +475,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setSregs(SRegs from) {
-        struct(Ioctl.SET_SREGS, from, "KVM_SET_SREGS");
+        struct(Ioctl.SET_SREGS, from);
     }
 
     // ---- the rest of the architectural state ----
@@ -489,7 +489,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Fpu getFpu(Fpu into) {
-        struct(Ioctl.GET_FPU, into, "KVM_GET_FPU");
+        struct(Ioctl.GET_FPU, into);
         return into;
     }
 
@@ -500,7 +500,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setFpu(Fpu from) {
-        struct(Ioctl.SET_FPU, from, "KVM_SET_FPU");
+        struct(Ioctl.SET_FPU, from);
     }
 
     /**
@@ -516,9 +516,9 @@ public final class Vcpu implements AutoCloseable {
         ensureOpen();
         checkXsave(into);
         if (into.size() > Xsave.MIN_SIZE) {
-            struct(Ioctl.GET_XSAVE2, into, "KVM_GET_XSAVE2");
+            struct(Ioctl.GET_XSAVE2, into);
         } else {
-            struct(Ioctl.GET_XSAVE, into, "KVM_GET_XSAVE");
+            struct(Ioctl.GET_XSAVE, into);
         }
         return into;
     }
@@ -536,7 +536,7 @@ public final class Vcpu implements AutoCloseable {
     public void setXsave(Xsave from) {
         ensureOpen();
         checkXsave(from);
-        struct(Ioctl.SET_XSAVE, from, "KVM_SET_XSAVE");
+        struct(Ioctl.SET_XSAVE, from);
     }
 
     /** The kernel copies its whole XSAVE size in and out: a smaller buffer would be overrun. */
@@ -556,7 +556,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Xcrs getXcrs(Xcrs into) {
-        struct(Ioctl.GET_XCRS, into, "KVM_GET_XCRS");
+        struct(Ioctl.GET_XCRS, into);
         return into;
     }
 
@@ -569,7 +569,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setXcrs(Xcrs from) {
-        struct(Ioctl.SET_XCRS, from, "KVM_SET_XCRS");
+        struct(Ioctl.SET_XCRS, from);
     }
 
     /**
@@ -581,7 +581,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public int getMsrs(Msrs msrs) {
-        return struct(Ioctl.GET_MSRS, msrs, "KVM_GET_MSRS");
+        return struct(Ioctl.GET_MSRS, msrs);
     }
 
     /**
@@ -594,7 +594,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public int setMsrs(Msrs msrs) {
-        return struct(Ioctl.SET_MSRS, msrs, "KVM_SET_MSRS");
+        return struct(Ioctl.SET_MSRS, msrs);
     }
 
     /**
@@ -606,7 +606,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public Lapic getLapic(Lapic into) {
-        struct(Ioctl.GET_LAPIC, into, "KVM_GET_LAPIC");
+        struct(Ioctl.GET_LAPIC, into);
         return into;
     }
 
@@ -618,7 +618,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setLapic(Lapic from) {
-        struct(Ioctl.SET_LAPIC, from, "KVM_SET_LAPIC");
+        struct(Ioctl.SET_LAPIC, from);
     }
 
     /**
@@ -630,7 +630,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public MpState getMpState(MpState into) {
-        struct(Ioctl.GET_MP_STATE, into, "KVM_GET_MP_STATE");
+        struct(Ioctl.GET_MP_STATE, into);
         return into;
     }
 
@@ -643,7 +643,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setMpState(MpState from) {
-        struct(Ioctl.SET_MP_STATE, from, "KVM_SET_MP_STATE");
+        struct(Ioctl.SET_MP_STATE, from);
     }
 
     /**
@@ -655,7 +655,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public VcpuEvents getVcpuEvents(VcpuEvents into) {
-        struct(Ioctl.GET_VCPU_EVENTS, into, "KVM_GET_VCPU_EVENTS");
+        struct(Ioctl.GET_VCPU_EVENTS, into);
         return into;
     }
 
@@ -668,7 +668,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setVcpuEvents(VcpuEvents from) {
-        struct(Ioctl.SET_VCPU_EVENTS, from, "KVM_SET_VCPU_EVENTS");
+        struct(Ioctl.SET_VCPU_EVENTS, from);
     }
 
     /**
@@ -679,7 +679,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public DebugRegs getDebugRegs(DebugRegs into) {
-        struct(Ioctl.GET_DEBUGREGS, into, "KVM_GET_DEBUGREGS");
+        struct(Ioctl.GET_DEBUGREGS, into);
         return into;
     }
 
@@ -691,7 +691,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setDebugRegs(DebugRegs from) {
-        struct(Ioctl.SET_DEBUGREGS, from, "KVM_SET_DEBUGREGS");
+        struct(Ioctl.SET_DEBUGREGS, from);
     }
 
     /**
@@ -708,7 +708,7 @@ public final class Vcpu implements AutoCloseable {
     public Cpuid getCpuid(Cpuid into) {
         ensureOpen();
         into.count(into.capacity());
-        struct(Ioctl.GET_CPUID2, into, "KVM_GET_CPUID2");
+        struct(Ioctl.GET_CPUID2, into);
         return into;
     }
 
@@ -722,7 +722,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setCpuid(Cpuid cpuid) {
-        struct(Ioctl.SET_CPUID2, cpuid, "KVM_SET_CPUID2");
+        struct(Ioctl.SET_CPUID2, cpuid);
     }
 
     /**
@@ -733,7 +733,7 @@ public final class Vcpu implements AutoCloseable {
      * @throws IllegalStateException if this vCPU is closed
      */
     public void setGuestDebug(GuestDebug control) {
-        struct(Ioctl.SET_GUEST_DEBUG, control, "KVM_SET_GUEST_DEBUG");
+        struct(Ioctl.SET_GUEST_DEBUG, control);
     }
 
     /**
@@ -1208,10 +1208,10 @@ public final class Vcpu implements AutoCloseable {
      * and the struct kept reachable until the kernel is done with its memory (a struct the caller
      * no longer uses could otherwise be freed while the kernel writes into it).
      */
-    private int struct(OwnedFd.Call op, KvmStruct struct, String name) {
+    private int struct(Ioctl op, KvmStruct struct) {
         applyDirtySyncedRegs();
         try {
-            return KvmException.check(fd.call(op, struct.address()), name);
+            return KvmException.check(fd.call(op, struct.address()), op.kernelName());
         } finally {
             Reference.reachabilityFence(struct);
         }

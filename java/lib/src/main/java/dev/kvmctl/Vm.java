@@ -1,8 +1,5 @@
 package dev.kvmctl;
 
-import com.google.common.collect.Range;
-import com.google.common.collect.RangeMap;
-import com.google.common.collect.TreeRangeMap;
 import dev.kvmctl.internal.OwnedFd;
 import dev.kvmctl.internal.bridge.Layout;
 import dev.kvmctl.internal.bridge.LibC;
@@ -16,7 +13,6 @@ import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -80,7 +76,8 @@ public final class Vm implements AutoCloseable {
     private final int vcpuMmapSize;
     private final List<Vcpu> vcpus = new ArrayList<>();
     /** Slots by guest-physical range, for overlap checks and guest-physical access. */
-    private final RangeMap<Long, MemorySlot> slotsByAddress = TreeRangeMap.create();
+    /** The slots by guest address, which never overlap: a slot holds an address if it is the floor entry's and ends above it. */
+    private final TreeMap<Long, MemorySlot> slotsByAddress = new TreeMap<>();
     private final Map<Integer, MemorySlot> slotsById = new TreeMap<>();
     private boolean irqchip;
     private boolean pit;
@@ -288,7 +285,7 @@ public final class Vm implements AutoCloseable {
             throw e;
         }
         MemorySlot slot = new MemorySlot(id, guestAddress, size, memory, memoryOffset, flags);
-        slotsByAddress.put(guestRange(slot), slot);
+        slotsByAddress.put(slot.guestAddress(), slot);
         slotsById.put(id, slot);
         return slot;
     }
@@ -383,20 +380,20 @@ public final class Vm implements AutoCloseable {
         if (newGuestAddress < 0 || newGuestAddress + known.size() < newGuestAddress) {
             throw new IllegalArgumentException(String.format("guest address 0x%x + 0x%x overflows", newGuestAddress, known.size()));
         }
-        slotsByAddress.remove(guestRange(known));
+        slotsByAddress.remove(known.guestAddress());
         MemorySlot overlap = overlapping(newGuestAddress, known.size());
         if (overlap != null) {
-            slotsByAddress.put(guestRange(known), known);
+            slotsByAddress.put(known.guestAddress(), known);
             throw new IllegalArgumentException(String.format("cannot move %s to 0x%x: overlaps %s", known, newGuestAddress, overlap));
         }
         int rc = setRegion(known.id(), known.flags(), newGuestAddress, known.size(),
                 known.memory().pinnedAddress() + known.memoryOffset());
         if (rc < 0) {
-            slotsByAddress.put(guestRange(known), known);
+            slotsByAddress.put(known.guestAddress(), known);
             throw new KvmException("KVM_SET_USER_MEMORY_REGION", -rc);
         }
         MemorySlot moved = new MemorySlot(known.id(), newGuestAddress, known.size(), known.memory(), known.memoryOffset(), known.flags());
-        slotsByAddress.put(guestRange(moved), moved);
+        slotsByAddress.put(moved.guestAddress(), moved);
         slotsById.put(moved.id(), moved);
         return moved;
     }
@@ -408,7 +405,7 @@ public final class Vm implements AutoCloseable {
      */
     public synchronized List<MemorySlot> memorySlots() {
         ensureOpen();
-        return List.copyOf(slotsByAddress.asMapOfRanges().values());
+        return List.copyOf(slotsByAddress.values());
     }
 
     /**
@@ -421,7 +418,8 @@ public final class Vm implements AutoCloseable {
      */
     public synchronized MemorySlot slotFor(long gpa, long length) {
         ensureOpen();
-        MemorySlot slot = slotsByAddress.get(gpa);
+        Map.Entry<Long, MemorySlot> below = slotsByAddress.floorEntry(gpa);
+        MemorySlot slot = below == null ? null : below.getValue();
         if (slot == null || !slot.contains(gpa, length)) {
             throw new IllegalArgumentException(String.format(
                     "guest-physical range [0x%x, +0x%x) is not inside one memory slot of this VM", gpa, length));
@@ -507,14 +505,12 @@ public final class Vm implements AutoCloseable {
 
     /** A slot overlapping {@code [gpa, gpa+size)}, or null. */
     private MemorySlot overlapping(long gpa, long size) {
-        // An iterator, not a stream: this is on the way to a restored guest's first KVM_RUN, where
-        // a stream's first use spins lambda classes in a fresh JVM (milliseconds).
-        Iterator<MemorySlot> it = slotsByAddress.subRangeMap(Range.closedOpen(gpa, gpa + size)).asMapOfRanges().values().iterator();
-        return it.hasNext() ? it.next() : null;
-    }
-
-    private static Range<Long> guestRange(MemorySlot slot) {
-        return Range.closedOpen(slot.guestAddress(), slot.guestEnd());
+        Map.Entry<Long, MemorySlot> below = slotsByAddress.floorEntry(gpa);
+        if (below != null && below.getValue().guestEnd() > gpa) {
+            return below.getValue();
+        }
+        Map.Entry<Long, MemorySlot> above = slotsByAddress.ceilingEntry(gpa);
+        return above != null && above.getKey() - gpa < size ? above.getValue() : null;
     }
 
     private int freeSlotId() {
@@ -535,7 +531,7 @@ public final class Vm implements AutoCloseable {
     }
 
     private void forget(MemorySlot slot) {
-        slotsByAddress.remove(guestRange(slot));
+        slotsByAddress.remove(slot.guestAddress());
         slotsById.remove(slot.id());
         slot.memory().unpin();
     }
@@ -645,7 +641,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public Irqchip getIrqchip(Irqchip chip) {
-        struct(Ioctl.GET_IRQCHIP, chip, "KVM_GET_IRQCHIP");
+        struct(Ioctl.GET_IRQCHIP, chip);
         return chip;
     }
 
@@ -657,7 +653,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setIrqchip(Irqchip chip) {
-        struct(Ioctl.SET_IRQCHIP, chip, "KVM_SET_IRQCHIP");
+        struct(Ioctl.SET_IRQCHIP, chip);
     }
 
     /**
@@ -669,7 +665,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public PitState getPit(PitState state) {
-        struct(Ioctl.GET_PIT2, state, "KVM_GET_PIT2");
+        struct(Ioctl.GET_PIT2, state);
         return state;
     }
 
@@ -681,7 +677,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setPit(PitState state) {
-        struct(Ioctl.SET_PIT2, state, "KVM_SET_PIT2");
+        struct(Ioctl.SET_PIT2, state);
     }
 
     /**
@@ -692,7 +688,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public ClockData getClock(ClockData clock) {
-        struct(Ioctl.GET_CLOCK, clock, "KVM_GET_CLOCK");
+        struct(Ioctl.GET_CLOCK, clock);
         return clock;
     }
 
@@ -705,7 +701,7 @@ public final class Vm implements AutoCloseable {
      * @throws IllegalStateException if this VM is closed
      */
     public void setClock(ClockData clock) {
-        struct(Ioctl.SET_CLOCK, clock, "KVM_SET_CLOCK");
+        struct(Ioctl.SET_CLOCK, clock);
     }
 
     /**
@@ -1230,9 +1226,9 @@ public final class Vm implements AutoCloseable {
     }
 
     /** The ioctl {@code op} with {@code struct}'s address; the descriptor held open and the struct kept reachable for the call. */
-    private void struct(OwnedFd.Call op, KvmStruct struct, String name) {
+    private void struct(Ioctl op, KvmStruct struct) {
         try {
-            KvmException.check(fd.call(op, struct.address()), name);
+            KvmException.check(fd.call(op, struct.address()), op.kernelName());
         } finally {
             Reference.reachabilityFence(struct);
         }
