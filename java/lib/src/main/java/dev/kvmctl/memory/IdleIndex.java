@@ -200,22 +200,30 @@ final class IdleIndex {
     /** Keeps each live entry of bin {@code bin} once, sorted (so in heap order); returns how many. */
     private int compact(int bin) {
         long[] h = heaps[bin];
-        int n = heapSizes[bin];
+        int distinct = liveEntries(bin, h, heapSizes[bin], h);
+        heapSizes[bin] = distinct;
+        return distinct;
+    }
+
+    /**
+     * Writes each live entry of {@code from[0, n)} (bin {@code bin}'s heap) once, sorted, to
+     * {@code into}, which may be {@code from} itself; returns how many. A block that left and came
+     * back at the same place has two entries: one is kept.
+     */
+    private int liveEntries(int bin, long[] from, int n, long[] into) {
         int kept = 0;
         for (int i = 0; i < n; i++) {
-            if (live(bin, h[i]) >= 0) {
-                h[kept++] = h[i];
+            if (live(bin, from[i]) >= 0) {
+                into[kept++] = from[i];
             }
         }
-        Arrays.sort(h, 0, kept);
-        // A block that left and came back at the same place has two entries: keep one.
+        Arrays.sort(into, 0, kept);
         int distinct = 0;
         for (int i = 0; i < kept; i++) {
-            if (distinct == 0 || h[distinct - 1] != h[i]) {
-                h[distinct++] = h[i];
+            if (distinct == 0 || into[distinct - 1] != into[i]) {
+                into[distinct++] = into[i];
             }
         }
-        heapSizes[bin] = distinct;
         return distinct;
     }
 
@@ -503,20 +511,7 @@ final class IdleIndex {
             room += h == null ? 0 : h.length;
             BlockAllocator.check(n == 0 || (h != null && n <= h.length), "bin " + bin + " holds more entries than its room");
             BlockAllocator.check(UnitHeap.isHeap(h, n), "bin " + bin + "'s heap is out of order");
-            long[] liveUnits = new long[n];
-            int found = 0;
-            for (int i = 0; i < n; i++) {
-                if (live(bin, h[i]) >= 0) {
-                    liveUnits[found++] = h[i];
-                }
-            }
-            Arrays.sort(liveUnits, 0, found);
-            int distinct = 0;
-            for (int i = 0; i < found; i++) {
-                if (i == 0 || liveUnits[i] != liveUnits[i - 1]) {
-                    distinct++;
-                }
-            }
+            int distinct = liveEntries(bin, h, n, new long[n]);
             BlockAllocator.check(distinct == c, "bin " + bin + "'s heap finds " + distinct + " of its " + c + " blocks");
         }
         BlockAllocator.check(room == heapRoom, "the bins' room is miscounted");
