@@ -11,7 +11,6 @@ import dev.kvmctl.Kvm;
 import dev.kvmctl.KvmAvailable;
 import dev.kvmctl.Tmpfs;
 import dev.kvmctl.guests.Machine;
-import dev.kvmctl.guests.Outcome;
 import dev.kvmctl.guests.RunResult;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -36,8 +35,6 @@ import org.junit.jupiter.api.io.TempDir;
  * own file and goes on; paths that cannot take a snapshot are refused before anything is written.
  */
 class SnapshotDurabilityTest {
-    private static final long ITERATIONS = 300;
-
     @TempDir
     Path dir;
     private static String uninterrupted;
@@ -45,11 +42,7 @@ class SnapshotDurabilityTest {
     @BeforeAll
     static void uninterruptedRun() {
         KvmAvailable.assumeKvm();
-        ByteArrayOutputStream full = new ByteArrayOutputStream();
-        try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", full, false, ITERATIONS)) {
-            assertTrue(m.run(Duration.ofSeconds(60)).succeeded());
-        }
-        uninterrupted = full.toString();
+        uninterrupted = StoppedSseSnapshot.runUninterrupted();
     }
 
     @Test
@@ -72,12 +65,7 @@ class SnapshotDurabilityTest {
     @Test
     void checkpointingARestoredMachineBackToItsOwnFileWorks() throws Exception {
         Path f = dir.resolve("own.snap");
-        StopAfterLines first = new StopAfterLines(1);
-        try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", first, false, ITERATIONS)) {
-            first.stopping(m);
-            assertEquals(Outcome.STOPPED, m.run(Duration.ofSeconds(60)).outcome());
-            Snapshot.write(m, f, done -> {});
-        }
+        String first = StoppedSseSnapshot.writeStoppedAfterFirstLine(f);
         StopAfterLines second = new StopAfterLines(1); // the restored guest's first line is the original's second
         ByteArrayOutputStream rest = new ByteArrayOutputStream();
         String atCheckpoint;
@@ -94,7 +82,7 @@ class SnapshotDurabilityTest {
         }
         assertEquals(Guests.line(uninterrupted, "dot=") + "\n", atCheckpoint);
         assertEquals(uninterrupted, first + atCheckpoint + rest, "restored from the checkpoint");
-        assertEquals(uninterrupted, first.toString() + second, "the checkpointed machine itself");
+        assertEquals(uninterrupted, first + second, "the checkpointed machine itself");
     }
 
     /** An exception halfway through (here from the progress callback) leaves the old file and no temporary. */

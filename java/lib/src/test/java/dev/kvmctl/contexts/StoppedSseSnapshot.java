@@ -24,18 +24,29 @@ record StoppedSseSnapshot(Path file, String before, String uninterrupted) {
     static final long ITERATIONS = 300;
 
     /** Runs sse-compute once to its end, then again to its first line, and writes that to {@code dir/good.snap}. */
-    static StoppedSseSnapshot take(Path dir) throws Exception {
+    static StoppedSseSnapshot take(Path dir) {
+        String full = runUninterrupted();
+        Path good = dir.resolve("good.snap");
+        return new StoppedSseSnapshot(good, writeStoppedAfterFirstLine(good), full);
+    }
+
+    /** {@return what sse-compute prints when it runs to its end without a stop} */
+    static String runUninterrupted() {
         ByteArrayOutputStream full = new ByteArrayOutputStream();
         try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", full, false, ITERATIONS)) {
             assertTrue(m.run(Duration.ofSeconds(60)).succeeded());
         }
-        Path good = dir.resolve("good.snap");
+        return full.toString();
+    }
+
+    /** Runs sse-compute to its first line, stops it there and writes its snapshot to {@code file}; returns what it printed. */
+    static String writeStoppedAfterFirstLine(Path file) {
         StopAfterLines out = new StopAfterLines(1);
         try (Kvm kvm = Kvm.open(); Machine m = Guests.boot(kvm, "sse-compute.elf", out, false, ITERATIONS)) {
             out.stopping(m);
             assertEquals(Outcome.STOPPED, m.run(Duration.ofSeconds(60)).outcome());
-            Snapshot.write(m, good, done -> {});
+            Snapshot.write(m, file, done -> {});
         }
-        return new StoppedSseSnapshot(good, out.toString(), full.toString());
+        return out.toString();
     }
 }
