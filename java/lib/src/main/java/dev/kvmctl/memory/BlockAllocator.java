@@ -35,7 +35,9 @@ import java.util.Objects;
  * array). {@code docs/allocator.md} has the design and measurements.
  *
  * <p>Thread safety: every public method holds one lock for its whole duration, so the allocator can
- * be shared by VM threads directly and {@link #stats()} is a consistent snapshot. The batch calls
+ * be shared by VM threads directly and {@link #stats()} is a consistent snapshot. The lock costs
+ * one atomic instruction per call; a thread that finds it taken spins, then naps and retries, and
+ * an interrupt does not end its wait. The batch calls
  * ({@link #allocateBatch}, {@link #freeBatch}) take it once for many blocks.
  *
  * <pre>{@code
@@ -89,7 +91,7 @@ public final class BlockAllocator {
      */
     public static final long FOOTPRINT_FIXED = 160 * 1024;
 
-    private final Object lock = new Object();
+    private final StepLock lock = new StepLock();
     private final long size;
     private final long alignment;
     private final long alignMask;
@@ -169,8 +171,11 @@ public final class BlockAllocator {
      * &times; {@link #maxBlocks()} + {@link #FOOTPRINT_FIXED} + a few bytes per owner.
      */
     public long footprintBytes() {
-        synchronized (lock) {
+        lock.lock();
+        try {
             return table.footprintBytes() + idle.footprintBytes() + owners.footprintBytes();
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -212,7 +217,8 @@ public final class BlockAllocator {
      */
     public AllocationResult allocate(int owner, long bytes) {
         requireOwner(owner);
-        synchronized (lock) {
+        lock.lock();
+        try {
             if (bytes <= 0) {
                 return new AllocationResult.Refused(AllocationResult.Reason.INVALID_SIZE, bytes, largestIdle());
             }
@@ -227,6 +233,8 @@ public final class BlockAllocator {
                         AllocationResult.Reason.NO_IDLE_BLOCK_LARGE_ENOUGH, bytes, largestIdle());
             }
             return new AllocationResult.Allocated(offset, n);
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -250,7 +258,8 @@ public final class BlockAllocator {
     public int allocateBatch(int owner, long bytes, long[] offsetsOut, int from, int count) {
         requireOwner(owner);
         requireRange(offsetsOut, from, count);
-        synchronized (lock) {
+        lock.lock();
+        try {
             if (bytes <= 0 || bytes > size) {
                 return 0;
             }
@@ -263,6 +272,8 @@ public final class BlockAllocator {
                 offsetsOut[from + i] = offset;
             }
             return count;
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -277,13 +288,16 @@ public final class BlockAllocator {
      */
     public BlockResult free(int owner, long offset) {
         requireOwner(owner);
-        synchronized (lock) {
+        lock.lock();
+        try {
             int r = recordAt(offset);
             BlockResult.Refused no = refusal(r, owner, offset);
             if (no != null) {
                 return no;
             }
             return new BlockResult.Done(offset, give(r));
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -304,7 +318,8 @@ public final class BlockAllocator {
     public int freeBatch(int owner, long[] offsets, int from, int count) {
         requireOwner(owner);
         requireRange(offsets, from, count);
-        synchronized (lock) {
+        lock.lock();
+        try {
             for (int i = 0; i < count; i++) {
                 int r = recordAt(offsets[from + i]);
                 if (refusal(r, owner, offsets[from + i]) != null) {
@@ -313,6 +328,8 @@ public final class BlockAllocator {
                 give(r);
             }
             return count;
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -330,7 +347,8 @@ public final class BlockAllocator {
     public BlockResult transfer(int fromOwner, long offset, int toOwner) {
         requireOwner(fromOwner);
         requireOwner(toOwner);
-        synchronized (lock) {
+        lock.lock();
+        try {
             int r = recordAt(offset);
             BlockResult.Refused no = refusal(r, fromOwner, offset);
             if (no != null) {
@@ -346,6 +364,8 @@ public final class BlockAllocator {
                 rec[r + TAG] = to;
             }
             return new BlockResult.Done(offset, n);
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -368,7 +388,8 @@ public final class BlockAllocator {
      */
     public Reclaimed freeAll(int owner) {
         requireOwner(owner);
-        synchronized (lock) {
+        lock.lock();
+        try {
             int slot = owners.find(owner);
             if (slot < 0 || owners.blocks(slot) == 0) {
                 return new Reclaimed(0, 0);
@@ -389,6 +410,8 @@ public final class BlockAllocator {
             bytesInUse -= bytes;
             usedCount -= count;
             return new Reclaimed(count, bytes);
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -397,12 +420,15 @@ public final class BlockAllocator {
      * O(log n) plus the number of owners.
      */
     public AllocatorStats stats() {
-        synchronized (lock) {
+        lock.lock();
+        try {
             long idleBytes = size - bytesInUse;
             long largest = largestIdle();
             double fragmentation = idleBytes == 0 ? 0.0 : 1.0 - (double) largest / idleBytes;
             return new AllocatorStats(size, usedCount, idle.count(), bytesInUse, idleBytes, largest, fragmentation,
                     owners.bytesByOwner());
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -415,7 +441,8 @@ public final class BlockAllocator {
      * @throws IllegalStateException describing the first violation found
      */
     public void checkInvariants() {
-        synchronized (lock) {
+        lock.lock();
+        try {
             long[] perSlotBytes = new long[owners.slots()];
             int[] perSlotBlocks = new int[owners.slots()];
             int blocksSeen = 0;
@@ -454,15 +481,20 @@ public final class BlockAllocator {
             check(table.count() == blocksSeen, "the block table holds " + table.count() + " records for " + blocksSeen + " blocks");
             idle.check(idleSeen);
             owners.check(perSlotBytes, perSlotBlocks);
+        } finally {
+            lock.unlock();
         }
     }
 
     /** Region size, counts and bytes in use, for logs. */
     @Override
     public String toString() {
-        synchronized (lock) {
+        lock.lock();
+        try {
             return "BlockAllocator[size=" + size + ", alignment=" + alignment + ", inUse=" + usedCount
                     + " blocks/" + bytesInUse + " bytes, idle=" + idle.count() + " blocks/" + (size - bytesInUse) + " bytes]";
+        } finally {
+            lock.unlock();
         }
     }
 
