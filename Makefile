@@ -10,7 +10,7 @@
 #                 is scripts/fuzz.sh, see docs/robustness.md)
 #   make install  publish the library dev.kvmctl:kvmctl (with its native code; java/lib) to ~/.m2,
 #                 with the parent pom and the CLI module (dev.kvmctl:kvmctl-cli; java/cli)
-#   make bench    run every benchmark in scripts/ (about 30 minutes; not part of test); each
+#   make bench    run every benchmark in scripts/ (about 50 minutes; not part of test); each
 #                 report, a markdown table, also goes to target/bench/<name>.md
 #   make clean
 #
@@ -69,7 +69,7 @@ test:
 install:
 	$(MVN) $(MVNFLAGS) install -DskipTests
 
-BENCHES = exits contexts vm-lifecycle cold-switch allocator shm reset startup
+BENCHES = exits contexts vm-lifecycle cold-switch allocator allocator-floor shm reset startup restore
 
 bench: build
 	mkdir -p target/bench

@@ -13,7 +13,8 @@
 #        scripts/bench-allocator.sh -p contender=BlockAllocator,TreeMap   (no baseline)
 #        scripts/bench-allocator.sh -wi 1 -i 1 -r 1s -f 1        (smoke run, a few minutes)
 # Needs: JDK 17+, Maven, python3; works from a clean checkout (compiles what it needs). About
-# 5 minutes: the baseline check (~20 s), then 3 contenders x 3 sizes x 2 forks x 10 s.
+# 13 minutes: the baseline check (~20 s), then 3 contenders x 3 sizes x 3 forks x 15 s (10 warm-up,
+# 5 measured). scripts/bench-allocator-floor.sh asks how fast any allocator with these rules could go.
 # The JSON result is copied to $BENCH_OUT (default target/bench-allocator.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
