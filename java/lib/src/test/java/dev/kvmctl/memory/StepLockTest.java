@@ -6,14 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * {@link StepLock} alone: mutual exclusion under contention, waiters that nap until a long holder
  * lets go, and an interrupt that neither ends a wait nor gets lost. Every wait below ends on the
- * state it needs (a thread seen napping, a join), never on a sleep.
+ * state it needs (a thread seen napping, a join), never on a sleep; the timeout only turns a hang
+ * (a lock never given back) into a failure.
  */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
 class StepLockTest {
     private final StepLock lock = new StepLock();
     /** Guarded by {@link #lock}; deliberately not atomic or volatile. */
