@@ -1,77 +1,80 @@
 #!/usr/bin/env bash
-# The allocator floor study (docs/allocator.md, "How fast could it be?"): the allocator
-# benchmark's step (free a random live block, allocate 1 to 4096 bytes) on BlockAllocator and on a
-# stripped allocator with the cheapest layout found (scripts/bench/AllocatorFloor.java: boundary
-# tags of 4 bytes per unit, exact-size bins, lazy removal; no owner counts, no statistics, no
-# result objects), with three locks (monitor, one compare-and-set plus a release store, none) and
-# two tie rules among idle blocks of one size (lowest address, as BlockAllocator; most recently
-# freed). Prints a markdown table of million operations per second (an operation is one allocate
-# or one free), median (min–max) over the rounds after the first WARMUP, one JVM per variant.
+# The allocator floor study (docs/allocator.md, "How fast could it be?"): how fast could any
+# allocator with BlockAllocator's rules go on this machine? JMH runs the allocator benchmark's step
+# and starting state (PairStep, AllocatorWorkload: free a random live block, allocate 1 to 4096
+# bytes) on BlockAllocator and on FloorAllocator, a stripped allocator with the cheapest layout
+# found (4-byte boundary tags per unit, exact-size bins with lazy removal; no owner counts, no
+# statistics, no result objects), behind three locks (synchronized, StepLock, none) and with two tie
+# rules among idle blocks of one size (the lowest address, as BlockAllocator; the most recently
+# freed), at 100 and 1,000,000 live blocks (AllocatorFloorBenchmark). Before measuring, FloorCheck
+# proves the floor with the lowest address gives BlockAllocator's offsets, step for step.
+# Prints a markdown table of million operations per second (an operation is one allocate or one
+# free; mean ± JMH's 99.9 % error) and each variant against BlockAllocator by the rule of
+# scripts/bench/stats.py.
 #
-# Usage: scripts/bench-allocator-floor.sh              # 1,000,000 live blocks, about 4 minutes
-#        LIVE=100 scripts/bench-allocator-floor.sh     # 100 live blocks
-#        THP=1 scripts/bench-allocator-floor.sh        # also every variant with transparent huge pages
-# Needs: JDK 17+, python3, the library's classes (make build, or mvn -pl java/lib compile).
+# Usage: scripts/bench-allocator-floor.sh              # the JVM's defaults, about 6 minutes
+#        THP=1 scripts/bench-allocator-floor.sh        # again with transparent huge pages, about 12
+#        scripts/bench-allocator-floor.sh -p liveBlocks=1000000 -f 1   # extra JMH options
+# Needs: JDK 17+, Maven, python3; works from a clean checkout (compiles what it needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LIVE=${LIVE:-1000000}
-ROUNDS=${ROUNDS:-10}
-WARMUP=${WARMUP:-4}
-CLASSES=java/lib/target/classes
-[ -f "$CLASSES/dev/kvmctl/memory/BlockAllocator.class" ] || {
-    echo "bench-allocator-floor: $CLASSES is missing: run 'make build' first" >&2
-    exit 1
-}
-work=$(mktemp -d "${TMPDIR:-/tmp}/bench-allocator-floor.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-javac -d "$work" -cp "$CLASSES" scripts/bench/AllocatorFloor.java
+OUT=target/bench/allocator-floor
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json
+# Progress (Maven, JMH) goes to stderr; stdout is kept for the report at the end.
+exec 3>&1 1>&2
+# shellcheck source=scripts/bench/jmh-classpath.sh
+. scripts/bench/jmh-classpath.sh
 
-variants="BlockAllocator"
-for lock in monitor cas none; do
-    for ties in address recent; do
-        variants="$variants floor-$lock-$ties"
-    done
-done
-flags=("")
-[ "${THP:-0}" = 1 ] && flags+=("-XX:+UseTransparentHugePages")
-for flag in "${flags[@]}"; do
-    for v in $variants; do
-        # -Xmx: at a million live blocks the region is 8 GiB, so the floor's tags take 512 MiB.
-        # shellcheck disable=SC2086
-        java -Xmx6g $flag -cp "$CLASSES:$work" AllocatorFloor "$v" "$LIVE" "$ROUNDS" \
-            | tail -n +"$((WARMUP + 1))" | sed "s/^/${flag:-default} /" >>"$work/results"
-    done
+echo "== checking that the floor follows BlockAllocator's rules"
+CHECK=$(java -Xmx4g -cp "$CP" dev.kvmctl.memory.FloorCheck)
+echo "$CHECK"
+
+# The floor's tags take 4 bytes per 64-byte unit: 512 MiB for the 8 GiB region of a million blocks.
+# (-jvmArgsAppend on the command line replaces the benchmark's own, so the heap is given again.)
+HEAP="-Xms4g -Xmx4g"
+flags=("$HEAP")
+[ "${THP:-0}" = 1 ] && flags+=("$HEAP -XX:+UseTransparentHugePages")
+n=0
+for f in "${flags[@]}"; do
+    n=$((n + 1))
+    echo "== JMH with $f"
+    java -cp "$CP" org.openjdk.jmh.Main 'dev\.kvmctl\.memory\.AllocatorFloorBenchmark' \
+        -jvmArgsAppend "$f" -rf json -rff "$OUT/run$n.json" "$@"
+    echo "$f" >"$OUT/run$n.flags"
 done
 
-echo "Command: LIVE=$LIVE ROUNDS=$ROUNDS WARMUP=$WARMUP THP=${THP:-0} scripts/bench-allocator-floor.sh;" \
-    "$(java -version 2>&1 | head -1); $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores," \
-    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+exec 1>&3
+echo "Command: THP=${THP:-0} scripts/bench-allocator-floor.sh $*; $(java -version 2>&1 | head -1);" \
+    "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-python3 - "$work/results" <<'PY'
-import sys
+echo "$CHECK" | sed 's/^/- /'
+echo
+python3 - "$OUT" <<'PY'
+import glob, json, os, sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, "scripts/bench")
-from stats import ratio, runs
+from stats import jmh, ratio
 
-by = {}
-live = None
-for line in open(sys.argv[1]):
-    flag, variant, live, mops = line.split()
-    by.setdefault((flag, variant), []).append(float(mops))
-print(f"Million operations per second at {int(live):,} live blocks, median (min–max) of each JVM's rounds:")
+out = sys.argv[1]
+print("Million operations per second (one step = a free and an allocate = 2 operations), mean ± JMH's 99.9 % error:")
 print()
-print("| JVM flags | allocator | lock | ties among equal sizes | M operations/s | / BlockAllocator |")
-print("| --- | --- | --- | --- | ---: | ---: |")
-for (flag, variant), values in by.items():
-    f = runs(values)
-    base = runs(by[(flag, "BlockAllocator")])
-    if variant == "BlockAllocator":
-        who, lock, ties, vs = "BlockAllocator", "StepLock", "lowest address", "1"
-    else:
-        _, lock, ties = variant.split("-")
-        who = "floor (stripped)"
-        lock = {"monitor": "synchronized", "cas": "compare-and-set + release store", "none": "none"}[lock]
-        ties = {"address": "lowest address", "recent": "most recently freed"}[ties]
-        vs = ratio(f, base)
-    print(f"| {flag} | {who} | {lock} | {ties} | {f.text(2)} | {vs} |")
+print("| JVM flags | live blocks | allocator | lock | ties among equal sizes | M operations/s | / BlockAllocator |")
+print("| --- | ---: | --- | --- | --- | ---: | ---: |")
+locks = {"monitor": "synchronized", "steplock": "StepLock", "none": "none"}
+ties = {"address": "lowest address", "recent": "most recently freed"}
+for path in sorted(glob.glob(os.path.join(out, "run*.json"))):
+    flags = open(path[:-5] + ".flags").read().replace("-Xms4g -Xmx4g", "").strip() or "default"
+    by = {}
+    for r in json.load(open(path)):
+        p = r["params"]
+        by[(int(p["liveBlocks"]), p["variant"])] = jmh(r["primaryMetric"]).scaled(2e-6)
+    for (live, variant), f in sorted(by.items(), key=lambda kv: kv[0][0]):
+        base = by.get((live, "BlockAllocator"))
+        if variant == "BlockAllocator":
+            row = ("BlockAllocator", "StepLock", "lowest address", "1")
+        else:
+            _, lock, tie = variant.split("-")
+            row = ("floor (stripped)", locks[lock], ties[tie], ratio(f, base) if base else "-")
+        print(f"| {flags} | {live:,} | {row[0]} | {row[1]} | {row[2]} | {f.text(2)} | {row[3]} |")
 PY

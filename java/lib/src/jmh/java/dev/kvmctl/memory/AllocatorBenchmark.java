@@ -22,7 +22,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <ul>
  * <li>{@code BlockAllocator}: free a random live block, then allocate a random size (1 to 4096
- *     bytes) for a random one of four owners, so the live count stays N;
+ *     bytes) for a random one of four owners, so the live count stays N ({@link PairStep});
  * <li>{@code LinearScan}: the same step on {@link ReferenceAllocator}, the property tests'
  *     reference model, whose scans make it the linear-scan baseline (at a million live blocks one
  *     step takes milliseconds, so an iteration holds only a few hundred);
@@ -50,83 +50,25 @@ public class AllocatorBenchmark {
     @Param({"BlockAllocator", "LinearScan", "TreeMap"})
     public String contender;
 
-    private Step step;
+    private PairStep pair;
+    private TreeMapStep tree;
 
     /** Builds the contender's starting state (not measured). */
     @Setup(Level.Trial)
     public void setUp() {
         AllocatorWorkload w = new AllocatorWorkload(liveBlocks);
-        step = switch (contender) {
-            case "BlockAllocator" -> new AllocatorStep(w, w.populate());
-            case "LinearScan" -> new ReferenceStep(w, w.populateReference());
-            case "TreeMap" -> new TreeMapStep(liveBlocks);
+        switch (contender) {
+            case "BlockAllocator" -> pair = new PairStep.OnBlockAllocator(w, w.populate());
+            case "LinearScan" -> pair = new ReferenceStep(w, w.populateReference());
+            case "TreeMap" -> tree = new TreeMapStep(liveBlocks);
             default -> throw new IllegalArgumentException("unknown contender " + contender);
-        };
+        }
     }
 
     /** {@return one step (for the allocators: one free plus one allocate)} */
     @Benchmark
     public long step() {
-        return step.run();
-    }
-
-    /** One measured step of a contender. */
-    private abstract static class Step {
-        long rnd = AllocatorWorkload.SEED;
-
-        abstract long run();
-    }
-
-    /** The pair for both allocators: which block to free, who allocates how much next. */
-    private abstract static class PairStep extends Step {
-        final long[] offsets;
-        final int[] owners;
-
-        PairStep(AllocatorWorkload w) {
-            offsets = w.liveOffsets;
-            owners = w.liveOwners;
-        }
-
-        abstract boolean free(int owner, long offset);
-
-        abstract AllocationResult allocate(int owner, long bytes);
-
-        @Override
-        final long run() {
-            long r = rnd = AllocatorWorkload.next(rnd);
-            long m = AllocatorWorkload.mixed(r);
-            int i = (int) (((m >>> 32) * offsets.length) >>> 32);
-            if (!free(owners[i], offsets[i])) {
-                throw new IllegalStateException("free refused");
-            }
-            int owner = (int) (m >>> 30) & (AllocatorWorkload.OWNERS - 1);
-            long bytes = 1 + (((m & 0x3FFF_FFFFL) * AllocatorWorkload.MAX_REQUEST) >>> 30);
-            if (!(allocate(owner, bytes) instanceof AllocationResult.Allocated ok)) {
-                throw new IllegalStateException("allocation refused");
-            }
-            offsets[i] = ok.offset();
-            owners[i] = owner;
-            return ok.offset();
-        }
-    }
-
-    private static final class AllocatorStep extends PairStep {
-        private final BlockAllocator allocator;
-
-        AllocatorStep(AllocatorWorkload w, BlockAllocator allocator) {
-            super(w);
-            this.allocator = allocator;
-        }
-
-        @Override
-        boolean free(int owner, long offset) {
-            return allocator.free(owner, offset).isDone();
-        }
-
-        @Override
-        AllocationResult allocate(int owner, long bytes) {
-            return allocator.allocate(owner, bytes);
-        }
+        return pair != null ? pair.run() : tree.run();
     }
 
     private static final class ReferenceStep extends PairStep {
@@ -138,19 +80,21 @@ public class AllocatorBenchmark {
         }
 
         @Override
-        boolean free(int owner, long offset) {
+        public boolean free(int owner, long offset) {
             return allocator.free(owner, offset).isDone();
         }
 
         @Override
-        AllocationResult allocate(int owner, long bytes) {
-            return allocator.allocate(owner, bytes);
+        public long allocate(int owner, long bytes) {
+            return allocator.allocate(owner, bytes) instanceof AllocationResult.Allocated ok ? ok.offset() : -1;
         }
     }
 
-    private static final class TreeMapStep extends Step {
+    /** The yardstick: one remove and one put on a TreeMap of N random keys. */
+    private static final class TreeMapStep {
         private final TreeMap<Long, Long> map = new TreeMap<>();
         private final long[] keys;
+        private long rnd = AllocatorWorkload.SEED;
 
         TreeMapStep(int live) {
             SplittableRandom r = new SplittableRandom(AllocatorWorkload.SEED);
@@ -161,7 +105,6 @@ public class AllocatorBenchmark {
             }
         }
 
-        @Override
         long run() {
             long r = rnd = AllocatorWorkload.next(rnd);
             long m = AllocatorWorkload.mixed(r);

@@ -3,8 +3,8 @@ package dev.kvmctl.memory;
 import java.util.SplittableRandom;
 
 /**
- * The starting state of {@link AllocatorBenchmark} and {@link ReferenceCheck}, the same for both
- * allocators: 2N requests of 1 to 4096 bytes by
+ * The starting state of {@link AllocatorBenchmark}, {@link AllocatorFloorBenchmark} and
+ * {@link ReferenceCheck}, the same for every allocator: 2N requests of 1 to 4096 bytes by
  * four owners, allocated in order from a fresh region of 2N x 4096 bytes, then a random half freed
  * in random order (fixed seed), leaving N live blocks scattered among idle holes of all sizes.
  */
@@ -52,23 +52,37 @@ final class AllocatorWorkload {
         return (bytes + ALIGNMENT - 1) & -ALIGNMENT;
     }
 
-    /** Builds the state through the public API: 2N allocations, N frees. */
-    BlockAllocator populate() {
-        BlockAllocator a = new BlockAllocator(regionSize, ALIGNMENT);
+    /** What the starting state is built on: an allocator seen as its two calls. */
+    interface Target {
+        /** {@return whether the block at {@code offset}, held by {@code owner}, was freed} */
+        boolean free(int owner, long offset);
+
+        /** {@return the offset of a new block of at least {@code bytes} for {@code owner}, or -1 if refused} */
+        long allocate(int owner, long bytes);
+    }
+
+    /** Builds the state through {@code target}'s calls: 2N allocations, N frees; fills the live arrays. */
+    void populate(Target target) {
         long[] offsets = new long[requests.length];
         for (int j = 0; j < requests.length; j++) {
-            if (!(a.allocate(owners[j], requests[j]) instanceof AllocationResult.Allocated ok)) {
+            offsets[j] = target.allocate(owners[j], requests[j]);
+            if (offsets[j] < 0) {
                 throw new IllegalStateException("pre-population allocation " + j + " refused");
             }
-            offsets[j] = ok.offset();
         }
         for (int i = live; i < order.length; i++) {
             int j = order[i];
-            if (!a.free(owners[j], offsets[j]).isDone()) {
+            if (!target.free(owners[j], offsets[j])) {
                 throw new IllegalStateException("pre-population free refused");
             }
         }
         fillLive(offsets);
+    }
+
+    /** Builds the state on a new {@link BlockAllocator} through its public API. */
+    BlockAllocator populate() {
+        BlockAllocator a = new BlockAllocator(regionSize, ALIGNMENT);
+        populate(new PairStep.OnBlockAllocator(this, a));
         return a;
     }
 

@@ -93,6 +93,103 @@ class BlockAllocatorConcurrencyTest {
         }
     }
 
+    /**
+     * The calls the test above leaves out, under the same contention: batch allocations and frees,
+     * each thread reclaiming all its blocks now and then, and statistics read mid-flight, which must
+     * always be one consistent snapshot (per-owner bytes adding up to the bytes in use).
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void batchesReclaimsAndStatsUnderContention() throws Exception {
+        BlockAllocator a = new BlockAllocator(1L << 30);
+        ExecutorService pool = Executors.newFixedThreadPool(THREADS + 1);
+        CountDownLatch start = new CountDownLatch(1);
+        AtomicBoolean done = new AtomicBoolean();
+        try {
+            List<Future<long[]>> workers = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                int owner = t;
+                workers.add(pool.submit(() -> batchWork(a, owner, start)));
+            }
+            Future<Integer> observer = pool.submit(() -> {
+                start.await();
+                int checks = 0;
+                while (!done.get()) {
+                    a.checkInvariants();
+                    consistent(a.stats());
+                    checks++;
+                }
+                return checks;
+            });
+            start.countDown();
+            List<long[]> tallies = new ArrayList<>();
+            for (Future<long[]> w : workers) {
+                tallies.add(w.get());
+            }
+            done.set(true);
+            assertTrue(observer.get() > 0);
+            a.checkInvariants();
+            AllocatorStats s = a.stats();
+            for (int t = 0; t < THREADS; t++) {
+                assertEquals(tallies.get(t)[0], s.bytesInUseByOwner().getOrDefault(t, 0L), "owner " + t);
+                assertEquals(new BlockAllocator.Reclaimed((int) tallies.get(t)[1], tallies.get(t)[0]), a.freeAll(t));
+            }
+            assertEquals(0, a.stats().bytesInUse());
+        } finally {
+            done.set(true);
+            pool.shutdownNow();
+            assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+        }
+    }
+
+    private static void consistent(AllocatorStats s) {
+        assertEquals(s.regionSize(), s.bytesInUse() + s.bytesIdle());
+        long sum = 0;
+        for (long bytes : s.bytesInUseByOwner().values()) {
+            sum += bytes;
+        }
+        assertEquals(s.bytesInUse(), sum, "per-owner bytes add up to the bytes in use");
+    }
+
+    /** Returns {bytes, blocks} the owner holds at the end. */
+    private static long[] batchWork(BlockAllocator a, int owner, CountDownLatch start) throws InterruptedException {
+        SplittableRandom rnd = new SplittableRandom(100 + owner);
+        long[] live = new long[4096];
+        long[] sizeOf = new long[4096];
+        int n = 0;
+        long bytes = 0;
+        long[] batch = new long[32];
+        start.await();
+        for (int i = 0; i < OPS / 10; i++) {
+            int dice = rnd.nextInt(20);
+            if (dice < 9 && n + batch.length <= live.length) {
+                long size = 1 + rnd.nextInt(8192);
+                long rounded = (size + BlockAllocator.DEFAULT_ALIGNMENT - 1) & -BlockAllocator.DEFAULT_ALIGNMENT;
+                int got = a.allocateBatch(owner, size, batch, 0, 1 + rnd.nextInt(batch.length));
+                for (int k = 0; k < got; k++) {
+                    live[n] = batch[k];
+                    sizeOf[n++] = rounded;
+                    bytes += rounded;
+                }
+            } else if (dice < 18 && n > 0) {
+                int k = 1 + rnd.nextInt(Math.min(n, batch.length));
+                n -= k; // the last k blocks
+                for (int j = 0; j < k; j++) {
+                    bytes -= sizeOf[n + j];
+                }
+                assertEquals(k, a.freeBatch(owner, live, n, k));
+                assertEquals(0, a.freeBatch(owner, live, n, 1), "freed blocks are refused");
+            } else if (dice == 18) {
+                assertEquals(new BlockAllocator.Reclaimed(n, bytes), a.freeAll(owner));
+                n = 0;
+                bytes = 0;
+            } else {
+                consistent(a.stats());
+            }
+        }
+        return new long[] {bytes, n};
+    }
+
     private static Tally work(BlockAllocator a, int owner, CountDownLatch start) throws InterruptedException {
         Tally tally = new Tally();
         SplittableRandom rnd = new SplittableRandom(owner);
