@@ -12,7 +12,7 @@ import java.util.concurrent.locks.LockSupport;
  * it (docs/allocator.md).
  *
  * <p>The price of the plain release is that it wakes nobody: a waiter spins for a while
- * ({@value #SPINS} rounds of {@code Thread.onSpinWait}, tens of microseconds on current x86), then
+ * ({@value #SPINS} rounds of {@code Thread.onSpinWait}: a few to some tens of microseconds, by CPU), then
  * sleeps in naps that grow from {@value #FIRST_NAP_NANOS} ns to {@value #LONGEST_NAP_NANOS} ns and
  * looks again. Steps hold the lock for a fraction of a microsecond, so waiters almost always get it
  * while spinning; only the O(n) calls ({@code freeAll}, {@code checkInvariants}) make them nap, and
@@ -25,7 +25,9 @@ import java.util.concurrent.locks.LockSupport;
 final class StepLock {
     /** Spin rounds ({@code Thread.onSpinWait}) before the first nap. */
     static final int SPINS = 1 << 10;
+    /** The first nap; each next one is twice as long ... */
     static final long FIRST_NAP_NANOS = 1_000;
+    /** ... up to this: how late a napping waiter may notice that the lock is free. */
     static final long LONGEST_NAP_NANOS = 100_000;
     private static final VarHandle HELD;
 
