@@ -58,8 +58,8 @@ public class AllocatorBenchmark {
     public void setUp() {
         AllocatorWorkload w = new AllocatorWorkload(liveBlocks);
         switch (contender) {
-            case "BlockAllocator" -> pair = new PairStep.OnBlockAllocator(w, w.populate());
-            case "LinearScan" -> pair = new ReferenceStep(w, w.populateReference());
+            case "BlockAllocator" -> pair = new PairStep(w, AllocatorWorkload.Target.of(w.populate()));
+            case "LinearScan" -> pair = new PairStep(w, new OnReference(w.populateReference()));
             case "TreeMap" -> tree = new TreeMapStep(liveBlocks);
             default -> throw new IllegalArgumentException("unknown contender " + contender);
         }
@@ -71,11 +71,11 @@ public class AllocatorBenchmark {
         return pair != null ? pair.run() : tree.run();
     }
 
-    private static final class ReferenceStep extends PairStep {
+    /** The linear-scan baseline seen as the step's two calls. */
+    private static final class OnReference implements AllocatorWorkload.Target {
         private final ReferenceAllocator allocator;
 
-        ReferenceStep(AllocatorWorkload w, ReferenceAllocator allocator) {
-            super(w);
+        OnReference(ReferenceAllocator allocator) {
             this.allocator = allocator;
         }
 

@@ -52,7 +52,7 @@ public class AllocatorFloorBenchmark {
     public void setUp() {
         AllocatorWorkload w = new AllocatorWorkload(liveBlocks);
         if (variant.equals("BlockAllocator")) {
-            step = new PairStep.OnBlockAllocator(w, w.populate());
+            step = new PairStep(w, AllocatorWorkload.Target.of(w.populate()));
             return;
         }
         String[] v = variant.split("-");
@@ -62,13 +62,14 @@ public class AllocatorFloorBenchmark {
             default -> throw new IllegalArgumentException("unknown tie rule " + v[2]);
         };
         FloorAllocator f = new FloorAllocator(w.regionSize, recent);
-        step = switch (v[1]) {
-            case "monitor" -> new Monitor(w, f);
-            case "steplock" -> new Locked(w, f);
-            case "none" -> new Unlocked(w, f);
+        AllocatorWorkload.Target target = switch (v[1]) {
+            case "monitor" -> new Monitor(f);
+            case "steplock" -> new Locked(f);
+            case "none" -> f;
             default -> throw new IllegalArgumentException("unknown lock " + v[1]);
         };
-        w.populate(step);
+        w.populate(target);
+        step = new PairStep(w, target);
     }
 
     /** {@return one step: one free plus one allocate} */
@@ -77,11 +78,11 @@ public class AllocatorFloorBenchmark {
         return step.run();
     }
 
-    private static final class Monitor extends PairStep {
+    /** The floor behind {@code synchronized}. */
+    private static final class Monitor implements AllocatorWorkload.Target {
         private final FloorAllocator f;
 
-        Monitor(AllocatorWorkload w, FloorAllocator f) {
-            super(w);
+        Monitor(FloorAllocator f) {
             this.f = f;
         }
 
@@ -96,12 +97,12 @@ public class AllocatorFloorBenchmark {
         }
     }
 
-    private static final class Locked extends PairStep {
+    /** The floor behind a {@link StepLock}, as {@code BlockAllocator}'s calls are. */
+    private static final class Locked implements AllocatorWorkload.Target {
         private final FloorAllocator f;
         private final StepLock lock = new StepLock();
 
-        Locked(AllocatorWorkload w, FloorAllocator f) {
-            super(w);
+        Locked(FloorAllocator f) {
             this.f = f;
         }
 
@@ -123,25 +124,6 @@ public class AllocatorFloorBenchmark {
             } finally {
                 lock.unlock();
             }
-        }
-    }
-
-    private static final class Unlocked extends PairStep {
-        private final FloorAllocator f;
-
-        Unlocked(AllocatorWorkload w, FloorAllocator f) {
-            super(w);
-            this.f = f;
-        }
-
-        @Override
-        public boolean free(int owner, long offset) {
-            return f.free(owner, offset);
-        }
-
-        @Override
-        public long allocate(int owner, long bytes) {
-            return f.allocate(owner, bytes);
         }
     }
 }

@@ -59,6 +59,21 @@ final class AllocatorWorkload {
 
         /** {@return the offset of a new block of at least {@code bytes} for {@code owner}, or -1 if refused} */
         long allocate(int owner, long bytes);
+
+        /** {@return {@code a} through its public API} */
+        static Target of(BlockAllocator a) {
+            return new Target() {
+                @Override
+                public boolean free(int owner, long offset) {
+                    return a.free(owner, offset).isDone();
+                }
+
+                @Override
+                public long allocate(int owner, long bytes) {
+                    return a.allocate(owner, bytes) instanceof AllocationResult.Allocated ok ? ok.offset() : -1;
+                }
+            };
+        }
     }
 
     /** Builds the state through {@code target}'s calls: 2N allocations, N frees; fills the live arrays. */
@@ -82,7 +97,7 @@ final class AllocatorWorkload {
     /** Builds the state on a new {@link BlockAllocator} through its public API. */
     BlockAllocator populate() {
         BlockAllocator a = new BlockAllocator(regionSize, ALIGNMENT);
-        populate(new PairStep.OnBlockAllocator(this, a));
+        populate(Target.of(a));
         return a;
     }
 

@@ -22,21 +22,11 @@ public final class FloorCheck {
     public static void main(String[] args) {
         for (int live : new int[] {100, 10_000, 1_000_000}) {
             AllocatorWorkload a = new AllocatorWorkload(live);
-            PairStep real = new PairStep.OnBlockAllocator(a, a.populate());
+            PairStep real = new PairStep(a, AllocatorWorkload.Target.of(a.populate()));
             AllocatorWorkload b = new AllocatorWorkload(live);
             FloorAllocator floor = new FloorAllocator(b.regionSize, false);
-            PairStep stripped = new PairStep(b) {
-                @Override
-                public boolean free(int owner, long offset) {
-                    return floor.free(owner, offset);
-                }
-
-                @Override
-                public long allocate(int owner, long bytes) {
-                    return floor.allocate(owner, bytes);
-                }
-            };
-            b.populate(stripped);
+            b.populate(floor);
+            PairStep stripped = new PairStep(b, floor);
             for (int i = 0; i < live; i++) {
                 if (a.liveOffsets[i] != b.liveOffsets[i]) {
                     fail(live, "the starting states differ at live block " + i);

@@ -35,62 +35,32 @@ class BlockAllocatorConcurrencyTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void threadsSharingOneAllocatorStayConsistent() throws Exception {
         BlockAllocator a = new BlockAllocator(1L << 30);
-        ExecutorService pool = Executors.newFixedThreadPool(THREADS + 1);
-        CountDownLatch start = new CountDownLatch(1);
-        AtomicBoolean done = new AtomicBoolean();
-        try {
-            List<Future<Tally>> workers = new ArrayList<>();
-            for (int t = 0; t < THREADS; t++) {
-                int owner = t;
-                workers.add(pool.submit(() -> work(a, owner, start)));
-            }
-            Future<Integer> observer = pool.submit(() -> {
-                start.await();
-                int checks = 0;
-                while (!done.get()) {
-                    a.checkInvariants();
-                    AllocatorStats s = a.stats();
-                    assertEquals(s.regionSize(), s.bytesInUse() + s.bytesIdle());
-                    checks++;
-                    Thread.sleep(2);
-                }
-                return checks;
-            });
-            start.countDown();
-            long expectedInUse = 0;
-            long handedBytes = 0;
-            int handedBlocks = 0;
-            int liveBlocks = 0;
-            List<Tally> tallies = new ArrayList<>();
-            for (Future<Tally> w : workers) {
-                tallies.add(w.get());
-            }
-            done.set(true);
-            assertTrue(observer.get() > 0);
-            a.checkInvariants();
-            AllocatorStats s = a.stats();
-            for (int t = 0; t < THREADS; t++) {
-                Tally tally = tallies.get(t);
-                assertEquals(tally.liveBytes, s.bytesInUseByOwner().getOrDefault(t, 0L), "owner " + t);
-                expectedInUse += tally.liveBytes + tally.handedBytes;
-                handedBytes += tally.handedBytes;
-                handedBlocks += tally.handedBlocks;
-                liveBlocks += tally.live.size();
-            }
-            assertEquals(expectedInUse, s.bytesInUse());
-            assertEquals(liveBlocks + handedBlocks, s.blocksInUse());
-            assertEquals(new BlockAllocator.Reclaimed(handedBlocks, handedBytes), a.freeAll(SINK));
-            for (int t = 0; t < THREADS; t++) {
-                assertEquals(tallies.get(t).live.size(), a.freeAll(t).blocks());
-            }
-            a.checkInvariants();
-            assertEquals(1, a.stats().idleBlocks());
-            assertEquals(0, a.stats().bytesInUse());
-        } finally {
-            done.set(true);
-            pool.shutdownNow();
-            assertTrue(pool.awaitTermination(10, TimeUnit.SECONDS));
+        // The observer pauses between checks: these workers build up many blocks, and an O(n)
+        // check run back to back would hold the lock most of the time.
+        List<Tally> tallies = contend(a, BlockAllocatorConcurrencyTest::work, 2);
+        a.checkInvariants();
+        AllocatorStats s = a.stats();
+        long expectedInUse = 0;
+        long handedBytes = 0;
+        int handedBlocks = 0;
+        int liveBlocks = 0;
+        for (int t = 0; t < THREADS; t++) {
+            Tally tally = tallies.get(t);
+            assertEquals(tally.liveBytes, s.bytesInUseByOwner().getOrDefault(t, 0L), "owner " + t);
+            expectedInUse += tally.liveBytes + tally.handedBytes;
+            handedBytes += tally.handedBytes;
+            handedBlocks += tally.handedBlocks;
+            liveBlocks += tally.live.size();
         }
+        assertEquals(expectedInUse, s.bytesInUse());
+        assertEquals(liveBlocks + handedBlocks, s.blocksInUse());
+        assertEquals(new BlockAllocator.Reclaimed(handedBlocks, handedBytes), a.freeAll(SINK));
+        for (int t = 0; t < THREADS; t++) {
+            assertEquals(tallies.get(t).live.size(), a.freeAll(t).blocks());
+        }
+        a.checkInvariants();
+        assertEquals(1, a.stats().idleBlocks());
+        assertEquals(0, a.stats().bytesInUse());
     }
 
     /**
@@ -102,14 +72,35 @@ class BlockAllocatorConcurrencyTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void batchesReclaimsAndStatsUnderContention() throws Exception {
         BlockAllocator a = new BlockAllocator(1L << 30);
+        List<long[]> tallies = contend(a, BlockAllocatorConcurrencyTest::batchWork, 0);
+        a.checkInvariants();
+        AllocatorStats s = a.stats();
+        for (int t = 0; t < THREADS; t++) {
+            assertEquals(tallies.get(t)[0], s.bytesInUseByOwner().getOrDefault(t, 0L), "owner " + t);
+            assertEquals(new BlockAllocator.Reclaimed((int) tallies.get(t)[1], tallies.get(t)[0]), a.freeAll(t));
+        }
+        assertEquals(0, a.stats().bytesInUse());
+    }
+
+    /** What one thread does to the shared allocator as {@code owner}, once {@code start} opens. */
+    private interface Worker<T> {
+        T work(BlockAllocator a, int owner, CountDownLatch start) throws InterruptedException;
+    }
+
+    /**
+     * Runs THREADS workers (owners 0 to THREADS - 1) on {@code a} at once, while a fifth thread checks
+     * the invariants and that every statistics snapshot is consistent, pausing {@code pauseMillis}
+     * between checks, until the workers are done; returns what each worker returned, in owner order.
+     */
+    private static <T> List<T> contend(BlockAllocator a, Worker<T> worker, long pauseMillis) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(THREADS + 1);
         CountDownLatch start = new CountDownLatch(1);
         AtomicBoolean done = new AtomicBoolean();
         try {
-            List<Future<long[]>> workers = new ArrayList<>();
+            List<Future<T>> workers = new ArrayList<>();
             for (int t = 0; t < THREADS; t++) {
                 int owner = t;
-                workers.add(pool.submit(() -> batchWork(a, owner, start)));
+                workers.add(pool.submit(() -> worker.work(a, owner, start)));
             }
             Future<Integer> observer = pool.submit(() -> {
                 start.await();
@@ -118,23 +109,20 @@ class BlockAllocatorConcurrencyTest {
                     a.checkInvariants();
                     consistent(a.stats());
                     checks++;
+                    if (pauseMillis > 0) {
+                        Thread.sleep(pauseMillis);
+                    }
                 }
                 return checks;
             });
             start.countDown();
-            List<long[]> tallies = new ArrayList<>();
-            for (Future<long[]> w : workers) {
-                tallies.add(w.get());
+            List<T> results = new ArrayList<>();
+            for (Future<T> w : workers) {
+                results.add(w.get());
             }
             done.set(true);
             assertTrue(observer.get() > 0);
-            a.checkInvariants();
-            AllocatorStats s = a.stats();
-            for (int t = 0; t < THREADS; t++) {
-                assertEquals(tallies.get(t)[0], s.bytesInUseByOwner().getOrDefault(t, 0L), "owner " + t);
-                assertEquals(new BlockAllocator.Reclaimed((int) tallies.get(t)[1], tallies.get(t)[0]), a.freeAll(t));
-            }
-            assertEquals(0, a.stats().bytesInUse());
+            return results;
         } finally {
             done.set(true);
             pool.shutdownNow();
