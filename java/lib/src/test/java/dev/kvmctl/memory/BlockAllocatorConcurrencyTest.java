@@ -13,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -102,26 +103,32 @@ class BlockAllocatorConcurrencyTest {
                 int owner = t;
                 workers.add(pool.submit(() -> worker.work(a, owner, start)));
             }
-            Future<Integer> observer = pool.submit(() -> {
+            AtomicInteger checks = new AtomicInteger();
+            Future<?> observer = pool.submit(() -> {
                 start.await();
-                int checks = 0;
                 while (!done.get()) {
                     a.checkInvariants();
                     consistent(a.stats());
-                    checks++;
+                    checks.incrementAndGet();
                     if (pauseMillis > 0) {
                         Thread.sleep(pauseMillis);
                     }
                 }
-                return checks;
+                return null;
             });
             start.countDown();
             List<T> results = new ArrayList<>();
             for (Future<T> w : workers) {
                 results.add(w.get());
             }
+            // On a fast machine the workers may end before the observer was first scheduled: the
+            // observer is not stopped before its first check, however long that takes.
+            while (checks.get() == 0 && !observer.isDone()) {
+                Thread.onSpinWait();
+            }
             done.set(true);
-            assertTrue(observer.get() > 0);
+            observer.get();
+            assertTrue(checks.get() > 0);
             return results;
         } finally {
             done.set(true);
