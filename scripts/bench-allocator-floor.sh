@@ -7,7 +7,9 @@
 # statistics, no result objects), behind three locks (synchronized, StepLock, none) and with two tie
 # rules among idle blocks of one size (the lowest address, as BlockAllocator; the most recently
 # freed), at 100 and 1,000,000 live blocks (AllocatorFloorBenchmark). Before measuring, FloorCheck
-# proves the floor with the lowest address gives BlockAllocator's offsets, step for step.
+# proves the floor with the lowest address gives BlockAllocator's offsets, step for step, and
+# MemoryLatency measures what one dependent read costs here, and from it the ceiling memory latency
+# puts on any allocator with these rules at a million live blocks (three such reads per step).
 # Prints a markdown table of million operations per second (an operation is one allocate or one
 # free; mean ± JMH's 99.9 % error) and each variant against BlockAllocator by the rule of
 # scripts/bench/stats.py.
@@ -20,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=target/bench/allocator-floor
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json
+rm -f "$OUT"/*.json "$OUT"/*.latency
 # Progress (Maven, JMH) goes to stderr; stdout is kept for the report at the end.
 exec 3>&1 1>&2
 # shellcheck source=scripts/bench/jmh-classpath.sh
@@ -38,6 +40,10 @@ flags=("$HEAP")
 n=0
 for f in "${flags[@]}"; do
     n=$((n + 1))
+    echo "== memory latency with $f"
+    # shellcheck disable=SC2086 # $f is a list of JVM flags
+    java $f -cp "$CP" dev.kvmctl.memory.MemoryLatency >"$OUT/run$n.latency"
+    cat "$OUT/run$n.latency"
     echo "== JMH with $f"
     java -cp "$CP" org.openjdk.jmh.Main 'dev\.kvmctl\.memory\.AllocatorFloorBenchmark' \
         -jvmArgsAppend "$f" -rf json -rff "$OUT/run$n.json" "$@"
@@ -50,6 +56,12 @@ echo "Command: THP=${THP:-0} scripts/bench-allocator-floor.sh $*; $(java -versio
 echo
 echo "$CHECK" | sed 's/^/- /'
 echo
+for l in "$OUT"/run*.latency; do
+    echo "Memory latency and the ceiling, JVM flags: $(sed 's/-Xms4g -Xmx4g//; s/^ *//; s/^$/default/' "${l%.latency}.flags"):"
+    echo
+    cat "$l"
+    echo
+done
 python3 - "$OUT" <<'PY'
 import glob, json, os, sys
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
