@@ -1,7 +1,8 @@
 /*
  * A vCPU context in the order of dev.kvmctl.contexts (hypervisor level, then the vCPU in
  * Firecracker's order), captured and restored with plain ioctls: shared by the C baselines of
- * scripts/bench-contexts.sh (context-bench.c) and scripts/bench-cold-switch.sh (cold-switch.c).
+ * scripts/bench-contexts.sh (context-bench.c), scripts/bench-cold-switch.sh (cold-switch.c) and,
+ * for the vCPU's part and the MSR list, scripts/bench-reset.sh (reset-bench.c).
  * No in-kernel irqchip, as kvmctl's machines by default: so no LAPIC, and the MSRs KVM refuses
  * without one are left out (learn_msrs), as VcpuContext does.
  */
@@ -31,24 +32,30 @@ static int msr_count;
 
 #define IOCTL(fd, req, arg) do { if (ioctl((fd), (req), (arg)) < 0) die(#req); } while (0)
 
-static inline void capture(struct bench_vm *b, struct context *c)
+/* The vCPU's own state, as a checkpoint keeps it (reset-bench.c): no clock, TSC rate or CPUID. */
+static inline void capture_vcpu(int vcpu, struct context *c)
 {
-    IOCTL(b->vm, KVM_GET_CLOCK, &c->clock);
-    IOCTL(b->vcpu, KVM_GET_MP_STATE, &c->mp);
-    IOCTL(b->vcpu, KVM_GET_REGS, &c->regs);
-    IOCTL(b->vcpu, KVM_GET_SREGS, &c->sregs);
-    IOCTL(b->vcpu, KVM_GET_XSAVE, &c->xsave);
-    IOCTL(b->vcpu, KVM_GET_XCRS, &c->xcrs);
-    IOCTL(b->vcpu, KVM_GET_DEBUGREGS, &c->debugregs);
-    c->tsc_khz = ioctl(b->vcpu, KVM_GET_TSC_KHZ, 0);
-    c->cpuid.c.nent = 256;
-    IOCTL(b->vcpu, KVM_GET_CPUID2, &c->cpuid);
+    IOCTL(vcpu, KVM_GET_MP_STATE, &c->mp);
+    IOCTL(vcpu, KVM_GET_REGS, &c->regs);
+    IOCTL(vcpu, KVM_GET_SREGS, &c->sregs);
+    IOCTL(vcpu, KVM_GET_XSAVE, &c->xsave);
+    IOCTL(vcpu, KVM_GET_XCRS, &c->xcrs);
+    IOCTL(vcpu, KVM_GET_DEBUGREGS, &c->debugregs);
     c->msrs.m.nmsrs = msr_count;
     for (int i = 0; i < msr_count; i++)
         c->msrs.e[i].index = msr_index[i];
-    if (ioctl(b->vcpu, KVM_GET_MSRS, &c->msrs) != msr_count)
+    if (ioctl(vcpu, KVM_GET_MSRS, &c->msrs) != msr_count)
         die("KVM_GET_MSRS");
-    IOCTL(b->vcpu, KVM_GET_VCPU_EVENTS, &c->events);
+    IOCTL(vcpu, KVM_GET_VCPU_EVENTS, &c->events);
+}
+
+static inline void capture(struct bench_vm *b, struct context *c)
+{
+    IOCTL(b->vm, KVM_GET_CLOCK, &c->clock);
+    c->tsc_khz = ioctl(b->vcpu, KVM_GET_TSC_KHZ, 0);
+    c->cpuid.c.nent = 256;
+    IOCTL(b->vcpu, KVM_GET_CPUID2, &c->cpuid);
+    capture_vcpu(b->vcpu, c);
 }
 
 /* The restore, leaving out CPUID when the vCPU holds the context's already (set ahead of time). */
@@ -75,7 +82,7 @@ static inline void restore(struct bench_vm *b, struct context *c)
 }
 
 /* The saveable MSRs, minus those KVM refuses to read or write back here (as VcpuContext learns). */
-static inline void learn_msrs(int kvm, struct bench_vm *b)
+static inline void learn_msrs(int kvm, int vcpu)
 {
     struct { struct kvm_msr_list l; uint32_t i[MAX_MSRS]; } list = { .l.nmsrs = MAX_MSRS };
     IOCTL(kvm, KVM_GET_MSR_INDEX_LIST, &list);
@@ -101,8 +108,8 @@ static inline void learn_msrs(int kvm, struct bench_vm *b)
         probe.m.nmsrs = msr_count;
         for (int i = 0; i < msr_count; i++)
             probe.e[i].index = msr_index[i];
-        int got = ioctl(b->vcpu, KVM_GET_MSRS, &probe);
-        int set = got == msr_count ? ioctl(b->vcpu, KVM_SET_MSRS, &probe) : got;
+        int got = ioctl(vcpu, KVM_GET_MSRS, &probe);
+        int set = got == msr_count ? ioctl(vcpu, KVM_SET_MSRS, &probe) : got;
         if (set == msr_count)
             return;
         memmove(&msr_index[set], &msr_index[set + 1], (msr_count - set - 1) * sizeof msr_index[0]);

@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         make_vm(guests[i].mem, &guests[i].vm);
         setup_long_mode(kvm_fd, guests[i].vm.vcpu, guests[i].mem);
     }
-    learn_msrs(kvm_fd, &guests[0].vm);
+    learn_msrs(kvm_fd, guests[0].vm.vcpu);
 
     /* The helpers never take SIGALRM: it is for this thread's KVM_RUN. */
     sigset_t alarm_set;

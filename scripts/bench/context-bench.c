@@ -36,7 +36,7 @@ int main(int argc, char **argv)
         IOCTL(a.vcpu, KVM_RUN, 0);
         IOCTL(b.vcpu, KVM_RUN, 0);
     }
-    learn_msrs(kvm, &a);
+    learn_msrs(kvm, a.vcpu);
     static struct context ca, cb;
     capture(&a, &ca);
     capture(&b, &cb);

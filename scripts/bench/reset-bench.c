@@ -37,10 +37,9 @@
  * Checks after the warm-up that a reset gave back the checkpoint's bytes (all of RAM against the
  * copy: for sticky-sync, a reset of pages written in earlier runs too) and registers.
  */
-#include "bench-common.h"
+#include "bench-context.h"
 
 #define ROUNDS 7
-#define MAX_MSRS 256
 #define PAGE 4096ul
 #define DIRTY_BASE 0x400000ul
 
@@ -51,8 +50,6 @@
 #ifndef KVM_CAP_DIRTY_LOG_RING
 #define KVM_CAP_DIRTY_LOG_RING 192
 #endif
-
-#define IOCTL(fd, req, arg) do { if (ioctl((fd), (req), (arg)) < 0) die(#req); } while (0)
 
 /* mov ecx, K; mov edi, 0x400000; 1: test ecx, ecx; jz 2f; mov [rdi], ecx; add edi, 0x2000;
  * dec ecx; jmp 1b; 2: mov dx, 0xf4; out dx, al; jmp $ */
@@ -71,17 +68,6 @@ static const char *names[MODES] = { "plain-regs", "plain-full", "clear-full", "r
 
 #define SYNC_ALL (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
 
-struct context {
-    struct kvm_mp_state mp;
-    struct kvm_regs regs;
-    struct kvm_sregs sregs;
-    struct kvm_xsave xsave;
-    struct kvm_xcrs xcrs;
-    struct kvm_debugregs debugregs;
-    struct { struct kvm_msrs m; struct kvm_msr_entry e[MAX_MSRS]; } msrs;
-    struct kvm_vcpu_events events;
-};
-
 struct bench {
     int vm, vcpu;
     size_t size;
@@ -95,49 +81,8 @@ struct bench {
     enum mode mode;
 };
 
-static uint32_t msr_index[MAX_MSRS];
-static int msr_count;
-
-/* The saveable MSRs KVM can read and write back here, as VcpuContext learns them. */
-static void learn_msrs(int kvm, int vcpu)
-{
-    struct { struct kvm_msr_list l; uint32_t i[MAX_MSRS]; } list = { .l.nmsrs = MAX_MSRS };
-    IOCTL(kvm, KVM_GET_MSR_INDEX_LIST, &list);
-    msr_count = 0;
-    for (uint32_t i = 0; i < list.l.nmsrs && i < MAX_MSRS; i++)
-        msr_index[msr_count++] = list.l.indices[i];
-    struct { struct kvm_msrs m; struct kvm_msr_entry e[MAX_MSRS]; } probe;
-    for (int tries = 0; tries < MAX_MSRS; tries++) {
-        probe.m.nmsrs = msr_count;
-        for (int i = 0; i < msr_count; i++)
-            probe.e[i].index = msr_index[i];
-        int got = ioctl(vcpu, KVM_GET_MSRS, &probe);
-        int set = got == msr_count ? ioctl(vcpu, KVM_SET_MSRS, &probe) : got;
-        if (set == msr_count)
-            return;
-        memmove(&msr_index[set], &msr_index[set + 1], (msr_count - set - 1) * sizeof msr_index[0]);
-        msr_count--;
-    }
-}
-
-static void capture(struct bench *b)
-{
-    struct context *c = &b->ctx;
-    IOCTL(b->vcpu, KVM_GET_MP_STATE, &c->mp);
-    IOCTL(b->vcpu, KVM_GET_REGS, &c->regs);
-    IOCTL(b->vcpu, KVM_GET_SREGS, &c->sregs);
-    IOCTL(b->vcpu, KVM_GET_XSAVE, &c->xsave);
-    IOCTL(b->vcpu, KVM_GET_XCRS, &c->xcrs);
-    IOCTL(b->vcpu, KVM_GET_DEBUGREGS, &c->debugregs);
-    c->msrs.m.nmsrs = msr_count;
-    for (int i = 0; i < msr_count; i++)
-        c->msrs.e[i].index = msr_index[i];
-    if (ioctl(b->vcpu, KVM_GET_MSRS, &c->msrs) != msr_count)
-        die("KVM_GET_MSRS");
-    IOCTL(b->vcpu, KVM_GET_VCPU_EVENTS, &c->events);
-}
-
-static void restore(struct bench *b)
+/* Puts back as much of the checkpoint's vCPU state as the mode restores (captured by capture_vcpu). */
+static void restore_vcpu(struct bench *b)
 {
     struct context *c = &b->ctx;
     if (b->mode == PLAIN_REGS) {
@@ -199,7 +144,7 @@ static void reset(struct bench *b)
 {
     if (b->mode == RING_FULL) {
         harvest_ring(b, 1);
-        restore(b);
+        restore_vcpu(b);
         return;
     }
     get_log(b);
@@ -211,7 +156,7 @@ static void reset(struct bench *b)
     }
     if (b->mode == CLEAR_FULL)
         clear_log(b);
-    restore(b);
+    restore_vcpu(b);
 }
 
 static void run_to_exit(struct bench *b)
@@ -272,7 +217,7 @@ static void setup(int kvm, struct bench *b, size_t size, uint32_t k, enum mode m
     /* The checkpoint: the vCPU, a clean log, a copy of RAM. */
     b->words = (size / PAGE + 63) / 64;
     b->bitmap = calloc(b->words, 8);
-    capture(b);
+    capture_vcpu(b->vcpu, &b->ctx);
     if (mode == RING_FULL) {
         harvest_ring(b, 0);
     } else {
