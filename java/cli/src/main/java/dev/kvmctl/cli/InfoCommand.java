@@ -19,8 +19,7 @@ final class InfoCommand implements Callable<Integer> {
     static CommandSpec spec(InfoCommand c) {
         CommandSpec s = Specs.command(c, "info",
                 "Shows the KVM API version, the capabilities kvmctl uses, limits, and how ring-0 guest code runs.");
-        s.addOption(Specs.option("--device", "<device>", Path.class, v -> c.device = v).defaultValue("/dev/kvm")
-                .description("KVM device (default: ${DEFAULT-VALUE})").build());
+        CommonOptions.addDevice(s, v -> c.device = v);
         s.addOption(Specs.flag("--json", v -> c.json = v).description("Print one JSON object instead of text.").build());
         Specs.addHelpOptions(s);
         return s;
