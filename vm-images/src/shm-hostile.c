@@ -134,6 +134,17 @@
  * the ring broken, say so, and end; nothing it reads may lie outside the
  * region (tests: RingsTest, RingHostileTest).
  *
+ * Hand-back mode (arg0 = 3, exactly two VMs): double-free's other answer,
+ * forced. VM 0 allocates a note block, then X, A, Y (alloc-xay), writes A's
+ * address into the note, FREEs A (free-a), SENDs the note to VM 1
+ * (handback-note-sent) and WAITs (handback-wait). VM 1 RECVs the note
+ * (handback-note), ALLOCs 64 bytes, which must be A, the best fit
+ * (handback-take), SENDs it to VM 0 (handback-send), rings, and FREEs the
+ * note (handback-note-free). VM 0 then runs double-free: its second FREE of
+ * A is OK (A is its own again), the inbox shows why, it prints
+ *   shm-hostile: A was handed back before double-free; again on a new sandwich
+ * and the check passes on a new sandwich. Test: SharedMemoryTest.
+ *
  * Launch: `kvmctl launch --image shm-hostile --image shm-hostile
  * --shared-size 1M` runs the checks on two VMs (an image with no shared
  * region exits 2); tests boot it on a SharedRegion with SharedMemoryHub
@@ -435,6 +446,7 @@ static void double_free(uint64_t a)
     int s = shm_free(a);
 
     for (int attempt = 1; s == SHM_OK && attempt < SANDWICH_TRIES && handed_back(a); attempt++) {
+        kvmctl_puts("shm-hostile: A was handed back before double-free; again on a new sandwich\n");
         if (xay[0]) {
             shm_free(xay[0]);
             shm_free(xay[2]);
@@ -671,6 +683,45 @@ static int hoard_mode(void)
     return (int)failures;
 }
 
+/*
+ * Hand-back mode (arg0 = 3, two VMs): the interleaving that double-free must
+ * tell from a real double free, made on purpose and in a fixed order.
+ */
+static int handback_mode(uint32_t me)
+{
+    if (me == 0) {
+        uint64_t a, a_size;
+        uint64_t note = alloc_checked("handback-note-alloc", 64, NULL);
+        alloc_sandwich(&a, &a_size);
+        if (!note || !a) {
+            summary();
+            return (int)failures;
+        }
+        *(volatile uint64_t *)(uintptr_t)note = a;
+        expect("free-a", shm_free(a), SHM_OK);
+        expect("handback-note-sent", shm_send(note, 8, 1), SHM_OK);
+        shm_ring(1);
+        /* Only VM 1's ring after its SEND, or its end, wakes this: A is in the inbox by then. */
+        expect("handback-wait", shm_wait(), SHM_OK);
+        double_free(a);
+    } else {
+        uint64_t note = 0, got = 0;
+        int s = shm_recv(&note, NULL, NULL);
+        expect("handback-note", s, SHM_OK);
+        if (s == SHM_OK) {
+            uint64_t a = *(const volatile uint64_t *)(uintptr_t)note;
+            /* A, idle between X and Y, is the best fit for 64 bytes: the smallest idle block. */
+            s = shm_alloc(64, &got, NULL);
+            expect("handback-take", s == SHM_OK && got != a ? SHM_INCOMPLETE : s, SHM_OK);
+            expect("handback-send", shm_send(got, 1, 0), SHM_OK);
+            shm_ring(0);
+            expect("handback-note-free", shm_free(note), SHM_OK);
+        }
+    }
+    summary();
+    return (int)failures;
+}
+
 #define SHM_OP_RINGS        9
 #define RING_DOORBELLS      1000
 
@@ -740,6 +791,13 @@ int main(const struct kvmctl_boot_info *info)
         return hoard_mode();
     if (info->arg[0] == 2)
         return ring_mode(info->arg[1]);
+    if (info->arg[0] == 3) {
+        if (count != 2) {
+            kvmctl_puts("shm-hostile: hand-back mode needs exactly two VMs\n");
+            return 2;
+        }
+        return handback_mode(me);
+    }
     if (alone)
         alone_checks(base, region);
     else
