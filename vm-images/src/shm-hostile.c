@@ -443,25 +443,16 @@ static int handed_back(uint64_t gpa)
  */
 static void double_free(uint64_t a)
 {
-    uint64_t xay[3] = { 0 }, sizes[3];
+    uint64_t xay[3], sizes[3];
     int s = shm_free(a);
 
     for (int attempt = 1; s == SHM_OK && attempt < SANDWICH_TRIES && handed_back(a); attempt++) {
         kvmctl_puts("shm-hostile: A was handed back before double-free; again on a new sandwich\n");
-        if (xay[0]) {
-            shm_free(xay[0]);
-            shm_free(xay[2]);
-            xay[0] = 0;
-        }
-        if (sandwich(xay, sizes) != SHM_OK) {
-            xay[0] = 0;
+        if (sandwich(xay, sizes) != SHM_OK)
             break;
-        }
         a = xay[1];
         if ((s = shm_free(a)) == SHM_OK)
             s = shm_free(a);
-    }
-    if (xay[0]) {
         shm_free(xay[0]);
         shm_free(xay[2]);
     }

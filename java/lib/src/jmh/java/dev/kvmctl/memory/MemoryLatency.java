@@ -68,8 +68,7 @@ public final class MemoryLatency {
             next[order[i] * stride] = order[(i + 1) % lines] * stride;
         }
         double[] rounds = new double[ROUNDS];
-        int p = 0;
-        chase(next, p, READS); // compiles the loop and faults the pages in before timing
+        int p = chase(next, 0, READS); // compiles the loop and warms the caches and TLB before timing
         for (int r = 0; r < ROUNDS; r++) {
             long t0 = System.nanoTime();
             p = chase(next, p, READS);

@@ -40,7 +40,6 @@ final class StepLock {
     }
 
     /** 1 while held; written through {@link #HELD}. */
-    @SuppressWarnings("unused")
     private volatile int held;
 
     /** Takes the lock, waiting as long as it takes. */
